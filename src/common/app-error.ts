@@ -1,0 +1,53 @@
+/**
+ * The one error type services throw. Each code has a fixed HTTP status; errors with a
+ * status below 500 (and a few fixed-message server errors) are "exposed": their code and
+ * message reach the caller. Anything else becomes `INTERNAL` with no detail.
+ */
+export const ERROR_STATUS = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  INVALID_CURSOR: 400,
+  UNKNOWN_AUTH_METHOD: 400,
+  UNKNOWN_FIELD: 400,
+  FIELD_REQUIRED: 400,
+  INVALID_FIELD: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFIRMATION_MISMATCH: 409,
+  CREDENTIAL_IN_USE: 409,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  DECRYPTION_FAILED: 500,
+  NOT_READY: 503,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** Server-side failures whose fixed message is safe to show: they say what, never why. */
+const EXPOSED_SERVER_ERRORS = new Set<ErrorCode>(['DECRYPTION_FAILED', 'NOT_READY']);
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly expose: boolean;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.expose = this.status < 500 || EXPOSED_SERVER_ERRORS.has(code);
+  }
+}
+
+export const isAppError = (error: unknown): error is AppError => error instanceof AppError;
+
+/** The answer for anything the caller may not see, identical to "does not exist". */
+export const notFound = (what: string): AppError => new AppError('NOT_FOUND', `${what} not found`);
+
+export const forbidden = (message = 'Your role does not allow this'): AppError =>
+  new AppError('FORBIDDEN', message);

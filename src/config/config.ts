@@ -1,0 +1,146 @@
+import { resolve, join } from 'node:path';
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import { Redacted } from '../common/redacted.js';
+
+/**
+ * Every setting Credence reads, in one schema. Parsed once at start; a bad value stops
+ * the process with the full list of problems. Secrets have no defaults.
+ */
+export const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port to listen on' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address to listen on' }),
+  CREDENCE_DATA_DIR: Type.String({ minLength: 1, default: './data', description: 'Data directory (SQLite file, generated key file)' }),
+  DATABASE_URL: Type.Optional(
+    Type.String({ pattern: '^postgres(ql)?://', description: 'postgres:// URL selects PostgreSQL; absent selects SQLite' }),
+  ),
+  CREDENCE_MASTER_KEY: Type.Optional(Type.String({ description: 'Root key: base64 of 32 random bytes' })),
+  CREDENCE_MASTER_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'File holding the root key (base64)' })),
+  CREDENCE_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'URL users and OAuth providers reach Credence at' })),
+  CREDENCE_ALLOW_INSECURE_LOOPBACK: Type.Boolean({ default: false, description: 'Accept http:// OAuth URLs on 127.0.0.1/localhost (development only)' }),
+  CREDENCE_LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, { default: 'info' }),
+});
+
+export type Env = Static<typeof EnvSchema>;
+
+export type MasterKeySource =
+  | { kind: 'value'; key: Redacted<Buffer> }
+  | { kind: 'file'; path: string }
+  | { kind: 'generated-file'; path: string };
+
+export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: Redacted<string> };
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  database: DatabaseConfig;
+  masterKey: MasterKeySource;
+  publicUrl: string;
+  allowInsecureLoopback: boolean;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const KNOWN_KEYS = Object.keys(EnvSchema.properties);
+
+/** Parses the environment into a Config, or throws a ConfigError naming every problem. */
+export const loadConfig = (env: Record<string, string | undefined>): Config => {
+  const raw: Record<string, string> = {};
+  for (const key of KNOWN_KEYS) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const converted = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw)) as Env;
+  const problems = [...Value.Errors(EnvSchema, converted)].map((error) => {
+    const key = error.instancePath.replace(/^\//, '');
+    // Never echo the value of a key variable back.
+    return `${key}: ${error.message}`;
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = resolve(converted.CREDENCE_DATA_DIR);
+  const database: DatabaseConfig = converted.DATABASE_URL
+    ? { kind: 'postgres', url: new Redacted(converted.DATABASE_URL) }
+    : { kind: 'sqlite', file: join(dataDir, 'credence.sqlite') };
+
+  const masterKey = resolveMasterKey(converted, database, problems);
+  const publicUrl = resolvePublicUrl(converted, problems);
+  if (problems.length > 0 || !masterKey || !publicUrl) throw new ConfigError(problems);
+
+  return {
+    host: converted.HOST,
+    port: converted.PORT,
+    dataDir,
+    database,
+    masterKey,
+    publicUrl,
+    allowInsecureLoopback: converted.CREDENCE_ALLOW_INSECURE_LOOPBACK,
+    logLevel: converted.CREDENCE_LOG_LEVEL,
+  };
+};
+
+/** Decodes a base64 root key, insisting on exactly 32 bytes. */
+export const decodeMasterKey = (text: string): Buffer | undefined => {
+  const trimmed = text.trim();
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) return undefined;
+  const key = Buffer.from(trimmed.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  return key.length === 32 ? key : undefined;
+};
+
+const resolveMasterKey = (env: Env, database: DatabaseConfig, problems: string[]): MasterKeySource | undefined => {
+  if (env.CREDENCE_MASTER_KEY && env.CREDENCE_MASTER_KEY_FILE) {
+    problems.push('CREDENCE_MASTER_KEY and CREDENCE_MASTER_KEY_FILE cannot both be set; choose one');
+    return undefined;
+  }
+  if (env.CREDENCE_MASTER_KEY) {
+    const key = decodeMasterKey(env.CREDENCE_MASTER_KEY);
+    if (!key) {
+      problems.push('CREDENCE_MASTER_KEY: must be the base64 encoding of exactly 32 bytes (try: openssl rand -base64 32)');
+      return undefined;
+    }
+    return { kind: 'value', key: new Redacted(key) };
+  }
+  if (env.CREDENCE_MASTER_KEY_FILE) return { kind: 'file', path: resolve(env.CREDENCE_MASTER_KEY_FILE) };
+  if (database.kind === 'postgres') {
+    problems.push('CREDENCE_MASTER_KEY or CREDENCE_MASTER_KEY_FILE is required with PostgreSQL (DATABASE_URL)');
+    return undefined;
+  }
+  return { kind: 'generated-file', path: join(resolve(env.CREDENCE_DATA_DIR), 'master.key') };
+};
+
+const resolvePublicUrl = (env: Env, problems: string[]): string | undefined => {
+  const text = env.CREDENCE_PUBLIC_URL ?? `http://${formatHost(env.HOST)}:${env.PORT}`;
+  try {
+    const url = new URL(text);
+    if (url.search || url.hash) {
+      problems.push('CREDENCE_PUBLIC_URL: must not carry a query or fragment');
+      return undefined;
+    }
+    return url.href.replace(/\/+$/, '');
+  } catch {
+    problems.push('CREDENCE_PUBLIC_URL: must be an absolute http(s) URL');
+    return undefined;
+  }
+};
+
+const formatHost = (host: string): string => {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+};
+
+/** A short description of every setting, for `credence --help` and the README. */
+export const describeSettings = (): Array<{ name: string; description: string; default?: unknown }> =>
+  Object.entries(EnvSchema.properties).map(([name, schema]) => {
+    const s = schema as { description?: string; default?: unknown };
+    return { name, description: s.description ?? '', ...(s.default !== undefined ? { default: s.default } : {}) };
+  });

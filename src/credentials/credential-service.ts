@@ -1,0 +1,265 @@
+import { AppError, notFound } from '../common/app-error.js';
+import type { Clock } from '../common/clock.js';
+import { newId } from '../common/ids.js';
+import { DEFAULT_PAGE_SIZE, decodeCursor, toPage, type Page } from '../common/pagination.js';
+import { Redacted } from '../common/redacted.js';
+import type { AuditService } from '../audit/audit-service.js';
+import type { Keyring } from '../crypto/keyring.js';
+import type { Transact } from '../store/database.js';
+import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import { AUTH_METHODS, initialStatus, isAuthMethodKey, type AuthMethodKey, type CredentialStatus } from './auth-methods.js';
+import type { CredentialFilter, CredentialRecord, CredentialStore } from './credential-store.js';
+import { openAllValues, openShownValues, sealFieldValues } from './field-sealing.js';
+import { rejectUnknownFields, validateFields } from './field-validation.js';
+import { normalizeLabel } from './label.js';
+
+export interface FieldState {
+  set: boolean;
+  /** Present only for values that may be shown back (oauth2 configuration). */
+  value?: string;
+}
+
+/** A credential as the API shows it: never a secret value. */
+export interface CredentialView {
+  id: string;
+  label: string;
+  authMethod: AuthMethodKey;
+  level: 'organization' | 'customer';
+  customerId: string | null;
+  status: CredentialStatus;
+  fields: Record<string, FieldState>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CreateCredentialInput {
+  label: string;
+  authMethod: string;
+  customerId?: string | null | undefined;
+  fields: Record<string, string>;
+}
+
+export interface UpdateCredentialInput {
+  label?: string | undefined;
+  /** New values; an empty string or null clears an optional field. */
+  fields?: Record<string, string | null> | undefined;
+}
+
+export interface ListCredentialsQuery {
+  level?: 'organization' | 'customer' | undefined;
+  customerId?: string | undefined;
+  search?: string | undefined;
+  authMethod?: string | undefined;
+  status?: string | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
+
+export interface ResolvedCredential {
+  credential: CredentialView;
+  /** Every field value, decrypted. Reveal only where the raw values are needed. */
+  values: Redacted<Record<string, string>>;
+}
+
+const MANAGING_ROLES = ['org_admin', 'org_member', 'customer_user'] as const;
+
+/**
+ * Credentials: create, read (never a secret), list and search, update, delete, and
+ * resolve for the runtime. Access is decided here, for every call, from the actor.
+ */
+export const createCredentialService = (deps: {
+  store: CredentialStore;
+  tenants: Pick<TenantStore, 'findCustomer'>;
+  keyring: Pick<Keyring, 'seal' | 'open'>;
+  audit: Pick<AuditService, 'record'>;
+  transact: Transact;
+  clock: Clock;
+  allowInsecureLoopback: boolean;
+}) => {
+  const { store, tenants, keyring, audit, transact, clock } = deps;
+  const validation = { allowInsecureLoopback: deps.allowInsecureLoopback };
+
+  /** The credential if the actor may see it; otherwise NOT_FOUND, exactly as if it did not exist. */
+  const findVisible = async (actor: Actor, id: string): Promise<CredentialRecord> => {
+    const record = await store.find(actor.organizationId, id);
+    if (!record || !canSeeScope(actor, record.customerId)) throw notFound('Credential');
+    return record;
+  };
+
+  const toView = async (record: CredentialRecord): Promise<CredentialView> => {
+    const shown = await openShownValues(keyring, record);
+    const fields: Record<string, FieldState> = {};
+    for (const spec of AUTH_METHODS[record.authMethod].fields) {
+      const value = shown[spec.name];
+      fields[spec.name] = !spec.secret && value !== undefined ? { set: true, value } : { set: record.setFields.includes(spec.name) };
+    }
+    return {
+      id: record.id,
+      label: record.label,
+      authMethod: record.authMethod,
+      level: record.customerId === null ? 'organization' : 'customer',
+      customerId: record.customerId,
+      status: record.status,
+      fields,
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+    };
+  };
+
+  /** Which scope a new credential goes to, checked against what the actor may reach. */
+  const targetCustomer = async (actor: Actor, requested: string | null | undefined): Promise<string | null> => {
+    if (actor.role === 'customer_user') {
+      if (requested !== undefined && requested !== null && requested !== actor.customerId) throw notFound('Customer');
+      return actor.customerId;
+    }
+    if (requested === undefined || requested === null) return null;
+    if (!(await tenants.findCustomer(actor.organizationId, requested))) throw notFound('Customer');
+    return requested;
+  };
+
+  return {
+    async create(actor: Actor, input: CreateCredentialInput): Promise<CredentialView> {
+      requireRole(actor, ...MANAGING_ROLES);
+      if (!isAuthMethodKey(input.authMethod)) {
+        throw new AppError('UNKNOWN_AUTH_METHOD', `Unknown auth method; use one of ${Object.keys(AUTH_METHODS).join(', ')}`);
+      }
+      const authMethod = input.authMethod;
+      const label = normalizeLabel(input.label);
+      const values = dropEmpty(input.fields);
+      validateFields(authMethod, values, validation);
+      const customerId = await targetCustomer(actor, input.customerId);
+      const now = clock.now().toISOString();
+      const base = { id: newId('cred'), organizationId: actor.organizationId, customerId, authMethod };
+
+      const record = await transact(async (trx) => {
+        const sealed = await sealFieldValues(keyring, base, values, trx);
+        const created: CredentialRecord = {
+          ...base,
+          label,
+          status: initialStatus(authMethod),
+          ...sealed,
+          version: 1,
+          createdAt: now,
+          updatedAt: now,
+        };
+        await store.insert(created, trx);
+        await audit.record(
+          actor,
+          actor.organizationId,
+          { action: 'credential.created', customerId, targetType: 'credential', targetId: created.id, details: { label, authMethod, fields: sealed.setFields } },
+          trx,
+        );
+        return created;
+      });
+      return toView(record);
+    },
+
+    async get(actor: Actor, id: string): Promise<CredentialView> {
+      requireRole(actor, ...MANAGING_ROLES);
+      return toView(await findVisible(actor, id));
+    },
+
+    async list(actor: Actor, query: ListCredentialsQuery): Promise<Page<CredentialView>> {
+      requireRole(actor, ...MANAGING_ROLES);
+      const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+      const filter: CredentialFilter = {
+        level: query.level,
+        customerId: query.customerId,
+        search: query.search,
+        authMethod: query.authMethod,
+        status: query.status,
+        afterId: decodeCursor(query.cursor),
+        limit: limit + 1,
+      };
+      if (actor.role === 'customer_user') {
+        // A customer user sees its own customer's credentials and nothing else; asking
+        // for anything beyond that finds nothing rather than an error that confirms it exists.
+        if (query.level === 'organization' || (query.customerId !== undefined && query.customerId !== actor.customerId)) {
+          return { items: [], nextCursor: null };
+        }
+        filter.customerId = actor.customerId;
+      }
+      const page = toPage(await store.list(actor.organizationId, filter), limit);
+      return { items: await Promise.all(page.items.map(toView)), nextCursor: page.nextCursor };
+    },
+
+    async update(actor: Actor, id: string, input: UpdateCredentialInput): Promise<CredentialView> {
+      requireRole(actor, ...MANAGING_ROLES);
+      const current = await findVisible(actor, id);
+      const label = input.label === undefined ? undefined : normalizeLabel(input.label);
+      const changedFields = Object.keys(input.fields ?? {});
+      rejectUnknownFields(current.authMethod, changedFields);
+      if (label === undefined && changedFields.length === 0) return toView(current);
+
+      const updated = await transact(async (trx) => {
+        let sealed = {};
+        if (input.fields && changedFields.length > 0) {
+          const values = await openAllValues(keyring, current, trx);
+          const merged = dropEmpty({ ...values.reveal(), ...input.fields });
+          validateFields(current.authMethod, merged, validation);
+          sealed = await sealFieldValues(keyring, current, merged, trx);
+        }
+        const updatedAt = clock.now().toISOString();
+        const changes = { ...sealed, ...(label !== undefined ? { label } : {}), updatedAt };
+        if (!(await store.update(actor.organizationId, id, current.version, changes, trx))) {
+          throw new AppError('CONFLICT', 'The credential changed while this update was being made; read it again and retry');
+        }
+        await audit.record(
+          actor,
+          actor.organizationId,
+          {
+            action: 'credential.updated',
+            customerId: current.customerId,
+            targetType: 'credential',
+            targetId: id,
+            details: { ...(label !== undefined ? { label } : {}), fieldsChanged: changedFields },
+          },
+          trx,
+        );
+        return { ...current, ...changes, version: current.version + 1 };
+      });
+      return toView(updated);
+    },
+
+    async delete(actor: Actor, id: string, input: { confirm: string; force?: boolean | undefined }): Promise<void> {
+      requireRole(actor, ...MANAGING_ROLES);
+      const current = await findVisible(actor, id);
+      if (input.confirm !== current.label) {
+        throw new AppError('CONFIRMATION_MISMATCH', 'Type the credential\'s label exactly to confirm deletion');
+      }
+      await transact(async (trx) => {
+        if (!(await store.delete(actor.organizationId, id, trx))) throw notFound('Credential');
+        await audit.record(
+          actor,
+          actor.organizationId,
+          { action: 'credential.deleted', customerId: current.customerId, targetType: 'credential', targetId: id, details: { label: current.label, force: input.force === true } },
+          trx,
+        );
+      });
+    },
+
+    /** Decrypts a credential for a run. Only the runtime role may; every call is audited. */
+    async resolve(actor: Actor, id: string): Promise<ResolvedCredential> {
+      requireRole(actor, 'runtime');
+      const record = await store.find(actor.organizationId, id);
+      if (!record) throw notFound('Credential');
+      const values = await openAllValues(keyring, record);
+      await audit.record(actor, actor.organizationId, {
+        action: 'credential.resolved',
+        customerId: record.customerId,
+        targetType: 'credential',
+        targetId: id,
+      });
+      return { credential: await toView(record), values };
+    },
+  };
+};
+
+export type CredentialService = ReturnType<typeof createCredentialService>;
+
+const dropEmpty = (values: Record<string, string | null>): Record<string, string> => {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values)) if (value !== null && value !== '') result[name] = value;
+  return result;
+};

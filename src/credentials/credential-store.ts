@@ -1,0 +1,147 @@
+import { sql } from 'kysely';
+import type { Db } from '../store/database.js';
+import type { CredentialsTable } from '../store/schema.js';
+import type { AuthMethodKey, CredentialStatus } from './auth-methods.js';
+
+/** A credential as stored: identity and metadata in the clear, every field value sealed. */
+export interface CredentialRecord {
+  id: string;
+  organizationId: string;
+  customerId: string | null;
+  label: string;
+  authMethod: AuthMethodKey;
+  status: CredentialStatus;
+  /** Names of the fields that hold a value (names are not secret). */
+  setFields: string[];
+  /** Sealed JSON of the values that may be shown back (oauth2 configuration), if any. */
+  configCiphertext: string | null;
+  /** Sealed JSON of the write-only values. */
+  secretCiphertext: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CredentialFilter {
+  /** A customer id, or null for organization-level credentials only. */
+  customerId?: string | null | undefined;
+  level?: 'organization' | 'customer' | undefined;
+  /** Case-insensitive substring of the label. */
+  search?: string | undefined;
+  authMethod?: string | undefined;
+  status?: string | undefined;
+  afterId?: string | undefined;
+  limit: number;
+}
+
+export type CredentialChanges = Partial<
+  Pick<CredentialRecord, 'label' | 'status' | 'setFields' | 'configCiphertext' | 'secretCiphertext'>
+> & { updatedAt: string };
+
+/** The form of a label that searches match against, the same on every engine. */
+export const searchableLabel = (label: string): string => label.normalize('NFKC').toLowerCase();
+
+const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+const toRecord = (row: CredentialsTable): CredentialRecord => ({
+  id: row.id,
+  organizationId: row.organization_id,
+  customerId: row.customer_id,
+  label: row.label,
+  authMethod: row.auth_method as AuthMethodKey,
+  status: row.status as CredentialStatus,
+  setFields: JSON.parse(row.set_fields) as string[],
+  configCiphertext: row.config_ciphertext,
+  secretCiphertext: row.secret_ciphertext,
+  version: Number(row.row_version),
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+/** Credentials. Every query is scoped by organization id. */
+export const createCredentialStore = (db: Db) => ({
+  async insert(record: CredentialRecord, trx: Db = db): Promise<void> {
+    await trx
+      .insertInto('credentials')
+      .values({
+        id: record.id,
+        organization_id: record.organizationId,
+        customer_id: record.customerId,
+        label: record.label,
+        label_search: searchableLabel(record.label),
+        auth_method: record.authMethod,
+        status: record.status,
+        set_fields: JSON.stringify(record.setFields),
+        config_ciphertext: record.configCiphertext,
+        secret_ciphertext: record.secretCiphertext,
+        row_version: record.version,
+        created_at: record.createdAt,
+        updated_at: record.updatedAt,
+      })
+      .execute();
+  },
+
+  async find(organizationId: string, id: string, trx: Db = db): Promise<CredentialRecord | undefined> {
+    const row = await trx
+      .selectFrom('credentials')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toRecord(row);
+  },
+
+  /** Credentials in creation order, `filter.limit` rows after the cursor. */
+  async list(organizationId: string, filter: CredentialFilter, trx: Db = db): Promise<CredentialRecord[]> {
+    let query = trx.selectFrom('credentials').selectAll().where('organization_id', '=', organizationId);
+    if (filter.customerId === null) query = query.where('customer_id', 'is', null);
+    else if (filter.customerId !== undefined) query = query.where('customer_id', '=', filter.customerId);
+    if (filter.level === 'organization') query = query.where('customer_id', 'is', null);
+    if (filter.level === 'customer') query = query.where('customer_id', 'is not', null);
+    if (filter.search !== undefined && filter.search !== '') {
+      const pattern = `%${escapeLike(searchableLabel(filter.search))}%`;
+      query = query.where(sql<boolean>`label_search like ${pattern} escape '\\'`);
+    }
+    if (filter.authMethod !== undefined) query = query.where('auth_method', '=', filter.authMethod);
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
+    const rows = await query.orderBy('id').limit(filter.limit).execute();
+    return rows.map(toRecord);
+  },
+
+  /** Applies changes if the row is still at `expectedVersion`; false if it changed meanwhile or is gone. */
+  async update(organizationId: string, id: string, expectedVersion: number, changes: CredentialChanges, trx: Db = db): Promise<boolean> {
+    const result = await trx
+      .updateTable('credentials')
+      .set({
+        updated_at: changes.updatedAt,
+        row_version: expectedVersion + 1,
+        ...(changes.label !== undefined ? { label: changes.label, label_search: searchableLabel(changes.label) } : {}),
+        ...(changes.status !== undefined ? { status: changes.status } : {}),
+        ...(changes.setFields !== undefined ? { set_fields: JSON.stringify(changes.setFields) } : {}),
+        ...(changes.configCiphertext !== undefined ? { config_ciphertext: changes.configCiphertext } : {}),
+        ...(changes.secretCiphertext !== undefined ? { secret_ciphertext: changes.secretCiphertext } : {}),
+      })
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id)
+      .where('row_version', '=', expectedVersion)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+
+  async delete(organizationId: string, id: string, trx: Db = db): Promise<boolean> {
+    const result = await trx.deleteFrom('credentials').where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  },
+
+  async deleteByCustomer(organizationId: string, customerId: string, trx: Db = db): Promise<number> {
+    const result = await trx
+      .deleteFrom('credentials')
+      .where('organization_id', '=', organizationId)
+      .where('customer_id', '=', customerId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  },
+});
+
+export type CredentialStore = ReturnType<typeof createCredentialStore>;

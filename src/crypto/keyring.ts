@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import { newId } from '../common/ids.js';
+import type { Clock } from '../common/clock.js';
+import type { Db } from '../store/database.js';
+import { KEY_BYTES, decryptionFailed, openBytes, sealBytes } from './aead.js';
+import type { DataKeyStore } from './data-key-store.js';
+import type { KeyProvider } from './key-provider.js';
+
+/** Ciphertext format version; part of every ciphertext and of its associated data. */
+const FORMAT = 'cv1';
+
+/**
+ * Where a ciphertext belongs. All four parts go into the associated data, so a
+ * ciphertext copied to another row, field set, scope or organization fails to open.
+ */
+export interface CipherContext {
+  organizationId: string;
+  /** The tenant scope whose data key seals the value: the organization id or a customer id. */
+  scopeId: string;
+  /** The row the value belongs to, e.g. a credential id. */
+  recordId: string;
+  /** Which set of values this is, e.g. `secret` or `config`. */
+  fieldSet: string;
+}
+
+export class RootKeyMismatchError extends Error {
+  override readonly name = 'RootKeyMismatchError';
+}
+
+const cipherAad = (ctx: CipherContext, keyVersion: number): Buffer =>
+  Buffer.from(JSON.stringify(['credence', FORMAT, ctx.organizationId, ctx.scopeId, ctx.recordId, ctx.fieldSet, keyVersion]));
+
+const wrapContext = (organizationId: string, scopeId: string, version: number): string =>
+  JSON.stringify(['credence-data-key', 'v1', organizationId, scopeId, version]);
+
+/**
+ * Envelope encryption over per-scope data keys. Each scope (the organization, and each
+ * customer) has its own random 256-bit data key, stored only wrapped by the root key.
+ * Unwrapped keys are kept in a bounded in-memory cache and wiped on `close`.
+ */
+export const createKeyring = (deps: { provider: KeyProvider; store: DataKeyStore; clock: Clock; cacheSize?: number }) => {
+  const { provider, store, clock } = deps;
+  const cacheSize = deps.cacheSize ?? 10_000;
+  const cache = new Map<string, Buffer>();
+
+  const remember = (key: string, dataKey: Buffer): void => {
+    cache.set(key, dataKey);
+    if (cache.size > cacheSize) {
+      const oldest = cache.keys().next().value as string;
+      cache.get(oldest)?.fill(0);
+      cache.delete(oldest);
+    }
+  };
+
+  const unwrapVersion = async (organizationId: string, scopeId: string, version: number, trx?: Db): Promise<Buffer> => {
+    const cacheKey = `${organizationId}/${scopeId}/${version}`;
+    const cached = cache.get(cacheKey);
+    if (cached) return cached;
+    const record = await store.find(organizationId, scopeId, version, trx);
+    if (!record) throw decryptionFailed();
+    const dataKey = await provider.unwrap(record.wrappedKey, wrapContext(organizationId, scopeId, version));
+    remember(cacheKey, dataKey);
+    return dataKey;
+  };
+
+  return {
+    /** Creates version 1 of a new scope's data key. Call inside the transaction that creates the scope. */
+    async createScopeKey(organizationId: string, scopeId: string, trx?: Db): Promise<void> {
+      const dataKey = randomBytes(KEY_BYTES);
+      const version = 1;
+      const wrappedKey = await provider.wrap(dataKey, wrapContext(organizationId, scopeId, version));
+      dataKey.fill(0);
+      await store.insert(
+        {
+          id: newId('dek'),
+          organizationId,
+          scopeId,
+          version,
+          wrappedKey,
+          rootKeyId: provider.keyId,
+          createdAt: clock.now().toISOString(),
+          retiredAt: null,
+        },
+        trx,
+      );
+    },
+
+    /** Encrypts `plaintext` under the scope's current data key. */
+    async seal(ctx: CipherContext, plaintext: Buffer, trx?: Db): Promise<string> {
+      const current = await store.findCurrent(ctx.organizationId, ctx.scopeId, trx);
+      if (!current) throw new Error(`No data key for scope ${ctx.scopeId}`);
+      const dataKey = await unwrapVersion(ctx.organizationId, ctx.scopeId, current.version, trx);
+      const sealed = sealBytes(dataKey, plaintext, cipherAad(ctx, current.version));
+      return `${FORMAT}.${current.version}.${sealed.toString('base64url')}`;
+    },
+
+    /** Decrypts a value sealed for exactly this context. Any mismatch is DECRYPTION_FAILED. */
+    async open(ctx: CipherContext, ciphertext: string, trx?: Db): Promise<Buffer> {
+      const [format, versionText, body] = ciphertext.split('.');
+      const version = Number(versionText);
+      if (format !== FORMAT || !Number.isInteger(version) || version < 1 || body === undefined) throw decryptionFailed();
+      const dataKey = await unwrapVersion(ctx.organizationId, ctx.scopeId, version, trx);
+      return openBytes(dataKey, Buffer.from(body, 'base64url'), cipherAad(ctx, version));
+    },
+
+    /** Drops a scope's keys from the cache (after the scope is deleted or its key rotated). */
+    forgetScope(organizationId: string, scopeId: string): void {
+      const prefix = `${organizationId}/${scopeId}/`;
+      for (const [key, value] of cache) {
+        if (key.startsWith(prefix)) {
+          value.fill(0);
+          cache.delete(key);
+        }
+      }
+    },
+
+    /**
+     * Proves the configured root key opens the stored data keys. The server refuses to
+     * start otherwise: a wrong key must never lead to writes that nobody can read back.
+     */
+    async verifyRootKey(): Promise<void> {
+      for (const sample of await store.sampleByRootKey()) {
+        try {
+          const key = await provider.unwrap(sample.wrappedKey, wrapContext(sample.organizationId, sample.scopeId, sample.version));
+          key.fill(0);
+        } catch {
+          throw new RootKeyMismatchError(
+            'The configured root key does not open the stored data keys; start Credence with the key this database was created with',
+          );
+        }
+      }
+    },
+
+    describe: () => provider.describe(),
+
+    /** Wipes every cached data key. */
+    close(): void {
+      for (const value of cache.values()) value.fill(0);
+      cache.clear();
+    },
+  };
+};
+
+export type Keyring = ReturnType<typeof createKeyring>;

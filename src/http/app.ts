@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Services } from '../services.js';
+import { apiTokenRoutes } from './api-token-routes.js';
+import { auditRoutes } from './audit-routes.js';
+import { authMethodRoutes } from './auth-method-routes.js';
+import { requireBearerToken } from './authentication.js';
+import { credentialRoutes } from './credential-routes.js';
+import { customerRoutes } from './customer-routes.js';
+import { registerErrorHandling } from './errors.js';
+import { healthRoutes } from './health-routes.js';
+import { LOG_REDACT_PATHS } from './logging.js';
+import { createValidatorCompiler } from './validation.js';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface AppOptions {
+  services: Services;
+  isReady: () => Promise<boolean>;
+  /** A pino logger to use; otherwise `logger` options (false for silence). */
+  loggerInstance?: FastifyBaseLogger;
+  logger?: boolean | { level?: string; redact?: string[] };
+  version?: string;
+}
+
+/** Builds the HTTP app without listening, so tests can drive it with `inject`. */
+export const buildApp = async (options: AppOptions) => {
+  const { services } = options;
+  const app = Fastify({
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? { redact: LOG_REDACT_PATHS } }),
+    bodyLimit: BODY_LIMIT,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidatorCompiler());
+  registerErrorHandling(app);
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Credence API',
+        version: options.version ?? '0.1.0',
+        description: 'Credential manager for integration platforms. Authenticate with `Authorization: Bearer <API token>`.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes, { isReady: options.isReady });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (api) => {
+      await api.register(authMethodRoutes);
+      await api.register(async (authed) => {
+        requireBearerToken(authed, services.tokens);
+        await authed.register(customerRoutes, { customers: services.customers });
+        await authed.register(credentialRoutes, { credentials: services.credentials });
+        await authed.register(apiTokenRoutes, { tokens: services.tokens });
+        await authed.register(auditRoutes, { audit: services.audit });
+      });
+    },
+    { prefix: '/api/v1' },
+  );
+
+  return app;
+};

@@ -1,0 +1,147 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { CredentialService } from '../credentials/credential-service.js';
+import { actorOf } from './authentication.js';
+import {
+  AuthMethodKey,
+  Credential,
+  CredentialStatus,
+  FieldValue,
+  IdParams,
+  NullableString,
+  PageQuery,
+  errorResponses,
+  pageOf,
+} from './schemas.js';
+
+const tags = ['credentials'];
+
+/** `/credentials`: create, list and search, read, update, delete, resolve. */
+export const credentialRoutes: FastifyPluginAsyncTypebox<{ credentials: CredentialService }> = async (app, { credentials }) => {
+  app.post(
+    '/credentials',
+    {
+      schema: {
+        tags,
+        summary: 'Store a new credential',
+        description: 'Secret values are encrypted with the scope\'s data key and never returned.',
+        body: Type.Object(
+          {
+            label: Type.String({ maxLength: 200 }),
+            authMethod: Type.String({ maxLength: 64, description: 'One of api_key_secret, basic, private_key, api_key, oauth2' }),
+            customerId: Type.Optional(NullableString),
+            fields: Type.Record(Type.String({ maxLength: 64 }), FieldValue),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Credential, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { label, authMethod, customerId, fields } = request.body;
+      const created = await credentials.create(actorOf(request), { label, authMethod, customerId, fields });
+      return reply.status(201).send(created);
+    },
+  );
+
+  app.get(
+    '/credentials',
+    {
+      schema: {
+        tags,
+        summary: 'List credentials',
+        description: 'Filter by level, customer, auth method and status; `search` matches labels case-insensitively.',
+        querystring: Type.Object(
+          {
+            level: Type.Optional(Type.Union([Type.Literal('organization'), Type.Literal('customer')])),
+            customerId: Type.Optional(Type.String({ maxLength: 64 })),
+            search: Type.Optional(Type.String({ maxLength: 200 })),
+            authMethod: Type.Optional(AuthMethodKey),
+            status: Type.Optional(CredentialStatus),
+            ...PageQuery,
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: pageOf(Credential), ...errorResponses },
+      },
+    },
+    async (request) => credentials.list(actorOf(request), request.query),
+  );
+
+  app.get(
+    '/credentials/:id',
+    { schema: { tags, summary: 'Show a credential (never its secret values)', params: IdParams, response: { 200: Credential, ...errorResponses } } },
+    async (request) => credentials.get(actorOf(request), request.params.id),
+  );
+
+  app.patch(
+    '/credentials/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Rename a credential or set new field values',
+        description: 'Only the fields sent change. An empty string or null clears an optional field.',
+        params: IdParams,
+        body: Type.Object(
+          {
+            label: Type.Optional(Type.String({ maxLength: 200 })),
+            fields: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Union([FieldValue, Type.Null()]))),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Credential, ...errorResponses },
+      },
+    },
+    async (request) => credentials.update(actorOf(request), request.params.id, request.body),
+  );
+
+  app.delete(
+    '/credentials/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a credential',
+        description: 'Send the credential\'s label as `confirm`. Refused while bound to an instance unless `force` is true.',
+        params: IdParams,
+        body: Type.Object(
+          { confirm: Type.String({ maxLength: 200 }), force: Type.Optional(Type.Boolean()) },
+          { additionalProperties: false },
+        ),
+        response: { 204: Type.Null(), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      await credentials.delete(actorOf(request), request.params.id, request.body);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/credentials/:id/resolve',
+    {
+      schema: {
+        tags,
+        summary: 'Decrypt a credential for a run (runtime role only; audited)',
+        params: IdParams,
+        response: {
+          200: Type.Object({
+            id: Type.String(),
+            label: Type.String(),
+            authMethod: AuthMethodKey,
+            level: Type.Union([Type.Literal('organization'), Type.Literal('customer')]),
+            customerId: NullableString,
+            status: CredentialStatus,
+            fields: Type.Record(Type.String(), Type.String()),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { credential, values } = await credentials.resolve(actorOf(request), request.params.id);
+      void reply.header('cache-control', 'no-store');
+      const { id, label, authMethod, level, customerId, status } = credential;
+      return { id, label, authMethod, level, customerId, status, fields: values.reveal() };
+    },
+  );
+};

@@ -1,0 +1,75 @@
+import { Type, type TSchema } from 'typebox';
+import { AUTH_METHOD_KEYS, CREDENTIAL_STATUSES } from '../credentials/auth-methods.js';
+import { ROLES } from '../tenants/actor.js';
+import { MAX_PAGE_SIZE } from '../common/pagination.js';
+
+/** Schemas shared by the route plugins; OpenAPI is generated from these. */
+export const ErrorBody = Type.Object(
+  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
+  { $id: 'Error', description: 'Every error has this shape' },
+);
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, description: `Page size (default 50, at most ${MAX_PAGE_SIZE})` })),
+  cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor from the previous page' })),
+};
+
+export const pageOf = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+export const Timestamp = Type.String({ format: 'date-time' });
+export const NullableString = Type.Union([Type.String(), Type.Null()]);
+
+export const AuthMethodKey = Type.Enum(AUTH_METHOD_KEYS);
+export const CredentialStatus = Type.Enum(CREDENTIAL_STATUSES);
+export const Role = Type.Enum(ROLES);
+
+/** A field value as submitted: a string, at most 64 KiB. */
+export const FieldValue = Type.String({ maxLength: 65536 });
+
+export const Credential = Type.Object({
+  id: Type.String(),
+  label: Type.String(),
+  authMethod: AuthMethodKey,
+  level: Type.Union([Type.Literal('organization'), Type.Literal('customer')]),
+  customerId: NullableString,
+  status: CredentialStatus,
+  fields: Type.Record(
+    Type.String(),
+    Type.Object({
+      set: Type.Boolean(),
+      value: Type.Optional(Type.String({ description: 'Only for values that are not secret (oauth2 client_id, scopes, auth_uri, token_uri)' })),
+    }),
+  ),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+
+export const Customer = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  externalId: NullableString,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+
+export const ApiToken = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  role: Role,
+  customerId: NullableString,
+  createdAt: Timestamp,
+  revokedAt: Type.Union([Timestamp, Type.Null()]),
+});
+
+export const errorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  413: ErrorBody,
+  415: ErrorBody,
+};

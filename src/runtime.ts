@@ -1,0 +1,47 @@
+import type { Config } from './config/config.js';
+import { systemClock, type Clock } from './common/clock.js';
+import { createLocalKeyProvider } from './crypto/key-provider.js';
+import { loadMasterKey, type MasterKeyLog } from './crypto/master-key.js';
+import { migrateToLatest, openDatabase, pingDatabase, type StoreHandle } from './store/database.js';
+import { createServices, type Services } from './services.js';
+
+export interface Runtime {
+  config: Config;
+  store: StoreHandle;
+  services: Services;
+  /** True when the database answers and the keys are loaded. */
+  isReady(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens everything a Credence process needs: the root key, the database (migrated to the
+ * latest schema) and the services. Refuses to go on when the root key does not open the
+ * stored data keys.
+ */
+export const openRuntime = async (config: Config, log: MasterKeyLog, clock: Clock = systemClock): Promise<Runtime> => {
+  const rootKey = await loadMasterKey(config.masterKey, log);
+  const keyProvider = createLocalKeyProvider(rootKey);
+  rootKey.fill(0);
+  const store = openDatabase(config.database);
+  try {
+    await migrateToLatest(store.db);
+    const services = createServices({ db: store.db, keyProvider, clock, allowInsecureLoopback: config.allowInsecureLoopback });
+    await services.keyring.verifyRootKey();
+    let closed = false;
+    return {
+      config,
+      store,
+      services,
+      isReady: async () => !closed && (await pingDatabase(store.db)),
+      async close() {
+        closed = true;
+        services.keyring.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+};

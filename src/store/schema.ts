@@ -1,0 +1,92 @@
+/**
+ * Row shapes of every table. They stay inside the store modules; the rest of the code
+ * sees domain types. Times are ISO-8601 UTC strings (they sort as text on both
+ * engines); booleans are 0/1 integers; ciphertexts are text.
+ */
+export interface OrganizationsTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface CustomersTable {
+  id: string;
+  organization_id: string;
+  name: string;
+  external_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UsersTable {
+  id: string;
+  organization_id: string;
+  email: string;
+  password_hash: string;
+  role: string;
+  customer_id: string | null;
+  created_at: string;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  organization_id: string;
+  name: string;
+  role: string;
+  customer_id: string | null;
+  token_hash: string;
+  created_by: string | null;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface DataKeysTable {
+  id: string;
+  organization_id: string;
+  scope_id: string;
+  version: number;
+  wrapped_key: string;
+  root_key_id: string;
+  created_at: string;
+  retired_at: string | null;
+}
+
+export interface CredentialsTable {
+  id: string;
+  organization_id: string;
+  customer_id: string | null;
+  label: string;
+  label_search: string;
+  auth_method: string;
+  status: string;
+  set_fields: string;
+  config_ciphertext: string | null;
+  secret_ciphertext: string;
+  row_version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  organization_id: string;
+  customer_id: string | null;
+  actor_type: string;
+  actor_id: string | null;
+  actor_role: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  details: string;
+  occurred_at: string;
+}
+
+export interface Database {
+  organizations: OrganizationsTable;
+  customers: CustomersTable;
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  data_keys: DataKeysTable;
+  credentials: CredentialsTable;
+  audit_events: AuditEventsTable;
+}

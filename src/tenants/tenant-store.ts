@@ -1,0 +1,155 @@
+import type { Db } from '../store/database.js';
+import type { CustomersTable, UsersTable } from '../store/schema.js';
+import type { Role } from './actor.js';
+
+export interface Organization {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface Customer {
+  id: string;
+  organizationId: string;
+  name: string;
+  externalId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface User {
+  id: string;
+  organizationId: string;
+  email: string;
+  passwordHash: string;
+  role: Role;
+  customerId: string | null;
+  createdAt: string;
+}
+
+const toCustomer = (row: CustomersTable): Customer => ({
+  id: row.id,
+  organizationId: row.organization_id,
+  name: row.name,
+  externalId: row.external_id,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+const toUser = (row: UsersTable): User => ({
+  id: row.id,
+  organizationId: row.organization_id,
+  email: row.email,
+  passwordHash: row.password_hash,
+  role: row.role as Role,
+  customerId: row.customer_id,
+  createdAt: row.created_at,
+});
+
+/** Organizations, their customers and their people. Every customer query is scoped by organization. */
+export const createTenantStore = (db: Db) => ({
+  async insertOrganization(org: Organization, trx: Db = db): Promise<void> {
+    await trx.insertInto('organizations').values({ id: org.id, name: org.name, created_at: org.createdAt }).execute();
+  },
+
+  async findOrganization(id: string, trx: Db = db): Promise<Organization | undefined> {
+    const row = await trx.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && { id: row.id, name: row.name, createdAt: row.created_at };
+  },
+
+  async listOrganizations(trx: Db = db): Promise<Organization[]> {
+    const rows = await trx.selectFrom('organizations').selectAll().orderBy('id').execute();
+    return rows.map((row) => ({ id: row.id, name: row.name, createdAt: row.created_at }));
+  },
+
+  async insertCustomer(customer: Customer, trx: Db = db): Promise<void> {
+    await trx
+      .insertInto('customers')
+      .values({
+        id: customer.id,
+        organization_id: customer.organizationId,
+        name: customer.name,
+        external_id: customer.externalId,
+        created_at: customer.createdAt,
+        updated_at: customer.updatedAt,
+      })
+      .execute();
+  },
+
+  async findCustomer(organizationId: string, id: string, trx: Db = db): Promise<Customer | undefined> {
+    const row = await trx
+      .selectFrom('customers')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toCustomer(row);
+  },
+
+  /** Customers in creation order; `afterId` is the keyset cursor; fetches `limit` rows. */
+  async listCustomers(
+    organizationId: string,
+    filter: { onlyId?: string | undefined; afterId?: string | undefined; limit: number },
+    trx: Db = db,
+  ): Promise<Customer[]> {
+    let query = trx.selectFrom('customers').selectAll().where('organization_id', '=', organizationId);
+    if (filter.onlyId !== undefined) query = query.where('id', '=', filter.onlyId);
+    if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
+    const rows = await query.orderBy('id').limit(filter.limit).execute();
+    return rows.map(toCustomer);
+  },
+
+  async updateCustomer(
+    organizationId: string,
+    id: string,
+    changes: { name?: string | undefined; externalId?: string | null | undefined; updatedAt: string },
+    trx: Db = db,
+  ): Promise<boolean> {
+    const result = await trx
+      .updateTable('customers')
+      .set({
+        updated_at: changes.updatedAt,
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.externalId !== undefined ? { external_id: changes.externalId } : {}),
+      })
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+
+  async deleteCustomer(organizationId: string, id: string, trx: Db = db): Promise<boolean> {
+    const result = await trx
+      .deleteFrom('customers')
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  },
+
+  async insertUser(user: User, trx: Db = db): Promise<void> {
+    await trx
+      .insertInto('users')
+      .values({
+        id: user.id,
+        organization_id: user.organizationId,
+        email: user.email,
+        password_hash: user.passwordHash,
+        role: user.role,
+        customer_id: user.customerId,
+        created_at: user.createdAt,
+      })
+      .execute();
+  },
+
+  async findUserByEmail(email: string, trx: Db = db): Promise<User | undefined> {
+    const row = await trx.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
+    return row && toUser(row);
+  },
+
+  async deleteUsersOfCustomer(organizationId: string, customerId: string, trx: Db = db): Promise<void> {
+    await trx.deleteFrom('users').where('organization_id', '=', organizationId).where('customer_id', '=', customerId).execute();
+  },
+});
+
+export type TenantStore = ReturnType<typeof createTenantStore>;
