@@ -41,9 +41,9 @@ export const createLocalKeyProvider = (rootKey: Buffer, previousKeys: Buffer[] =
       return `${FORMAT}.${keyId}.${sealed.toString('base64url')}`;
     },
     async unwrap(wrapped, context) {
-      const [format, id, body] = wrapped.split('.');
+      const [format, id, body, ...rest] = wrapped.split('.');
       const key = id === undefined ? undefined : keys.get(id);
-      if (format !== FORMAT || !key || body === undefined) throw decryptionFailed();
+      if (format !== FORMAT || !key || body === undefined || !/^[A-Za-z0-9_-]+$/.test(body) || rest.length > 0) throw decryptionFailed();
       return openBytes(key, Buffer.from(body, 'base64url'), Buffer.from(context));
     },
     describe: () => ({ provider: 'local', keyId }),

@@ -27,6 +27,8 @@ export class RootKeyMismatchError extends Error {
   override readonly name = 'RootKeyMismatchError';
 }
 
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
 const cipherAad = (ctx: CipherContext, keyVersion: number): Buffer =>
   Buffer.from(JSON.stringify(['credence', FORMAT, ctx.organizationId, ctx.scopeId, ctx.recordId, ctx.fieldSet, keyVersion]));
 
@@ -40,27 +42,39 @@ const wrapContext = (organizationId: string, scopeId: string, version: number): 
  */
 export const createKeyring = (deps: { provider: KeyProvider; store: DataKeyStore; clock: Clock; cacheSize?: number }) => {
   const { provider, store, clock } = deps;
-  const cacheSize = deps.cacheSize ?? 10_000;
+  const cacheSize = Math.max(1, deps.cacheSize ?? 10_000);
   const cache = new Map<string, Buffer>();
+  // One unwrap per key at a time: concurrent callers share it, so no copy escapes the cache.
+  const pending = new Map<string, Promise<Buffer>>();
 
   const remember = (key: string, dataKey: Buffer): void => {
-    cache.set(key, dataKey);
-    if (cache.size > cacheSize) {
+    while (cache.size >= cacheSize) {
       const oldest = cache.keys().next().value as string;
       cache.get(oldest)?.fill(0);
       cache.delete(oldest);
     }
+    cache.set(key, dataKey);
   };
 
   const unwrapVersion = async (organizationId: string, scopeId: string, version: number, trx?: Db): Promise<Buffer> => {
     const cacheKey = `${organizationId}/${scopeId}/${version}`;
     const cached = cache.get(cacheKey);
     if (cached) return cached;
-    const record = await store.find(organizationId, scopeId, version, trx);
-    if (!record) throw decryptionFailed();
-    const dataKey = await provider.unwrap(record.wrappedKey, wrapContext(organizationId, scopeId, version));
-    remember(cacheKey, dataKey);
-    return dataKey;
+    const inFlight = pending.get(cacheKey);
+    if (inFlight) return inFlight;
+    const unwrapping = (async () => {
+      const record = await store.find(organizationId, scopeId, version, trx);
+      if (!record) throw decryptionFailed();
+      const dataKey = await provider.unwrap(record.wrappedKey, wrapContext(organizationId, scopeId, version));
+      remember(cacheKey, dataKey);
+      return dataKey;
+    })();
+    pending.set(cacheKey, unwrapping);
+    try {
+      return await unwrapping;
+    } finally {
+      pending.delete(cacheKey);
+    }
   };
 
   return {
@@ -96,9 +110,11 @@ export const createKeyring = (deps: { provider: KeyProvider; store: DataKeyStore
 
     /** Decrypts a value sealed for exactly this context. Any mismatch is DECRYPTION_FAILED. */
     async open(ctx: CipherContext, ciphertext: string, trx?: Db): Promise<Buffer> {
-      const [format, versionText, body] = ciphertext.split('.');
+      const [format, versionText, body, ...rest] = ciphertext.split('.');
       const version = Number(versionText);
-      if (format !== FORMAT || !Number.isInteger(version) || version < 1 || body === undefined) throw decryptionFailed();
+      if (format !== FORMAT || !/^[1-9]\d{0,8}$/.test(versionText ?? '') || body === undefined || !BASE64URL.test(body) || rest.length > 0) {
+        throw decryptionFailed();
+      }
       const dataKey = await unwrapVersion(ctx.organizationId, ctx.scopeId, version, trx);
       return openBytes(dataKey, Buffer.from(body, 'base64url'), cipherAad(ctx, version));
     },

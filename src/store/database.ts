@@ -37,14 +37,21 @@ export const openDatabase = (config: DatabaseConfig): StoreHandle => {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
-/** Applies every pending migration, in order. Safe to run from several processes at once on PostgreSQL. */
-export const migrateToLatest = async (db: Db): Promise<void> => {
+/**
+ * Applies every pending migration, in order, each in a transaction. Several processes
+ * may start at once: PostgreSQL serialises them with a lock; on SQLite a process that
+ * lost the race sees its transaction fail, and tries again once the winner committed.
+ */
+export const migrateToLatest = async (db: Db, attempts = 3): Promise<void> => {
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`Database migration ${failed} failed`, { cause: error });
+  if (!error) return;
+  if (attempts > 1) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    return migrateToLatest(db, attempts - 1);
   }
+  const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+  throw new Error(`Database migration ${failed} failed`, { cause: error });
 };
 
 /** True when the database answers a trivial query. */
