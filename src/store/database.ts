@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
@@ -21,6 +21,9 @@ export const openDatabase = (config: DatabaseConfig): StoreHandle => {
   if (config.kind === 'sqlite') {
     mkdirSync(dirname(config.file), { recursive: true, mode: 0o700 });
     const sqlite = new SqliteDatabase(config.file);
+    // Only ciphertexts live here, but nobody else has business reading it; SQLite gives
+    // its -wal and -shm files the same mode.
+    chmodSync(config.file, 0o600);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
