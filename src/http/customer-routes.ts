@@ -76,12 +76,16 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ customers: CustomerServ
         summary: 'Delete a customer with its credentials, and destroy its data key',
         description: 'Optionally send the customer\'s name as `confirm`; a mismatch deletes nothing.',
         params: IdParams,
-        body: Type.Optional(Type.Object({ confirm: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })),
+        body: Type.Object({ confirm: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
         response: { 204: Type.Null(), ...errorResponses },
+      },
+      // The body is optional: a bare DELETE is checked as an empty object.
+      preValidation: async (request) => {
+        request.body ??= {};
       },
     },
     async (request, reply) => {
-      await customers.delete(actorOf(request), request.params.id, { confirm: request.body?.confirm });
+      await customers.delete(actorOf(request), request.params.id, { confirm: request.body.confirm });
       return reply.status(204).send(null);
     },
   );
