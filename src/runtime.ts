@@ -3,7 +3,7 @@ import { systemClock, type Clock } from './common/clock.js';
 import { createLocalKeyProvider } from './crypto/key-provider.js';
 import { loadMasterKey, type MasterKeyLog } from './crypto/master-key.js';
 import { migrateToLatest, openDatabase, pingDatabase, type StoreHandle } from './store/database.js';
-import { createServices, type Services } from './services.js';
+import { createMailer, createServices, type Services } from './services.js';
 
 export interface Runtime {
   config: Config;
@@ -19,14 +19,30 @@ export interface Runtime {
  * latest schema) and the services. Refuses to go on when the root key does not open the
  * stored data keys.
  */
-export const openRuntime = async (config: Config, log: MasterKeyLog, clock: Clock = systemClock): Promise<Runtime> => {
+export const openRuntime = async (
+  config: Config,
+  log: MasterKeyLog,
+  options: { clock?: Clock; fetch?: typeof fetch } = {},
+): Promise<Runtime> => {
+  const clock = options.clock ?? systemClock;
   const rootKey = await loadMasterKey(config.masterKey, log);
   const keyProvider = createLocalKeyProvider(rootKey);
   rootKey.fill(0);
   const store = openDatabase(config.database);
   try {
     await migrateToLatest(store.db);
-    const services = createServices({ db: store.db, keyProvider, clock, allowInsecureLoopback: config.allowInsecureLoopback });
+    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl?.reveal(), from: config.mail.from, outboxDir: config.mail.outboxDir, clock });
+    const services = createServices({
+      db: store.db,
+      engine: store.engine,
+      keyProvider,
+      clock,
+      allowInsecureLoopback: config.allowInsecureLoopback,
+      publicUrl: config.publicUrl,
+      mailer,
+      refresh: config.refresh,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
     await services.keyring.verifyRootKey();
     let closed = false;
     return {
@@ -36,6 +52,8 @@ export const openRuntime = async (config: Config, log: MasterKeyLog, clock: Cloc
       isReady: async () => !closed && (await pingDatabase(store.db)),
       async close() {
         closed = true;
+        await services.refreshWorker.stop();
+        mailer.close();
         services.keyring.close();
         await store.close();
       },

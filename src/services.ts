@@ -1,12 +1,22 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createAuditService } from './audit/audit-service.js';
 import { createAuditStore } from './audit/audit-store.js';
 import type { Clock } from './common/clock.js';
 import { createCredentialService } from './credentials/credential-service.js';
 import { createCredentialStore } from './credentials/credential-store.js';
+import { createCredentialViews } from './credentials/credential-view.js';
 import { createDataKeyStore } from './crypto/data-key-store.js';
 import type { KeyProvider } from './crypto/key-provider.js';
 import { createKeyring } from './crypto/keyring.js';
-import { createTransact, type Db } from './store/database.js';
+import { createAuthorizationService } from './oauth/authorization-service.js';
+import { createMailer, type Mailer } from './oauth/mailer.js';
+import { createOAuthClient } from './oauth/oauth-client.js';
+import { createOAuthStore } from './oauth/oauth-store.js';
+import { createRefreshWorker } from './oauth/refresh-worker.js';
+import { DEFAULT_REFRESH_POLICY } from './oauth/refresh-policy.js';
+import { createTokenService } from './oauth/token-service.js';
+import { createTransact, type Db, type Engine } from './store/database.js';
 import { createApiTokenService } from './tenants/api-token-service.js';
 import { createApiTokenStore } from './tenants/api-token-store.js';
 import { createCustomerService } from './tenants/customer-service.js';
@@ -15,19 +25,27 @@ import { createTenantStore } from './tenants/tenant-store.js';
 
 export interface ServiceOptions {
   db: Db;
+  engine: Engine;
   keyProvider: KeyProvider;
   clock: Clock;
   allowInsecureLoopback: boolean;
+  publicUrl: string;
+  mailer: Mailer;
+  refresh: { pollMs: number; defaultLifetimeSeconds: number };
+  /** Outbound HTTP for OAuth token requests; tests may wrap it. */
+  fetch?: typeof fetch;
 }
 
-/** Wires every store and service by hand. The HTTP app and the CLI both use what this returns. */
-export const createServices = ({ db, keyProvider, clock, allowInsecureLoopback }: ServiceOptions) => {
+/** Wires every store and service by hand. The HTTP app, the refresh worker and the CLI all use what this returns. */
+export const createServices = (options: ServiceOptions) => {
+  const { db, keyProvider, clock, allowInsecureLoopback } = options;
   const transact = createTransact(db);
   const dataKeyStore = createDataKeyStore(db);
   const keyring = createKeyring({ provider: keyProvider, store: dataKeyStore, clock });
   const tenantStore = createTenantStore(db);
   const tokenStore = createApiTokenStore(db);
   const credentialStore = createCredentialStore(db);
+  const oauthStore = createOAuthStore(db, options.engine);
   const audit = createAuditService({ store: createAuditStore(db), clock });
   const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock });
   const organizations = createOrganizationService({ tenants: tenantStore, keyring, tokens, audit, transact, clock });
@@ -41,16 +59,56 @@ export const createServices = ({ db, keyProvider, clock, allowInsecureLoopback }
     transact,
     clock,
   });
+
+  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const oauthClient = createOAuthClient({ fetch: options.fetch ?? globalThis.fetch, allowInsecureLoopback, timeoutMs: 15_000 });
+  const accessTokens = createTokenService({
+    store: oauthStore,
+    credentials: credentialStore,
+    keyring,
+    client: oauthClient,
+    audit,
+    transact,
+    clock,
+    options: {
+      ...DEFAULT_REFRESH_POLICY,
+      defaultLifetimeSeconds: options.refresh.defaultLifetimeSeconds,
+      owner,
+      leaseMs: 30_000,
+      minValidityMs: 60_000,
+      waitForPeerMs: 20_000,
+    },
+  });
+  const authorization = createAuthorizationService({
+    store: oauthStore,
+    credentials: credentialStore,
+    tenants: tenantStore,
+    keyring,
+    client: oauthClient,
+    tokens: accessTokens,
+    mailer: options.mailer,
+    audit,
+    transact,
+    clock,
+    publicUrl: options.publicUrl,
+  });
+  const views = createCredentialViews({ keyring, grants: oauthStore, redirectUri: authorization.redirectUri });
   const credentials = createCredentialService({
     store: credentialStore,
     tenants: tenantStore,
     keyring,
+    views,
+    grants: oauthStore,
+    accessTokens,
     audit,
     transact,
     clock,
     allowInsecureLoopback,
   });
-  return { keyring, tenantStore, audit, tokens, organizations, customers, credentials };
+  const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs: options.refresh.pollMs });
+  return { keyring, tenantStore, audit, tokens, organizations, customers, credentials, authorization, accessTokens, refreshWorker };
 };
 
 export type Services = ReturnType<typeof createServices>;
+
+export { createMailer };

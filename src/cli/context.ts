@@ -3,7 +3,7 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { MasterKeyError } from '../crypto/master-key.js';
 import { RootKeyMismatchError } from '../crypto/keyring.js';
 import { AppError } from '../common/app-error.js';
-import { LOG_REDACT_PATHS } from '../http/logging.js';
+import { loggerOptions } from '../http/logging.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import type { Actor } from '../tenants/actor.js';
 
@@ -12,7 +12,7 @@ export class CliError extends Error {
 }
 
 export const createLogger = (config: Pick<Config, 'logLevel'>) =>
-  pino({ level: config.logLevel, redact: LOG_REDACT_PATHS }, pino.destination({ fd: 2, sync: true }));
+  pino(loggerOptions(config.logLevel), pino.destination({ fd: 2, sync: true }));
 
 /** Reads the environment once; a bad configuration is reported in full. */
 export const readConfig = (): Config => loadConfig(process.env);

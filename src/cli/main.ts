@@ -17,7 +17,11 @@ export const main = async (argv: string[]): Promise<void> => {
     .addHelpText('after', settingsHelp)
     .showHelpAfterError();
 
-  program.command('serve').description('serve the API (and the refresh worker) on HOST:PORT').action(serve);
+  program
+    .command('serve')
+    .description('serve the API on HOST:PORT and run the token refresh worker')
+    .option('--role <role>', 'all (default), api (HTTP only) or worker (token refresh only, no HTTP)', 'all')
+    .action(serve);
 
   program
     .command('init')

@@ -1,34 +1,48 @@
 import { buildApp } from '../http/app.js';
 import { openRuntime } from '../runtime.js';
-import { createLogger, readConfig } from './context.js';
+import { CliError, createLogger, readConfig } from './context.js';
 
-/** `credence serve`: the API on HOST:PORT until SIGINT or SIGTERM. */
-export const serve = async (): Promise<void> => {
+export const SERVE_ROLES = ['all', 'api', 'worker'] as const;
+export type ServeRole = (typeof SERVE_ROLES)[number];
+
+/**
+ * `credence serve`: the API on HOST:PORT and the token refresh worker, or one of the
+ * two with `--role api|worker`. Runs until SIGINT or SIGTERM.
+ */
+export const serve = async (options: { role?: string }): Promise<void> => {
+  const role = (options.role ?? 'all') as ServeRole;
+  if (!SERVE_ROLES.includes(role)) throw new CliError(`--role must be one of ${SERVE_ROLES.join(', ')}`);
   const config = readConfig();
   const log = createLogger(config);
   const runtime = await openRuntime(config, { warn: (message) => log.warn(message) });
-  const app = await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: log });
+  const app = role === 'worker' ? undefined : await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: log, publicUrl: config.publicUrl });
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    await app.close();
+    await app?.close();
     await runtime.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
 
-  try {
-    await app.listen({ host: config.host, port: config.port });
-  } catch (error) {
-    await runtime.close();
-    throw error;
+  if (app) {
+    try {
+      await app.listen({ host: config.host, port: config.port });
+    } catch (error) {
+      await runtime.close();
+      throw error;
+    }
   }
+  if (role !== 'api') runtime.services.refreshWorker.start(log.child({ component: 'refresh-worker' }));
+
   const database = config.database.kind === 'sqlite' ? `SQLite at ${config.database.file}` : 'PostgreSQL';
-  log.info(`Credence is serving ${config.publicUrl} (${database}); API docs at ${config.publicUrl}/docs`);
+  if (app) log.info(`Credence is serving ${config.publicUrl} (${database}, role ${role}); API docs at ${config.publicUrl}/docs`);
+  else log.info(`Credence refresh worker started (${database})`);
+  log.info(`OAuth redirect URI to register with providers: ${runtime.services.authorization.redirectUri}`);
   if ((await runtime.services.tenantStore.listOrganizations()).length === 0) {
     log.info('No organization yet: run `npx credence init --org NAME --admin-email EMAIL` to create one and get an API token');
   }

@@ -11,16 +11,22 @@ export const ERROR_STATUS = {
   UNKNOWN_FIELD: 400,
   FIELD_REQUIRED: 400,
   INVALID_FIELD: 400,
+  NOT_OAUTH2: 400,
+  INVALID_LINK: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFIRMATION_MISMATCH: 409,
   CREDENTIAL_IN_USE: 409,
+  AUTHORIZATION_REQUIRED: 409,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
   DECRYPTION_FAILED: 500,
+  TOKEN_REFRESH_FAILED: 502,
+  MAIL_FAILED: 502,
+  TOKEN_UNAVAILABLE: 503,
   NOT_READY: 503,
   INTERNAL: 500,
 } as const;
@@ -28,7 +34,7 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** Server-side failures whose fixed message is safe to show: they say what, never why. */
-const EXPOSED_SERVER_ERRORS = new Set<ErrorCode>(['DECRYPTION_FAILED', 'NOT_READY']);
+const EXPOSED_SERVER_ERRORS = new Set<ErrorCode>(['DECRYPTION_FAILED', 'NOT_READY', 'TOKEN_REFRESH_FAILED', 'MAIL_FAILED', 'TOKEN_UNAVAILABLE']);
 
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -18,6 +18,12 @@ export const EnvSchema = Type.Object({
   CREDENCE_MASTER_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'File holding the root key (base64)' })),
   CREDENCE_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'URL users and OAuth providers reach Credence at' })),
   CREDENCE_ALLOW_INSECURE_LOOPBACK: Type.Boolean({ default: false, description: 'Accept http:// OAuth URLs on 127.0.0.1/localhost (development only)' }),
+  CREDENCE_SMTP_URL: Type.Optional(
+    Type.String({ pattern: '^smtps?://', description: 'SMTP server for authorization emails (smtp:// uses STARTTLS when offered, smtps:// is TLS); without it mail goes to <data dir>/outbox' }),
+  ),
+  CREDENCE_MAIL_FROM: Type.String({ minLength: 3, default: 'Credence <credence@localhost>', description: 'From address of authorization emails' }),
+  CREDENCE_REFRESH_POLL_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 1000, description: 'How often the refresh worker looks for tokens due for refresh' }),
+  CREDENCE_TOKEN_DEFAULT_LIFETIME_SECONDS: Type.Integer({ minimum: 60, maximum: 31_536_000, default: 3600, description: 'Lifetime assumed for an access token issued without expires_in' }),
   CREDENCE_LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, { default: 'info' }),
 });
 
@@ -39,6 +45,8 @@ export interface Config {
   publicUrl: string;
   allowInsecureLoopback: boolean;
   logLevel: string;
+  mail: { smtpUrl: Redacted<string> | undefined; from: string; outboxDir: string };
+  refresh: { pollMs: number; defaultLifetimeSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -86,6 +94,12 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     publicUrl,
     allowInsecureLoopback: converted.CREDENCE_ALLOW_INSECURE_LOOPBACK,
     logLevel: converted.CREDENCE_LOG_LEVEL,
+    mail: {
+      smtpUrl: converted.CREDENCE_SMTP_URL ? new Redacted(converted.CREDENCE_SMTP_URL) : undefined,
+      from: converted.CREDENCE_MAIL_FROM,
+      outboxDir: join(dataDir, 'outbox'),
+    },
+    refresh: { pollMs: converted.CREDENCE_REFRESH_POLL_MS, defaultLifetimeSeconds: converted.CREDENCE_TOKEN_DEFAULT_LIFETIME_SECONDS },
   };
 };
 

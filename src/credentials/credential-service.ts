@@ -10,34 +10,24 @@ import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { AUTH_METHODS, initialStatus, isAuthMethodKey, type AuthMethodKey, type CredentialStatus } from './auth-methods.js';
 import type { CredentialFilter, CredentialRecord, CredentialStore } from './credential-store.js';
-import { openAllValues, openShownValues, sealFieldValues } from './field-sealing.js';
+import { openAllValues, sealFieldValues } from './field-sealing.js';
+import type { CredentialView, CredentialViews } from './credential-view.js';
+import { applyOAuthSettings, optionalFieldsFor, type OAuthSettings } from '../oauth/oauth-settings.js';
+import type { OAuthStore } from '../oauth/oauth-store.js';
 import { rejectUnknownFields, validateFields } from './field-validation.js';
 import { normalizeLabel } from './label.js';
-
-export interface FieldState {
-  set: boolean;
-  /** Present only for values that may be shown back (oauth2 configuration). */
-  value?: string;
-}
-
-/** A credential as the API shows it: never a secret value. */
-export interface CredentialView {
-  id: string;
-  label: string;
-  authMethod: AuthMethodKey;
-  level: 'organization' | 'customer';
-  customerId: string | null;
-  status: CredentialStatus;
-  fields: Record<string, FieldState>;
-  createdAt: string;
-  updatedAt: string;
-}
 
 export interface CreateCredentialInput {
   label: string;
   authMethod: string;
   customerId?: string | null | undefined;
   fields: Record<string, string>;
+  /** oauth2 only: a provider preset that fills in URLs and scopes. */
+  provider?: string | undefined;
+  /** oauth2 only: `authorization_code` (default) or `client_credentials`. */
+  grantType?: string | undefined;
+  /** oauth2 only: the issuer whose `iss` authorization responses must carry. */
+  issuer?: string | undefined;
 }
 
 export interface UpdateCredentialInput {
@@ -56,10 +46,20 @@ export interface ListCredentialsQuery {
   cursor?: string | undefined;
 }
 
+/** A usable OAuth 2.0 access token, valid for at least the next minute. */
+export interface AccessToken {
+  accessToken: Redacted<string>;
+  tokenType: string;
+  expiresAt: string | null;
+  scopes: string | null;
+}
+
 export interface ResolvedCredential {
   credential: CredentialView;
   /** Every field value, decrypted. Reveal only where the raw values are needed. */
   values: Redacted<Record<string, string>>;
+  /** oauth2 only: a fresh access token. */
+  token: AccessToken | undefined;
 }
 
 const MANAGING_ROLES = ['org_admin', 'org_member', 'customer_user'] as const;
@@ -68,16 +68,23 @@ const MANAGING_ROLES = ['org_admin', 'org_member', 'customer_user'] as const;
  * Credentials: create, read (never a secret), list and search, update, delete, and
  * resolve for the runtime. Access is decided here, for every call, from the actor.
  */
+export type { CredentialView } from './credential-view.js';
+
 export const createCredentialService = (deps: {
   store: CredentialStore;
   tenants: Pick<TenantStore, 'findCustomer'>;
   keyring: Pick<Keyring, 'seal' | 'open'>;
+  views: CredentialViews;
+  grants: Pick<OAuthStore, 'ensureGrant'>;
+  /** Gives a fresh access token for an oauth2 credential (set once the OAuth module is wired). */
+  accessTokens?: { fresh(record: CredentialRecord): Promise<AccessToken> } | undefined;
   audit: Pick<AuditService, 'record'>;
   transact: Transact;
   clock: Clock;
   allowInsecureLoopback: boolean;
 }) => {
-  const { store, tenants, keyring, audit, transact, clock } = deps;
+  const { store, tenants, keyring, views, audit, transact, clock } = deps;
+  const toView = views.one;
   const validation = { allowInsecureLoopback: deps.allowInsecureLoopback };
 
   /** The credential if the actor may see it; otherwise NOT_FOUND, exactly as if it did not exist. */
@@ -87,24 +94,19 @@ export const createCredentialService = (deps: {
     return record;
   };
 
-  const toView = async (record: CredentialRecord): Promise<CredentialView> => {
-    const shown = await openShownValues(keyring, record);
-    const fields: Record<string, FieldState> = {};
-    for (const spec of AUTH_METHODS[record.authMethod].fields) {
-      const value = shown[spec.name];
-      fields[spec.name] = !spec.secret && value !== undefined ? { set: true, value } : { set: record.setFields.includes(spec.name) };
+  const freshToken = (record: CredentialRecord): Promise<AccessToken> => {
+    if (!deps.accessTokens) throw new AppError('AUTHORIZATION_REQUIRED', 'OAuth 2.0 tokens are not available in this process');
+    return deps.accessTokens.fresh(record);
+  };
+
+  /** A fresh token, or none while nobody has authorized the credential (its status says so). */
+  const tokenIfAuthorized = async (record: CredentialRecord): Promise<AccessToken | undefined> => {
+    try {
+      return await freshToken(record);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'AUTHORIZATION_REQUIRED') return undefined;
+      throw error;
     }
-    return {
-      id: record.id,
-      label: record.label,
-      authMethod: record.authMethod,
-      level: record.customerId === null ? 'organization' : 'customer',
-      customerId: record.customerId,
-      status: record.status,
-      fields,
-      createdAt: record.createdAt,
-      updatedAt: record.updatedAt,
-    };
   };
 
   /** Which scope a new credential goes to, checked against what the actor may reach. */
@@ -126,8 +128,14 @@ export const createCredentialService = (deps: {
       }
       const authMethod = input.authMethod;
       const label = normalizeLabel(input.label);
-      const values = dropEmpty(input.fields);
-      validateFields(authMethod, values, validation);
+      let values = dropEmpty(input.fields);
+      let oauthSettings: OAuthSettings | null = null;
+      if (authMethod === 'oauth2') {
+        ({ settings: oauthSettings, fields: values } = applyOAuthSettings(input, values));
+      } else if (input.provider !== undefined || input.grantType !== undefined || input.issuer !== undefined) {
+        throw new AppError('VALIDATION_FAILED', 'provider, grantType and issuer apply only to oauth2 credentials');
+      }
+      validateFields(authMethod, values, validation, oauthSettings ? optionalFieldsFor(oauthSettings) : []);
       const customerId = await targetCustomer(actor, input.customerId);
       const now = clock.now().toISOString();
       const base = { id: newId('cred'), organizationId: actor.organizationId, customerId, authMethod };
@@ -139,11 +147,16 @@ export const createCredentialService = (deps: {
           label,
           status: initialStatus(authMethod),
           ...sealed,
+          oauthSettings,
           version: 1,
           createdAt: now,
           updatedAt: now,
         };
         await store.insert(created, trx);
+        if (oauthSettings) {
+          // A client-credentials token needs nobody's consent: the refresh worker fetches it at once.
+          await deps.grants.ensureGrant(created.organizationId, created.id, { refreshDueAt: oauthSettings.grantType === 'client_credentials' ? now : null }, trx);
+        }
         await audit.record(
           actor,
           actor.organizationId,
@@ -181,7 +194,7 @@ export const createCredentialService = (deps: {
         filter.customerId = actor.customerId;
       }
       const page = toPage(await store.list(actor.organizationId, filter), limit);
-      return { items: await Promise.all(page.items.map(toView)), nextCursor: page.nextCursor };
+      return { items: await views.many(page.items), nextCursor: page.nextCursor };
     },
 
     async update(actor: Actor, id: string, input: UpdateCredentialInput): Promise<CredentialView> {
@@ -197,7 +210,7 @@ export const createCredentialService = (deps: {
         if (input.fields && changedFields.length > 0) {
           const values = await openAllValues(keyring, current, trx);
           const merged = dropEmpty({ ...values.reveal(), ...input.fields });
-          validateFields(current.authMethod, merged, validation);
+          validateFields(current.authMethod, merged, validation, current.oauthSettings ? optionalFieldsFor(current.oauthSettings) : []);
           sealed = await sealFieldValues(keyring, current, merged, trx);
         }
         const updatedAt = clock.now().toISOString();
@@ -244,6 +257,7 @@ export const createCredentialService = (deps: {
       requireRole(actor, 'runtime');
       const record = await store.find(actor.organizationId, id);
       if (!record) throw notFound('Credential');
+      const token = record.authMethod === 'oauth2' ? await tokenIfAuthorized(record) : undefined;
       const values = await openAllValues(keyring, record);
       await audit.record(actor, actor.organizationId, {
         action: 'credential.resolved',
@@ -251,7 +265,7 @@ export const createCredentialService = (deps: {
         targetType: 'credential',
         targetId: id,
       });
-      return { credential: await toView(record), values };
+      return { credential: await toView(record), values, token };
     },
   };
 };

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../store/database.js';
 import type { CredentialsTable } from '../store/schema.js';
+import type { OAuthSettings } from '../oauth/oauth-settings.js';
 import type { AuthMethodKey, CredentialStatus } from './auth-methods.js';
 
 /** A credential as stored: identity and metadata in the clear, every field value sealed. */
@@ -17,6 +18,8 @@ export interface CredentialRecord {
   configCiphertext: string | null;
   /** Sealed JSON of the write-only values. */
   secretCiphertext: string;
+  /** OAuth 2.0 settings (oauth2 only). */
+  oauthSettings: OAuthSettings | null;
   version: number;
   createdAt: string;
   updatedAt: string;
@@ -53,6 +56,7 @@ const toRecord = (row: CredentialsTable): CredentialRecord => ({
   setFields: JSON.parse(row.set_fields) as string[],
   configCiphertext: row.config_ciphertext,
   secretCiphertext: row.secret_ciphertext,
+  oauthSettings: row.oauth_settings === null ? null : (JSON.parse(row.oauth_settings) as OAuthSettings),
   version: Number(row.row_version),
   createdAt: row.created_at,
   updatedAt: row.updated_at,
@@ -74,6 +78,7 @@ export const createCredentialStore = (db: Db) => ({
         set_fields: JSON.stringify(record.setFields),
         config_ciphertext: record.configCiphertext,
         secret_ciphertext: record.secretCiphertext,
+        oauth_settings: record.oauthSettings === null ? null : JSON.stringify(record.oauthSettings),
         row_version: record.version,
         created_at: record.createdAt,
         updated_at: record.updatedAt,
@@ -127,6 +132,16 @@ export const createCredentialStore = (db: Db) => ({
       .where('row_version', '=', expectedVersion)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
+  },
+
+  /** Sets the status without a version check: status follows the grant, which has its own. */
+  async setStatus(organizationId: string, id: string, status: CredentialStatus, updatedAt: string, trx: Db = db): Promise<void> {
+    await trx
+      .updateTable('credentials')
+      .set({ status, updated_at: updatedAt })
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id)
+      .execute();
   },
 
   async delete(organizationId: string, id: string, trx: Db = db): Promise<boolean> {

@@ -20,7 +20,12 @@ interface Problem {
  * field present and non-empty, each value well-formed. Throws one error listing every
  * problem; the message names fields, never their values.
  */
-export const validateFields = (method: AuthMethodKey, values: Record<string, string>, options: ValidationOptions): void => {
+export const validateFields = (
+  method: AuthMethodKey,
+  values: Record<string, string>,
+  options: ValidationOptions,
+  notRequired: readonly string[] = [],
+): void => {
   const specs = AUTH_METHODS[method].fields;
   const problems: Problem[] = [];
   for (const name of Object.keys(values)) {
@@ -31,7 +36,7 @@ export const validateFields = (method: AuthMethodKey, values: Record<string, str
   for (const spec of specs) {
     const value = values[spec.name];
     if (value === undefined || value.trim() === '') {
-      if (spec.required) problems.push({ code: 'FIELD_REQUIRED', message: `${spec.name} is required` });
+      if (spec.required && !notRequired.includes(spec.name)) problems.push({ code: 'FIELD_REQUIRED', message: `${spec.name} is required` });
       continue;
     }
     const problem = checkValue(method, spec, value, options);

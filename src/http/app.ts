@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import cookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../services.js';
 import { apiTokenRoutes } from './api-token-routes.js';
@@ -12,7 +13,8 @@ import { credentialRoutes } from './credential-routes.js';
 import { customerRoutes } from './customer-routes.js';
 import { registerErrorHandling } from './errors.js';
 import { healthRoutes } from './health-routes.js';
-import { LOG_REDACT_PATHS } from './logging.js';
+import { loggerOptions } from './logging.js';
+import { oauthApiRoutes, oauthPublicRoutes } from './oauth-routes.js';
 import { createValidatorCompiler } from './validation.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -20,9 +22,10 @@ export const BODY_LIMIT = 1024 * 1024;
 export interface AppOptions {
   services: Services;
   isReady: () => Promise<boolean>;
+  publicUrl: string;
   /** A pino logger to use; otherwise `logger` options (false for silence). */
   loggerInstance?: FastifyBaseLogger;
-  logger?: boolean | { level?: string; redact?: string[] };
+  logger?: boolean | ReturnType<typeof loggerOptions>;
   version?: string;
 }
 
@@ -30,7 +33,7 @@ export interface AppOptions {
 export const buildApp = async (options: AppOptions) => {
   const { services } = options;
   const app = Fastify({
-    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? { redact: LOG_REDACT_PATHS } }),
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? loggerOptions('info') }),
     bodyLimit: BODY_LIMIT,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
@@ -60,7 +63,9 @@ export const buildApp = async (options: AppOptions) => {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  await app.register(cookie);
   await app.register(healthRoutes, { isReady: options.isReady });
+  await app.register(oauthPublicRoutes, { authorization: services.authorization, publicUrl: options.publicUrl });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(
@@ -72,6 +77,7 @@ export const buildApp = async (options: AppOptions) => {
         await authed.register(credentialRoutes, { credentials: services.credentials });
         await authed.register(apiTokenRoutes, { tokens: services.tokens });
         await authed.register(auditRoutes, { audit: services.audit });
+        await authed.register(oauthApiRoutes, { authorization: services.authorization });
       });
     },
     { prefix: '/api/v1' },

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { Timestamp } from './schemas.js';
 import type { CredentialService } from '../credentials/credential-service.js';
 import { actorOf } from './authentication.js';
 import {
@@ -31,6 +32,9 @@ export const credentialRoutes: FastifyPluginAsyncTypebox<{ credentials: Credenti
             authMethod: Type.String({ maxLength: 64, description: 'One of api_key_secret, basic, private_key, api_key, oauth2' }),
             customerId: Type.Optional(NullableString),
             fields: Type.Record(Type.String({ maxLength: 64 }), FieldValue),
+            provider: Type.Optional(Type.String({ maxLength: 64, description: 'oauth2: a preset from GET /oauth2/providers; fills in URLs and scopes' })),
+            grantType: Type.Optional(Type.Enum(['authorization_code', 'client_credentials'] as const, { description: 'oauth2: default authorization_code' })),
+            issuer: Type.Optional(Type.String({ maxLength: 500, description: 'oauth2: expected iss of authorization responses (default: the authorization URL origin)' })),
           },
           { additionalProperties: false },
         ),
@@ -38,8 +42,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox<{ credentials: Credenti
       },
     },
     async (request, reply) => {
-      const { label, authMethod, customerId, fields } = request.body;
-      const created = await credentials.create(actorOf(request), { label, authMethod, customerId, fields });
+      const created = await credentials.create(actorOf(request), request.body);
       return reply.status(201).send(created);
     },
   );
@@ -131,17 +134,36 @@ export const credentialRoutes: FastifyPluginAsyncTypebox<{ credentials: Credenti
             level: Type.Union([Type.Literal('organization'), Type.Literal('customer')]),
             customerId: NullableString,
             status: CredentialStatus,
-            fields: Type.Record(Type.String(), Type.String()),
+            fields: Type.Record(Type.String(), Type.String(), { description: 'Every field value; for oauth2 also access_token' }),
+            token: Type.Union([
+              Type.Object({
+                accessToken: Type.String(),
+                tokenType: Type.String(),
+                expiresAt: Type.Union([Timestamp, Type.Null()]),
+                scopes: NullableString,
+              }),
+              Type.Null(),
+            ]),
           }),
           ...errorResponses,
         },
       },
     },
     async (request, reply) => {
-      const { credential, values } = await credentials.resolve(actorOf(request), request.params.id);
+      const { credential, values, token } = await credentials.resolve(actorOf(request), request.params.id);
       void reply.header('cache-control', 'no-store');
       const { id, label, authMethod, level, customerId, status } = credential;
-      return { id, label, authMethod, level, customerId, status, fields: values.reveal() };
+      const accessToken = token?.accessToken.reveal();
+      return {
+        id,
+        label,
+        authMethod,
+        level,
+        customerId,
+        status,
+        fields: { ...values.reveal(), ...(accessToken ? { access_token: accessToken } : {}) },
+        token: token && accessToken ? { accessToken, tokenType: token.tokenType, expiresAt: token.expiresAt, scopes: token.scopes } : null,
+      };
     },
   );
 };

@@ -1,3 +1,5 @@
+import type { FastifyRequest } from 'fastify';
+
 /**
  * Paths pino blanks in every log line. Fastify's request logs carry no headers or
  * bodies; these are the second line of defence for anything logged by hand.
@@ -21,3 +23,26 @@ export const LOG_REDACT_PATHS = [
   '*.access_token',
   '*.refresh_token',
 ];
+
+/**
+ * URLs can carry secrets: an authorization link's token in its path, an authorization
+ * code and state in the callback's query. Logs get the path with those blanked and no
+ * query string at all.
+ */
+export const redactUrl = (url: string): string => {
+  const path = url.split('?')[0] ?? '';
+  return path.replace(/^\/oauth2\/authorize\/[^/]+/, '/oauth2/authorize/[redacted]');
+};
+
+const serializeRequest = (request: FastifyRequest) => ({
+  method: request.method,
+  url: redactUrl(request.url),
+  remoteAddress: request.ip,
+});
+
+/** Logger options for every Credence process: redaction and URL-safe request lines. */
+export const loggerOptions = (level: string) => ({
+  level,
+  redact: LOG_REDACT_PATHS,
+  serializers: { req: serializeRequest },
+});

@@ -43,6 +43,22 @@ export const Credential = Type.Object({
       value: Type.Optional(Type.String({ description: 'Only for values that are not secret (oauth2 client_id, scopes, auth_uri, token_uri)' })),
     }),
   ),
+  authorizedAt: Type.Union([Timestamp, Type.Null()], { description: 'oauth2: when a person last completed authorization' }),
+  oauth2: Type.Union([
+    Type.Object({
+      grantType: Type.String(),
+      provider: NullableString,
+      redirectUri: Type.String({ description: 'Register exactly this redirect URI with the provider' }),
+      issuer: Type.String({ description: 'The iss authorization responses must carry' }),
+      authorizedAt: Type.Union([Timestamp, Type.Null()]),
+      tokenExpiresAt: Type.Union([Timestamp, Type.Null()]),
+      grantedScopes: NullableString,
+      lastRefreshedAt: Type.Union([Timestamp, Type.Null()]),
+      nextRefreshAt: Type.Union([Timestamp, Type.Null()]),
+      lastError: NullableString,
+    }),
+    Type.Null(),
+  ]),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });

@@ -62,6 +62,8 @@ export interface CredentialsTable {
   set_fields: string;
   config_ciphertext: string | null;
   secret_ciphertext: string;
+  /** JSON of OAuth 2.0 settings that are not secret (grant type, provider, issuer); null otherwise. */
+  oauth_settings: string | null;
   row_version: number;
   created_at: string;
   updated_at: string;
@@ -81,6 +83,50 @@ export interface AuditEventsTable {
   occurred_at: string;
 }
 
+export interface OAuthGrantsTable {
+  credential_id: string;
+  organization_id: string;
+  tokens_ciphertext: string | null;
+  token_type: string | null;
+  granted_scopes: string | null;
+  expires_at: string | null;
+  refresh_due_at: string | null;
+  authorized_at: string | null;
+  last_refreshed_at: string | null;
+  failure_count: number;
+  last_error: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  version: number;
+}
+
+export interface OAuthLinksTable {
+  id: string;
+  organization_id: string;
+  credential_id: string;
+  token_hash: string;
+  created_by: string | null;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface OAuthStatesTable {
+  id: string;
+  state_hash: string;
+  organization_id: string;
+  credential_id: string;
+  link_id: string;
+  browser_hash: string;
+  verifier_ciphertext: string;
+  redirect_uri: string;
+  issuer: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   customers: CustomersTable;
@@ -89,4 +135,7 @@ export interface Database {
   data_keys: DataKeysTable;
   credentials: CredentialsTable;
   audit_events: AuditEventsTable;
+  oauth_grants: OAuthGrantsTable;
+  oauth_links: OAuthLinksTable;
+  oauth_states: OAuthStatesTable;
 }

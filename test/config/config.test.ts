@@ -30,6 +30,8 @@ describe('loadConfig', () => {
       publicUrl: 'http://127.0.0.1:8080',
       allowInsecureLoopback: false,
       logLevel: 'info',
+      mail: { smtpUrl: undefined, from: 'Credence <credence@localhost>', outboxDir: join(dataDir, 'outbox') },
+      refresh: { pollMs: 1000, defaultLifetimeSeconds: 3600 },
     });
   });
 

@@ -7,6 +7,7 @@ import type { AuthMethodKey, CredentialStatus } from '../../src/credentials/auth
 import { createCredentialStore, type CredentialRecord, type CredentialStore } from '../../src/credentials/credential-store.js';
 import { createDataKeyStore, type DataKeyRecord, type DataKeyStore } from '../../src/crypto/data-key-store.js';
 import { migrateToLatest, openDatabase, type Db, type StoreHandle } from '../../src/store/database.js';
+import { migrations } from '../../src/store/migrations/index.js';
 import { createApiTokenStore, type ApiToken, type ApiTokenStore } from '../../src/tenants/api-token-store.js';
 import { createTenantStore, type Customer, type Organization, type TenantStore, type User } from '../../src/tenants/tenant-store.js';
 import { createTestDatabase, ENGINES, type TestDatabase } from '../support/databases.js';
@@ -92,6 +93,7 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       customerId: fields.customerId ?? null,
       label: fields.label,
       authMethod: fields.authMethod ?? 'api_key',
+      oauthSettings: null,
       status: fields.status ?? 'active',
       setFields: ['api_key'],
       configCiphertext: null,
@@ -121,10 +123,10 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       await expect(migrateToLatest(db)).resolves.toBeUndefined();
       await expect(migrateToLatest(db)).resolves.toBeUndefined();
 
-      expect(migrationsBefore).toEqual(['0001-initial']);
-      expect(await applied()).toEqual(['0001-initial']);
+      expect(migrationsBefore).toEqual(Object.keys(migrations));
+      expect(await applied()).toEqual(Object.keys(migrations));
       expect((await db.introspection.getTables()).map((t) => t.name).sort()).toEqual(tablesBefore);
-      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'credentials', 'customers', 'data_keys', 'organizations', 'users']);
+      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'credentials', 'customers', 'data_keys', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'users']);
       expect(await tenants.findOrganization(org.id)).toEqual(org);
     });
   });

@@ -4,7 +4,7 @@ import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { buildApp } from '../../src/http/app.js';
-import { LOG_REDACT_PATHS } from '../../src/http/logging.js';
+import { loggerOptions } from '../../src/http/logging.js';
 import { Redacted } from '../../src/common/redacted.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase, type EngineName, type TestDatabase } from './databases.js';
@@ -60,9 +60,9 @@ export const startTestApp = async (
       done();
     },
   });
-  const logger = pino({ level: 'trace', redact: LOG_REDACT_PATHS }, sink);
+  const logger = pino(loggerOptions('trace'), sink);
   const runtime = await openRuntime(config, { warn: (message) => logs.push(message) });
-  const app = await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: logger });
+  const app = await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: logger, publicUrl: config.publicUrl });
   await app.ready();
 
   const responses: TestApp['responses'] = [];

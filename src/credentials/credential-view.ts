@@ -1,0 +1,103 @@
+import type { Keyring } from '../crypto/keyring.js';
+import type { OAuthGrant } from '../oauth/oauth-store.js';
+import { expectedIssuer, type GrantType } from '../oauth/oauth-settings.js';
+import { AUTH_METHODS, type AuthMethodKey, type CredentialStatus } from './auth-methods.js';
+import type { CredentialRecord } from './credential-store.js';
+import { openShownValues } from './field-sealing.js';
+
+export interface FieldState {
+  set: boolean;
+  /** Present only for values that may be shown back (oauth2 configuration). */
+  value?: string;
+}
+
+/** What an oauth2 credential says about its authorization; never a token. */
+export interface OAuth2State {
+  grantType: GrantType;
+  provider: string | null;
+  /** The exact redirect URI to register with the provider. */
+  redirectUri: string;
+  issuer: string;
+  authorizedAt: string | null;
+  tokenExpiresAt: string | null;
+  grantedScopes: string | null;
+  lastRefreshedAt: string | null;
+  nextRefreshAt: string | null;
+  lastError: string | null;
+}
+
+/** A credential as the API shows it: never a secret value. */
+export interface CredentialView {
+  id: string;
+  label: string;
+  authMethod: AuthMethodKey;
+  level: 'organization' | 'customer';
+  customerId: string | null;
+  status: CredentialStatus;
+  fields: Record<string, FieldState>;
+  authorizedAt: string | null;
+  oauth2: OAuth2State | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Builds views; showing a credential decrypts only its shown (non-secret) values. */
+export const createCredentialViews = (deps: {
+  keyring: Pick<Keyring, 'open'>;
+  grants: { findGrants(organizationId: string, credentialIds: string[]): Promise<OAuthGrant[]> };
+  redirectUri: string;
+}) => {
+  const build = async (record: CredentialRecord, grant: OAuthGrant | undefined): Promise<CredentialView> => {
+    const shown = await openShownValues(deps.keyring, record);
+    const fields: Record<string, FieldState> = {};
+    for (const spec of AUTH_METHODS[record.authMethod].fields) {
+      const value = shown[spec.name];
+      fields[spec.name] = !spec.secret && value !== undefined ? { set: true, value } : { set: record.setFields.includes(spec.name) };
+    }
+    const settings = record.oauthSettings;
+    const oauth2: OAuth2State | null =
+      settings && shown.token_uri
+        ? {
+            grantType: settings.grantType,
+            provider: settings.provider,
+            redirectUri: deps.redirectUri,
+            issuer: expectedIssuer(settings, shown.auth_uri, shown.token_uri),
+            authorizedAt: grant?.authorizedAt ?? null,
+            tokenExpiresAt: grant?.expiresAt ?? null,
+            grantedScopes: grant?.grantedScopes ?? null,
+            lastRefreshedAt: grant?.lastRefreshedAt ?? null,
+            nextRefreshAt: grant?.refreshDueAt ?? null,
+            lastError: grant?.lastError ?? null,
+          }
+        : null;
+    return {
+      id: record.id,
+      label: record.label,
+      authMethod: record.authMethod,
+      level: record.customerId === null ? 'organization' : 'customer',
+      customerId: record.customerId,
+      status: record.status,
+      fields,
+      authorizedAt: oauth2?.authorizedAt ?? null,
+      oauth2,
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+    };
+  };
+
+  /** Views of several credentials, with one query for all their grants. */
+  const many = async (records: CredentialRecord[]): Promise<CredentialView[]> => {
+    const first = records[0];
+    const oauthIds = records.filter((r) => r.authMethod === 'oauth2').map((r) => r.id);
+    const grants = first ? await deps.grants.findGrants(first.organizationId, oauthIds) : [];
+    const byId = new Map(grants.map((g) => [g.credentialId, g]));
+    return Promise.all(records.map((record) => build(record, byId.get(record.id))));
+  };
+
+  return {
+    many,
+    one: async (record: CredentialRecord): Promise<CredentialView> => (await many([record]))[0] as CredentialView,
+  };
+};
+
+export type CredentialViews = ReturnType<typeof createCredentialViews>;

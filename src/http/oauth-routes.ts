@@ -1,0 +1,174 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import { AuthorizationFlowError, MAX_LINK_LIFETIME_SECONDS, STATE_LIFETIME_MS, type AuthorizationService } from '../oauth/authorization-service.js';
+import { OAUTH_PRESETS } from '../oauth/oauth-presets.js';
+import { actorOf } from './authentication.js';
+import { renderPage } from './pages.js';
+import { IdParams, Timestamp, errorResponses } from './schemas.js';
+
+const tags = ['oauth2'];
+
+/** The browser-binding cookie: `__Host-` and Secure wherever the browser will keep it. */
+export const bindingCookie = (publicUrl: string): { name: string; secure: boolean } => {
+  const url = new URL(publicUrl);
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  return url.protocol === 'https:' || loopback ? { name: '__Host-credence-oauth', secure: true } : { name: 'credence-oauth', secure: false };
+};
+
+const pageHeaders = (reply: FastifyReply): FastifyReply =>
+  reply
+    .header('referrer-policy', 'no-referrer')
+    .header('cache-control', 'no-store')
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    .header('x-frame-options', 'DENY')
+    .type('text/html; charset=utf-8');
+
+/** Public pages a person's browser visits: the link, the provider's callback, the end page. */
+export const oauthPublicRoutes: FastifyPluginAsyncTypebox<{ authorization: AuthorizationService; publicUrl: string }> = async (app, { authorization, publicUrl }) => {
+  const cookie = bindingCookie(publicUrl);
+
+  const refuse = (reply: FastifyReply, error: unknown) => {
+    if (!(error instanceof AuthorizationFlowError)) throw error;
+    return pageHeaders(reply.status(error.status)).send(renderPage('Authorization not completed', error.message));
+  };
+
+  app.get(
+    '/oauth2/authorize/:linkToken',
+    { schema: { hide: true, params: Type.Object({ linkToken: Type.String({ maxLength: 200 }) }) } },
+    async (request, reply) => {
+      try {
+        const { redirectTo, browserBinding } = await authorization.start(request.params.linkToken);
+        void reply.setCookie(cookie.name, browserBinding, {
+          path: '/',
+          httpOnly: true,
+          secure: cookie.secure,
+          sameSite: 'lax',
+          maxAge: STATE_LIFETIME_MS / 1000,
+        });
+        return pageHeaders(reply).redirect(redirectTo, 302);
+      } catch (error) {
+        return refuse(reply, error);
+      }
+    },
+  );
+
+  app.get('/oauth2/callback', { schema: { hide: true } }, async (request, reply) => {
+    const query = request.raw.url?.split('?')[1] ?? '';
+    try {
+      await authorization.complete(new URLSearchParams(query), request.cookies[cookie.name]);
+      void reply.clearCookie(cookie.name, { path: '/', secure: cookie.secure, httpOnly: true, sameSite: 'lax' });
+      // The final URL carries no code: the browser lands on a page of its own.
+      return pageHeaders(reply).redirect('/oauth2/complete', 303);
+    } catch (error) {
+      return refuse(reply, error);
+    }
+  });
+
+  app.get('/oauth2/complete', { schema: { hide: true } }, async (_request, reply) =>
+    pageHeaders(reply).send(renderPage('Authorization complete', 'Authorization complete — you can close this window.')),
+  );
+};
+
+const ProviderPreset = Type.Object({
+  key: Type.String(),
+  name: Type.String(),
+  authUri: Type.String(),
+  tokenUri: Type.String(),
+  defaultScopes: Type.String(),
+  extraAuthParams: Type.Record(Type.String(), Type.String()),
+  clientAuth: Type.String(),
+  docsUrl: Type.String(),
+});
+
+/** OAuth 2.0 management routes: links, emails, presets, the redirect URI. */
+export const oauthApiRoutes: FastifyPluginAsyncTypebox<{ authorization: AuthorizationService }> = async (app, { authorization }) => {
+  app.get(
+    '/oauth2/providers',
+    { schema: { tags, summary: 'Provider presets: URLs, default scopes, extra parameters', response: { 200: Type.Object({ items: Type.Array(ProviderPreset) }) } } },
+    async () => ({ items: OAUTH_PRESETS.map((preset) => ({ ...preset })) }),
+  );
+
+  app.get(
+    '/oauth2/redirect-uri',
+    { schema: { tags, summary: 'The redirect URI to register with every OAuth provider', response: { 200: Type.Object({ redirectUri: Type.String() }) } } },
+    async () => ({ redirectUri: authorization.redirectUri }),
+  );
+
+  app.post(
+    '/credentials/:id/authorization-link',
+    {
+      schema: {
+        tags,
+        summary: 'Issue an authorization link (revokes the previous one)',
+        params: IdParams,
+        body: Type.Object(
+          { expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LINK_LIFETIME_SECONDS, description: 'Default 7 days' })) },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ url: Type.String(), expiresAt: Timestamp }), ...errorResponses },
+      },
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+    },
+    async (request, reply) => {
+      const link = await authorization.createLink(actorOf(request), request.params.id, request.body);
+      void reply.header('cache-control', 'no-store');
+      return reply.status(201).send({ url: link.url, expiresAt: link.expiresAt });
+    },
+  );
+
+  app.get(
+    '/credentials/:id/authorization-link',
+    {
+      schema: {
+        tags,
+        summary: 'Whether an unused, unexpired authorization link exists, and when it expires',
+        params: IdParams,
+        response: { 200: Type.Object({ active: Type.Boolean(), expiresAt: Type.Union([Timestamp, Type.Null()]), createdAt: Type.Union([Timestamp, Type.Null()]) }), ...errorResponses },
+      },
+    },
+    async (request) => authorization.linkStatus(actorOf(request), request.params.id),
+  );
+
+  app.delete(
+    '/credentials/:id/authorization-link',
+    { schema: { tags, summary: 'Revoke the open authorization link', params: IdParams, response: { 204: Type.Null(), ...errorResponses } } },
+    async (request, reply) => {
+      await authorization.revokeLinks(actorOf(request), request.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/credentials/:id/authorization-emails',
+    {
+      schema: {
+        tags,
+        summary: 'Email a new authorization link to a customer',
+        params: IdParams,
+        body: Type.Object(
+          { email: Type.String({ maxLength: 254 }), expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LINK_LIFETIME_SECONDS })) },
+          { additionalProperties: false },
+        ),
+        response: {
+          202: Type.Object({
+            sentTo: Type.String(),
+            expiresAt: Timestamp,
+            delivery: Type.Object({
+              via: Type.String({ description: 'smtp, or outbox when no SMTP server is configured' }),
+              messageId: Type.String(),
+              file: Type.Optional(Type.String({ description: 'Outbox only: the .eml file written' })),
+            }),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const sent = await authorization.sendEmail(actorOf(request), request.params.id, request.body);
+      return reply.status(202).send({ sentTo: request.body.email.trim(), expiresAt: sent.expiresAt, delivery: sent.delivery });
+    },
+  );
+};

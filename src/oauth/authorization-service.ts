@@ -1,0 +1,269 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { AppError, notFound } from '../common/app-error.js';
+import type { Clock } from '../common/clock.js';
+import { newId } from '../common/ids.js';
+import type { AuditService } from '../audit/audit-service.js';
+import type { CipherContext, Keyring } from '../crypto/keyring.js';
+import type { CredentialRecord, CredentialStore } from '../credentials/credential-store.js';
+import type { Transact } from '../store/database.js';
+import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import { CallbackRejectedError, TokenRequestError, codeChallengeOf, generateCodeVerifier, type OAuthClient } from './oauth-client.js';
+import { findPreset } from './oauth-presets.js';
+import { buildAuthorizationEmail, MailError, type MailDelivery, type Mailer } from './mailer.js';
+import type { OAuthStore } from './oauth-store.js';
+import type { TokenService } from './token-service.js';
+
+export const DEFAULT_LINK_LIFETIME_SECONDS = 7 * 24 * 3600;
+export const MAX_LINK_LIFETIME_SECONDS = 30 * 24 * 3600;
+export const STATE_LIFETIME_MS = 10 * 60_000;
+
+const hashSecret = (value: string): string => createHash('sha256').update(value).digest('hex');
+const randomToken = (): string => randomBytes(32).toString('base64url');
+
+/** Why a person's authorization attempt was refused, in words for that person. */
+export class AuthorizationFlowError extends Error {
+  override readonly name = 'AuthorizationFlowError';
+  readonly status: number;
+  readonly providerError: string | undefined;
+
+  constructor(message: string, status = 400, providerError?: string) {
+    super(message);
+    this.status = status;
+    this.providerError = providerError;
+  }
+}
+
+const pkceContext = (state: { organizationId: string; credentialId: string; id: string }, scopeId: string): CipherContext => ({
+  organizationId: state.organizationId,
+  scopeId,
+  recordId: `${state.credentialId}/${state.id}`,
+  fieldSet: 'pkce-verifier',
+});
+
+/**
+ * Authorization links and the hosted OAuth 2.0 flow. A link is opaque, single-use,
+ * expiring and revocable; only its hash is stored. Following it starts a PKCE (S256)
+ * authorization-code request bound to a one-time server-side state and to the browser
+ * that followed it; the callback checks all of that before any token request is made.
+ */
+export const createAuthorizationService = (deps: {
+  store: OAuthStore;
+  credentials: Pick<CredentialStore, 'find'>;
+  tenants: Pick<TenantStore, 'findOrganization' | 'findCustomer'>;
+  keyring: Pick<Keyring, 'seal' | 'open'>;
+  client: OAuthClient;
+  tokens: Pick<TokenService, 'providerOf' | 'storeTokens'>;
+  mailer: Mailer;
+  audit: Pick<AuditService, 'record'>;
+  transact: Transact;
+  clock: Clock;
+  publicUrl: string;
+}) => {
+  const { store, credentials, keyring, client, tokens, audit, transact, clock } = deps;
+  const redirectUri = `${deps.publicUrl}/oauth2/callback`;
+
+  /** An oauth2 credential of the authorization-code kind the actor may manage. */
+  const findAuthorizable = async (actor: Actor, credentialId: string): Promise<CredentialRecord> => {
+    requireRole(actor, 'org_admin', 'org_member', 'customer_user');
+    const record = await credentials.find(actor.organizationId, credentialId);
+    if (!record || !canSeeScope(actor, record.customerId)) throw notFound('Credential');
+    if (record.authMethod !== 'oauth2' || !record.oauthSettings) throw new AppError('NOT_OAUTH2', 'Only OAuth 2.0 credentials have authorization links');
+    if (record.oauthSettings.grantType !== 'authorization_code') {
+      throw new AppError('NOT_OAUTH2', 'A client-credentials credential needs no authorization: its token is fetched automatically');
+    }
+    return record;
+  };
+
+  const issueLink = async (actor: Actor, record: CredentialRecord, expiresInSeconds: number | undefined) => {
+    const lifetime = expiresInSeconds ?? DEFAULT_LINK_LIFETIME_SECONDS;
+    if (!Number.isInteger(lifetime) || lifetime < 60 || lifetime > MAX_LINK_LIFETIME_SECONDS) {
+      throw new AppError('VALIDATION_FAILED', `expiresInSeconds must be between 60 and ${MAX_LINK_LIFETIME_SECONDS}`);
+    }
+    const now = clock.now();
+    const token = randomToken();
+    const link = {
+      id: newId('lnk', now),
+      organizationId: record.organizationId,
+      credentialId: record.id,
+      createdBy: actor.id,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString(),
+      usedAt: null,
+      revokedAt: null,
+    };
+    await transact(async (trx) => {
+      // Issuing a new link revokes the old ones: only the newest link works.
+      const revoked = await store.revokeLinks(record.organizationId, record.id, link.createdAt, trx);
+      await store.insertLink(link, hashSecret(token), trx);
+      await audit.record(
+        actor,
+        record.organizationId,
+        { action: 'oauth.link_created', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { linkId: link.id, expiresAt: link.expiresAt, revokedLinks: revoked } },
+        trx,
+      );
+    });
+    return { url: `${deps.publicUrl}/oauth2/authorize/${token}`, expiresAt: link.expiresAt, linkId: link.id };
+  };
+
+  return {
+    redirectUri,
+
+    async createLink(actor: Actor, credentialId: string, input: { expiresInSeconds?: number | undefined }) {
+      return issueLink(actor, await findAuthorizable(actor, credentialId), input.expiresInSeconds);
+    },
+
+    /** The open link's expiry (never its URL: only its hash is kept). */
+    async linkStatus(actor: Actor, credentialId: string) {
+      const record = await findAuthorizable(actor, credentialId);
+      const link = await store.findOpenLink(record.organizationId, record.id);
+      const live = link && Date.parse(link.expiresAt) > clock.now().getTime() ? link : undefined;
+      return { active: live !== undefined, expiresAt: live?.expiresAt ?? null, createdAt: live?.createdAt ?? null };
+    },
+
+    async revokeLinks(actor: Actor, credentialId: string): Promise<number> {
+      const record = await findAuthorizable(actor, credentialId);
+      return transact(async (trx) => {
+        const revoked = await store.revokeLinks(record.organizationId, record.id, clock.now().toISOString(), trx);
+        await audit.record(actor, record.organizationId, { action: 'oauth.link_revoked', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { revokedLinks: revoked } }, trx);
+        return revoked;
+      });
+    },
+
+    /** Issues a new link and emails it, naming the organization and the service. */
+    async sendEmail(actor: Actor, credentialId: string, input: { email: string; expiresInSeconds?: number | undefined }): Promise<{ expiresAt: string; delivery: MailDelivery }> {
+      const record = await findAuthorizable(actor, credentialId);
+      const email = input.email.trim();
+      if (!/^[^\s@<>,;]+@[^\s@<>,;]+\.[^\s@<>,;]+$/.test(email) || email.length > 254) throw new AppError('VALIDATION_FAILED', 'email is not a valid address');
+      const organization = await deps.tenants.findOrganization(record.organizationId);
+      const customer = record.customerId ? await deps.tenants.findCustomer(record.organizationId, record.customerId) : undefined;
+      const link = await issueLink(actor, record, input.expiresInSeconds);
+      const preset = record.oauthSettings?.provider ? findPreset(record.oauthSettings.provider) : undefined;
+      const message = buildAuthorizationEmail({
+        organizationName: organization?.name ?? 'Your vendor',
+        serviceName: preset?.name ?? record.label,
+        url: link.url,
+        expiresAt: new Date(link.expiresAt),
+        customerName: customer?.name,
+      });
+      let delivery: MailDelivery;
+      try {
+        delivery = await deps.mailer.send({ to: email, ...message });
+      } catch (error) {
+        if (error instanceof MailError) throw new AppError('MAIL_FAILED', error.message);
+        throw error;
+      }
+      await audit.record(actor, record.organizationId, {
+        action: 'oauth.link_emailed',
+        customerId: record.customerId,
+        targetType: 'credential',
+        targetId: record.id,
+        details: { to: email, via: delivery.via, linkId: link.linkId },
+      });
+      return { expiresAt: link.expiresAt, delivery };
+    },
+
+    /**
+     * A person followed a link. Returns where to send their browser, and a random value
+     * to bind this browser to the state (set as a cookie by the caller).
+     */
+    async start(linkToken: string): Promise<{ redirectTo: string; browserBinding: string }> {
+      const link = /^[\w-]{20,100}$/.test(linkToken) ? await store.findLinkByHash(hashSecret(linkToken)) : undefined;
+      const now = clock.now();
+      if (!link) throw new AuthorizationFlowError('This authorization link is not valid.', 404);
+      if (link.revokedAt) throw new AuthorizationFlowError('This authorization link was revoked. Ask for a new one.', 410);
+      if (link.usedAt) throw new AuthorizationFlowError('This authorization link was already used. Ask for a new one if you need to authorize again.', 410);
+      if (Date.parse(link.expiresAt) <= now.getTime()) throw new AuthorizationFlowError('This authorization link has expired. Ask for a new one.', 410);
+      const record = await credentials.find(link.organizationId, link.credentialId);
+      if (!record || !record.oauthSettings) throw new AuthorizationFlowError('This authorization link is not valid.', 404);
+
+      const { endpoint, scopes } = await tokens.providerOf(record);
+      const state = randomToken();
+      const browserBinding = randomToken();
+      const verifier = generateCodeVerifier();
+      const stateRow = {
+        id: newId('sta', now),
+        organizationId: record.organizationId,
+        credentialId: record.id,
+        linkId: link.id,
+        browserHash: hashSecret(browserBinding),
+        verifierCiphertext: '',
+        redirectUri,
+        issuer: endpoint.issuer,
+        createdAt: now.toISOString(),
+        expiresAt: new Date(now.getTime() + STATE_LIFETIME_MS).toISOString(),
+        usedAt: null,
+      };
+      await transact(async (trx) => {
+        stateRow.verifierCiphertext = await keyring.seal(pkceContext(stateRow, record.customerId ?? record.organizationId), Buffer.from(verifier), trx);
+        await store.insertState(stateRow, hashSecret(state), trx);
+      });
+      const url = client.authorizationUrl(endpoint, {
+        redirectUri,
+        scope: scopes,
+        state,
+        codeChallenge: await codeChallengeOf(verifier),
+        extraParams: record.oauthSettings.extraAuthParams,
+      });
+      return { redirectTo: url.href, browserBinding };
+    },
+
+    /** The provider sent the browser back. Checks everything, then exchanges the code once. */
+    async complete(parameters: URLSearchParams, browserBinding: string | undefined): Promise<{ organizationName: string; credentialLabel: string }> {
+      const stateValue = parameters.get('state');
+      if (!stateValue) throw new AuthorizationFlowError('The response from the provider has no state; start again from your authorization link.');
+      const state = stateValue.length <= 200 ? await store.findStateByHash(hashSecret(stateValue)) : undefined;
+      const now = clock.now();
+      if (!state) throw new AuthorizationFlowError('This authorization attempt is not known; start again from your authorization link.');
+      if (state.usedAt) throw new AuthorizationFlowError('This authorization attempt was already completed or refused; start again from your authorization link.');
+      if (Date.parse(state.expiresAt) <= now.getTime()) throw new AuthorizationFlowError('This authorization attempt took too long and expired; start again from your authorization link.');
+      // The state is consumed before anything else, so it can never be replayed.
+      if (!(await store.useState(state.id, now.toISOString()))) throw new AuthorizationFlowError('This authorization attempt was already completed; start again from your authorization link.');
+      if (!browserBinding || hashSecret(browserBinding) !== state.browserHash) {
+        throw new AuthorizationFlowError('This authorization was started in another browser; open your authorization link again in this one.');
+      }
+      const record = await credentials.find(state.organizationId, state.credentialId);
+      const link = await store.findLink(state.linkId);
+      if (!record || !link) throw new AuthorizationFlowError('The credential this authorization was for no longer exists.', 410);
+      if (link.revokedAt || link.usedAt) throw new AuthorizationFlowError('This authorization link was revoked or already used. Ask for a new one.', 410);
+
+      const { endpoint } = await tokens.providerOf(record);
+      let callback: URLSearchParams;
+      try {
+        callback = client.validateCallback({ ...endpoint, issuer: state.issuer }, parameters, stateValue);
+      } catch (error) {
+        if (error instanceof CallbackRejectedError) {
+          await audit.record(null, record.organizationId, { action: 'oauth.authorization_refused', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { error: error.providerError ?? error.message } });
+          const detail = error.providerError ? `The provider answered: ${error.providerError}${error.providerDescription ? ` — ${error.providerDescription}` : ''}.` : error.message;
+          throw new AuthorizationFlowError(`Authorization was not completed. ${detail}`, 400, error.providerError);
+        }
+        throw error;
+      }
+      const verifier = (await keyring.open(pkceContext(state, record.customerId ?? record.organizationId), state.verifierCiphertext)).toString('utf8');
+      let tokenSet;
+      try {
+        tokenSet = await client.exchangeCode(endpoint, callback, state.redirectUri, verifier);
+      } catch (error) {
+        if (error instanceof TokenRequestError) {
+          await audit.record(null, record.organizationId, { action: 'oauth.exchange_failed', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { error: error.oauthError ?? error.message } });
+          throw new AuthorizationFlowError(`The provider did not accept the authorization: ${error.message}. Start again from your authorization link.`, 502);
+        }
+        throw error;
+      }
+      const authorizedAt = clock.now().toISOString();
+      await transact(async (trx) => {
+        if (!(await store.useLink(link.id, authorizedAt, trx))) throw new AuthorizationFlowError('This authorization link was revoked or already used. Ask for a new one.', 410);
+        await store.ensureGrant(record.organizationId, record.id, {}, trx);
+        const grant = await store.findGrant(record.organizationId, record.id, trx);
+        if (!grant || !(await tokens.storeTokens(record, grant, tokenSet, { authorizedAt, trx }))) {
+          throw new AuthorizationFlowError('The credential changed during authorization; start again from your authorization link.', 409);
+        }
+        await audit.record(null, record.organizationId, { action: 'oauth.authorized', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { scopes: tokenSet.scope ?? null, linkId: link.id } }, trx);
+      });
+      const organization = await deps.tenants.findOrganization(record.organizationId);
+      return { organizationName: organization?.name ?? '', credentialLabel: record.label };
+    },
+  };
+};
+
+export type AuthorizationService = ReturnType<typeof createAuthorizationService>;

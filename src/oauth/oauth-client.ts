@@ -1,0 +1,213 @@
+import * as oauth from 'oauth4webapi';
+import type { Redacted } from '../common/redacted.js';
+
+/** What Credence needs to talk to one provider for one credential. */
+export interface ProviderEndpoint {
+  /** Expected `iss` of authorization responses (RFC 9207). */
+  issuer: string;
+  authUri: string | undefined;
+  tokenUri: string;
+  clientId: string;
+  clientSecret: Redacted<string>;
+  clientAuth: 'client_secret_basic' | 'client_secret_post';
+}
+
+/** A token endpoint's answer, as Credence keeps it. */
+export interface TokenSet {
+  accessToken: string;
+  refreshToken: string | undefined;
+  tokenType: string;
+  expiresIn: number | undefined;
+  scope: string | undefined;
+}
+
+export type TokenFailureKind =
+  /** The grant is gone (revoked, expired, used): only a new authorization helps. */
+  | 'invalid_grant'
+  /** The provider refused the request for another reason (client, scope, configuration). */
+  | 'rejected'
+  /** Worth retrying later: network, timeout, 5xx, 429. */
+  | 'transient';
+
+/** A failed token request. The message names the OAuth error code or HTTP status, never a token. */
+export class TokenRequestError extends Error {
+  override readonly name = 'TokenRequestError';
+  readonly kind: TokenFailureKind;
+  readonly oauthError: string | undefined;
+  readonly status: number | undefined;
+  /** From `Retry-After`, when the provider sent one. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(kind: TokenFailureKind, message: string, details: { oauthError?: string; status?: number; retryAfterMs?: number } = {}) {
+    super(message);
+    this.kind = kind;
+    this.oauthError = details.oauthError;
+    this.status = details.status;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+/** An authorization response Credence must refuse: a provider error, or a response that does not check out. */
+export class CallbackRejectedError extends Error {
+  override readonly name = 'CallbackRejectedError';
+  readonly providerError: string | undefined;
+  readonly providerDescription: string | undefined;
+
+  constructor(message: string, providerError?: string, providerDescription?: string) {
+    super(message);
+    this.providerError = providerError;
+    this.providerDescription = providerDescription;
+  }
+}
+
+export interface OAuthClientOptions {
+  fetch: typeof fetch;
+  /** Allow http:// endpoints (only ever loopback: validation refuses anything else). */
+  allowInsecureLoopback: boolean;
+  timeoutMs: number;
+}
+
+const parseRetryAfter = (value: string | null, now: number): number | undefined => {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+};
+
+/**
+ * The OAuth 2.0 protocol steps, each done by oauth4webapi: build the request, then
+ * process the response. Token requests never follow redirects and always time out.
+ */
+export const createOAuthClient = (options: OAuthClientOptions) => {
+  const serverOf = (provider: ProviderEndpoint): oauth.AuthorizationServer => ({
+    issuer: provider.issuer,
+    token_endpoint: provider.tokenUri,
+    ...(provider.authUri ? { authorization_endpoint: provider.authUri } : {}),
+  });
+  const clientOf = (provider: ProviderEndpoint): oauth.Client => ({ client_id: provider.clientId });
+  const authOf = (provider: ProviderEndpoint): oauth.ClientAuth =>
+    provider.clientAuth === 'client_secret_post'
+      ? oauth.ClientSecretPost(provider.clientSecret.reveal())
+      : oauth.ClientSecretBasic(provider.clientSecret.reveal());
+
+  /** Runs one token request, turning every failure into a TokenRequestError. */
+  const tokenRequest = async (
+    send: (requestOptions: oauth.TokenEndpointRequestOptions) => Promise<Response>,
+    process: (response: Response) => Promise<oauth.TokenEndpointResponse>,
+  ): Promise<TokenSet> => {
+    let lastResponse: Response | undefined;
+    const requestOptions: oauth.TokenEndpointRequestOptions = {
+      [oauth.customFetch]: async (url, init) => {
+        lastResponse = await options.fetch(url, { ...init, redirect: 'manual' });
+        return lastResponse;
+      },
+      [oauth.allowInsecureRequests]: options.allowInsecureLoopback,
+      signal: AbortSignal.timeout(options.timeoutMs),
+    };
+    let body: oauth.TokenEndpointResponse;
+    try {
+      body = await process(await send(requestOptions));
+    } catch (error) {
+      throw classify(error, lastResponse);
+    }
+    return {
+      accessToken: body.access_token,
+      refreshToken: body.refresh_token,
+      tokenType: body.token_type,
+      expiresIn: body.expires_in,
+      scope: body.scope,
+    };
+  };
+
+  const classify = (error: unknown, response: Response | undefined): TokenRequestError => {
+    const status = response?.status;
+    const retryAfterMs = parseRetryAfter(response?.headers.get('retry-after') ?? null, Date.now());
+    const details = { ...(status !== undefined ? { status } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    if (error instanceof oauth.ResponseBodyError) {
+      const kind: TokenFailureKind =
+        error.error === 'invalid_grant' ? 'invalid_grant' : error.status === 429 || error.status >= 500 ? 'transient' : 'rejected';
+      return new TokenRequestError(kind, `The token endpoint answered ${error.status} ${error.error}`, { ...details, oauthError: error.error });
+    }
+    if (status !== undefined && (status === 429 || status >= 500)) {
+      return new TokenRequestError('transient', `The token endpoint answered ${status}`, details);
+    }
+    if (status !== undefined && status >= 300 && status < 400) {
+      return new TokenRequestError('rejected', `The token endpoint answered with a redirect (${status}), which is not followed`, details);
+    }
+    if (status !== undefined && status !== 200) {
+      return new TokenRequestError('rejected', `The token endpoint answered ${status}`, details);
+    }
+    if (response === undefined) {
+      const reason = error instanceof Error && error.name === 'TimeoutError' ? 'did not answer in time' : 'could not be reached';
+      return new TokenRequestError('transient', `The token endpoint ${reason}`, details);
+    }
+    return new TokenRequestError('rejected', 'The token endpoint answered with something that is not a valid token response', details);
+  };
+
+  return {
+    /** The provider's authorization URL for a PKCE (S256) authorization-code request. */
+    authorizationUrl(
+      provider: ProviderEndpoint,
+      request: { redirectUri: string; scope: string; state: string; codeChallenge: string; extraParams: Record<string, string> },
+    ): URL {
+      if (!provider.authUri) throw new Error('This credential has no authorization URL');
+      const url = new URL(provider.authUri);
+      for (const [name, value] of Object.entries(request.extraParams)) url.searchParams.set(name, value);
+      url.searchParams.set('response_type', 'code');
+      url.searchParams.set('client_id', provider.clientId);
+      url.searchParams.set('redirect_uri', request.redirectUri);
+      if (request.scope) url.searchParams.set('scope', request.scope);
+      url.searchParams.set('state', request.state);
+      url.searchParams.set('code_challenge', request.codeChallenge);
+      url.searchParams.set('code_challenge_method', 'S256');
+      return url;
+    },
+
+    /** Checks state and `iss` and surfaces a provider error; returns the parameters to exchange. */
+    validateCallback(provider: ProviderEndpoint, parameters: URLSearchParams, expectedState: string): URLSearchParams {
+      try {
+        return oauth.validateAuthResponse(serverOf(provider), clientOf(provider), parameters, expectedState);
+      } catch (error) {
+        if (error instanceof oauth.AuthorizationResponseError) {
+          throw new CallbackRejectedError('The provider did not grant access', error.error, error.error_description);
+        }
+        const message = error instanceof Error && /iss/.test(error.message) ? 'The response did not come from the expected provider (iss mismatch)' : 'The authorization response is not valid';
+        throw new CallbackRejectedError(message);
+      }
+    },
+
+    async exchangeCode(provider: ProviderEndpoint, callback: URLSearchParams, redirectUri: string, codeVerifier: string): Promise<TokenSet> {
+      const as = serverOf(provider);
+      const client = clientOf(provider);
+      return tokenRequest(
+        (o) => oauth.authorizationCodeGrantRequest(as, client, authOf(provider), callback, redirectUri, codeVerifier, o),
+        (response) => oauth.processAuthorizationCodeResponse(as, client, response),
+      );
+    },
+
+    async refresh(provider: ProviderEndpoint, refreshToken: string): Promise<TokenSet> {
+      const as = serverOf(provider);
+      const client = clientOf(provider);
+      return tokenRequest(
+        (o) => oauth.refreshTokenGrantRequest(as, client, authOf(provider), refreshToken, o),
+        (response) => oauth.processRefreshTokenResponse(as, client, response),
+      );
+    },
+
+    async clientCredentials(provider: ProviderEndpoint, scope: string): Promise<TokenSet> {
+      const as = serverOf(provider);
+      const client = clientOf(provider);
+      const parameters = new URLSearchParams(scope ? { scope } : {});
+      return tokenRequest(
+        (o) => oauth.clientCredentialsGrantRequest(as, client, authOf(provider), parameters, o),
+        (response) => oauth.processClientCredentialsResponse(as, client, response),
+      );
+    },
+  };
+};
+
+export type OAuthClient = ReturnType<typeof createOAuthClient>;
+
+export const generateCodeVerifier = (): string => oauth.generateRandomCodeVerifier();
+export const codeChallengeOf = (verifier: string): Promise<string> => oauth.calculatePKCECodeChallenge(verifier);

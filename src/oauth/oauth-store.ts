@@ -1,0 +1,310 @@
+import type { Db, Engine } from '../store/database.js';
+import type { OAuthGrantsTable, OAuthLinksTable, OAuthStatesTable } from '../store/schema.js';
+
+/** The token side of an oauth2 credential. Tokens are sealed; the schedule is in the clear. */
+export interface OAuthGrant {
+  credentialId: string;
+  organizationId: string;
+  tokensCiphertext: string | null;
+  tokenType: string | null;
+  grantedScopes: string | null;
+  expiresAt: string | null;
+  refreshDueAt: string | null;
+  authorizedAt: string | null;
+  lastRefreshedAt: string | null;
+  failureCount: number;
+  lastError: string | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: string | null;
+  version: number;
+}
+
+export interface AuthorizationLink {
+  id: string;
+  organizationId: string;
+  credentialId: string;
+  createdBy: string | null;
+  createdAt: string;
+  expiresAt: string;
+  usedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface AuthorizationState {
+  id: string;
+  organizationId: string;
+  credentialId: string;
+  linkId: string;
+  browserHash: string;
+  verifierCiphertext: string;
+  redirectUri: string;
+  issuer: string;
+  createdAt: string;
+  expiresAt: string;
+  usedAt: string | null;
+}
+
+export type GrantChanges = Partial<Omit<OAuthGrant, 'credentialId' | 'organizationId' | 'version'>>;
+
+const toGrant = (row: OAuthGrantsTable): OAuthGrant => ({
+  credentialId: row.credential_id,
+  organizationId: row.organization_id,
+  tokensCiphertext: row.tokens_ciphertext,
+  tokenType: row.token_type,
+  grantedScopes: row.granted_scopes,
+  expiresAt: row.expires_at,
+  refreshDueAt: row.refresh_due_at,
+  authorizedAt: row.authorized_at,
+  lastRefreshedAt: row.last_refreshed_at,
+  failureCount: Number(row.failure_count),
+  lastError: row.last_error,
+  leaseOwner: row.lease_owner,
+  leaseExpiresAt: row.lease_expires_at,
+  version: Number(row.version),
+});
+
+const toLink = (row: OAuthLinksTable): AuthorizationLink => ({
+  id: row.id,
+  organizationId: row.organization_id,
+  credentialId: row.credential_id,
+  createdBy: row.created_by,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  usedAt: row.used_at,
+  revokedAt: row.revoked_at,
+});
+
+const toState = (row: OAuthStatesTable): AuthorizationState => ({
+  id: row.id,
+  organizationId: row.organization_id,
+  credentialId: row.credential_id,
+  linkId: row.link_id,
+  browserHash: row.browser_hash,
+  verifierCiphertext: row.verifier_ciphertext,
+  redirectUri: row.redirect_uri,
+  issuer: row.issuer,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  usedAt: row.used_at,
+});
+
+const GRANT_COLUMNS = {
+  tokensCiphertext: 'tokens_ciphertext',
+  tokenType: 'token_type',
+  grantedScopes: 'granted_scopes',
+  expiresAt: 'expires_at',
+  refreshDueAt: 'refresh_due_at',
+  authorizedAt: 'authorized_at',
+  lastRefreshedAt: 'last_refreshed_at',
+  failureCount: 'failure_count',
+  lastError: 'last_error',
+  leaseOwner: 'lease_owner',
+  leaseExpiresAt: 'lease_expires_at',
+} as const satisfies Record<keyof GrantChanges, keyof OAuthGrantsTable>;
+
+const grantColumns = (changes: GrantChanges): Partial<OAuthGrantsTable> => {
+  const row: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(GRANT_COLUMNS)) {
+    const value = changes[key as keyof GrantChanges];
+    if (value !== undefined) row[column] = value;
+  }
+  return row as Partial<OAuthGrantsTable>;
+};
+
+/** Grants, links and states. Grant writes are guarded by a version, so a stale writer cannot overwrite newer tokens. */
+export const createOAuthStore = (db: Db, engine: Engine) => ({
+  async findGrant(organizationId: string, credentialId: string, trx: Db = db): Promise<OAuthGrant | undefined> {
+    const row = await trx
+      .selectFrom('oauth_grants')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .where('credential_id', '=', credentialId)
+      .executeTakeFirst();
+    return row && toGrant(row);
+  },
+
+  async findGrants(organizationId: string, credentialIds: string[], trx: Db = db): Promise<OAuthGrant[]> {
+    if (credentialIds.length === 0) return [];
+    const rows = await trx
+      .selectFrom('oauth_grants')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .where('credential_id', 'in', credentialIds)
+      .execute();
+    return rows.map(toGrant);
+  },
+
+  /** Creates the grant row if missing (version 0, no tokens). */
+  async ensureGrant(organizationId: string, credentialId: string, changes: GrantChanges, trx: Db = db): Promise<void> {
+    await trx
+      .insertInto('oauth_grants')
+      .values({ credential_id: credentialId, organization_id: organizationId, failure_count: 0, version: 0, ...grantColumns(changes) })
+      .onConflict((oc) => oc.column('credential_id').doNothing())
+      .execute();
+  },
+
+  /** Writes if the grant is still at `expectedVersion`; true when it did. */
+  async updateGrant(organizationId: string, credentialId: string, expectedVersion: number, changes: GrantChanges, trx: Db = db): Promise<boolean> {
+    const result = await trx
+      .updateTable('oauth_grants')
+      .set({ ...grantColumns(changes), version: expectedVersion + 1 })
+      .where('organization_id', '=', organizationId)
+      .where('credential_id', '=', credentialId)
+      .where('version', '=', expectedVersion)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+
+  /**
+   * Takes the refresh lease on one grant unless another process holds a live one. The
+   * lease is what keeps refreshes of one credential to one at a time across processes.
+   */
+  async tryLease(organizationId: string, credentialId: string, owner: string, now: string, until: string): Promise<boolean> {
+    const result = await db
+      .updateTable('oauth_grants')
+      .set({ lease_owner: owner, lease_expires_at: until })
+      .where('organization_id', '=', organizationId)
+      .where('credential_id', '=', credentialId)
+      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now), eb('lease_owner', '=', owner)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+
+  async releaseLease(credentialId: string, owner: string): Promise<void> {
+    await db
+      .updateTable('oauth_grants')
+      .set({ lease_owner: null, lease_expires_at: null })
+      .where('credential_id', '=', credentialId)
+      .where('lease_owner', '=', owner)
+      .execute();
+  },
+
+  /**
+   * Claims up to `limit` grants whose refresh is due and whose lease is free, leasing
+   * them to `owner`. On PostgreSQL rows are picked with FOR UPDATE SKIP LOCKED, so
+   * workers claiming at the same moment get disjoint batches.
+   */
+  async claimDue(owner: string, now: string, until: string, limit: number): Promise<OAuthGrant[]> {
+    const due = db
+      .selectFrom('oauth_grants')
+      .select('credential_id')
+      .where('refresh_due_at', '<=', now)
+      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
+      .orderBy('refresh_due_at')
+      .limit(limit);
+    const picked = engine === 'postgres' ? due.forUpdate().skipLocked() : due;
+    const rows = await db
+      .updateTable('oauth_grants')
+      .set({ lease_owner: owner, lease_expires_at: until })
+      .where('credential_id', 'in', picked)
+      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
+      .returningAll()
+      .execute();
+    return rows.map(toGrant);
+  },
+
+  async insertLink(link: AuthorizationLink, tokenHash: string, trx: Db = db): Promise<void> {
+    await trx
+      .insertInto('oauth_links')
+      .values({
+        id: link.id,
+        organization_id: link.organizationId,
+        credential_id: link.credentialId,
+        token_hash: tokenHash,
+        created_by: link.createdBy,
+        created_at: link.createdAt,
+        expires_at: link.expiresAt,
+        used_at: link.usedAt,
+        revoked_at: link.revokedAt,
+      })
+      .execute();
+  },
+
+  async findLinkByHash(tokenHash: string, trx: Db = db): Promise<AuthorizationLink | undefined> {
+    const row = await trx.selectFrom('oauth_links').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    return row && toLink(row);
+  },
+
+  async findLink(id: string, trx: Db = db): Promise<AuthorizationLink | undefined> {
+    const row = await trx.selectFrom('oauth_links').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toLink(row);
+  },
+
+  /** The newest link of a credential that is neither used nor revoked (it may have expired). */
+  async findOpenLink(organizationId: string, credentialId: string, trx: Db = db): Promise<AuthorizationLink | undefined> {
+    const row = await trx
+      .selectFrom('oauth_links')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .where('credential_id', '=', credentialId)
+      .where('used_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && toLink(row);
+  },
+
+  /** Revokes every open link of a credential; returns how many. */
+  async revokeLinks(organizationId: string, credentialId: string, at: string, trx: Db = db): Promise<number> {
+    const result = await trx
+      .updateTable('oauth_links')
+      .set({ revoked_at: at })
+      .where('organization_id', '=', organizationId)
+      .where('credential_id', '=', credentialId)
+      .where('used_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  },
+
+  /** Marks a link used, once; false when it was already used or revoked. */
+  async useLink(id: string, at: string, trx: Db = db): Promise<boolean> {
+    const result = await trx
+      .updateTable('oauth_links')
+      .set({ used_at: at })
+      .where('id', '=', id)
+      .where('used_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+
+  async insertState(state: AuthorizationState, stateHash: string, trx: Db = db): Promise<void> {
+    await trx
+      .insertInto('oauth_states')
+      .values({
+        id: state.id,
+        state_hash: stateHash,
+        organization_id: state.organizationId,
+        credential_id: state.credentialId,
+        link_id: state.linkId,
+        browser_hash: state.browserHash,
+        verifier_ciphertext: state.verifierCiphertext,
+        redirect_uri: state.redirectUri,
+        issuer: state.issuer,
+        created_at: state.createdAt,
+        expires_at: state.expiresAt,
+        used_at: state.usedAt,
+      })
+      .execute();
+  },
+
+  async findStateByHash(stateHash: string, trx: Db = db): Promise<AuthorizationState | undefined> {
+    const row = await trx.selectFrom('oauth_states').selectAll().where('state_hash', '=', stateHash).executeTakeFirst();
+    return row && toState(row);
+  },
+
+  /** Consumes a state, once; false when another request already did. */
+  async useState(id: string, at: string, trx: Db = db): Promise<boolean> {
+    const result = await trx.updateTable('oauth_states').set({ used_at: at }).where('id', '=', id).where('used_at', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+
+  /** Removes states past their life; they are useless and only grow the table. */
+  async deleteExpiredStates(before: string): Promise<void> {
+    await db.deleteFrom('oauth_states').where('expires_at', '<', before).execute();
+  },
+});
+
+export type OAuthStore = ReturnType<typeof createOAuthStore>;

@@ -1,0 +1,277 @@
+import { AppError } from '../common/app-error.js';
+import type { Clock } from '../common/clock.js';
+import { Redacted } from '../common/redacted.js';
+import type { AuditService } from '../audit/audit-service.js';
+import type { CipherContext, Keyring } from '../crypto/keyring.js';
+import type { CredentialStatus } from '../credentials/auth-methods.js';
+import type { AccessToken } from '../credentials/credential-service.js';
+import type { CredentialRecord, CredentialStore } from '../credentials/credential-store.js';
+import { openAllValues } from '../credentials/field-sealing.js';
+import type { Db, Transact } from '../store/database.js';
+import { TokenRequestError, type OAuthClient, type ProviderEndpoint, type TokenSet } from './oauth-client.js';
+import { expectedIssuer, scopeParameter } from './oauth-settings.js';
+import type { OAuthGrant, OAuthStore } from './oauth-store.js';
+import { nextRefreshAt, retryDelayMs, type RefreshPolicy } from './refresh-policy.js';
+
+interface StoredTokens {
+  access_token: string;
+  refresh_token?: string | undefined;
+}
+
+export interface TokenServiceOptions extends RefreshPolicy {
+  /** This process's name in leases. */
+  owner: string;
+  /** How long a lease holds before another process may take over. */
+  leaseMs: number;
+  /** `resolve` hands out tokens valid for at least this long. */
+  minValidityMs: number;
+  /** How long an on-demand caller waits for another process's refresh. */
+  waitForPeerMs: number;
+}
+
+const tokensContext = (record: Pick<CredentialRecord, 'id' | 'organizationId' | 'customerId'>): CipherContext => ({
+  organizationId: record.organizationId,
+  scopeId: record.customerId ?? record.organizationId,
+  recordId: record.id,
+  fieldSet: 'tokens',
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Keeps OAuth 2.0 tokens alive. One refresh per credential at a time across every
+ * process (a lease on the grant row plus a version check on write); the new refresh
+ * token is committed before the new access token is handed to anyone.
+ */
+export const createTokenService = (deps: {
+  store: OAuthStore;
+  credentials: Pick<CredentialStore, 'find' | 'setStatus'>;
+  keyring: Pick<Keyring, 'seal' | 'open'>;
+  client: OAuthClient;
+  audit: Pick<AuditService, 'record'>;
+  transact: Transact;
+  clock: Clock;
+  random?: () => number;
+  options: TokenServiceOptions;
+}) => {
+  const { store, credentials, keyring, client, audit, transact, clock, options } = deps;
+  const random = deps.random ?? Math.random;
+  const inFlight = new Map<string, Promise<AccessToken>>();
+
+  const providerOf = async (record: CredentialRecord): Promise<{ endpoint: ProviderEndpoint; scopes: string }> => {
+    const values = (await openAllValues(keyring, record)).reveal();
+    const settings = record.oauthSettings;
+    if (!settings || !values.token_uri || !values.client_id || !values.client_secret) throw new AppError('NOT_OAUTH2', 'Not an OAuth 2.0 credential');
+    return {
+      endpoint: {
+        issuer: expectedIssuer(settings, values.auth_uri, values.token_uri),
+        authUri: values.auth_uri,
+        tokenUri: values.token_uri,
+        clientId: values.client_id,
+        clientSecret: new Redacted(values.client_secret),
+        clientAuth: settings.clientAuth,
+      },
+      scopes: scopeParameter(settings, values.scopes),
+    };
+  };
+
+  const openTokens = async (record: CredentialRecord, grant: OAuthGrant): Promise<StoredTokens | undefined> => {
+    if (!grant.tokensCiphertext) return undefined;
+    const plaintext = await keyring.open(tokensContext(record), grant.tokensCiphertext);
+    try {
+      return JSON.parse(plaintext.toString('utf8')) as StoredTokens;
+    } finally {
+      plaintext.fill(0);
+    }
+  };
+
+  const toAccessToken = (tokens: StoredTokens, grant: Pick<OAuthGrant, 'tokenType' | 'expiresAt' | 'grantedScopes'>): AccessToken => ({
+    accessToken: new Redacted(tokens.access_token),
+    tokenType: grant.tokenType ?? 'bearer',
+    expiresAt: grant.expiresAt,
+    scopes: grant.grantedScopes,
+  });
+
+  const validFor = (grant: OAuthGrant, ms: number): boolean =>
+    grant.tokensCiphertext !== null && (grant.expiresAt === null || Date.parse(grant.expiresAt) - clock.now().getTime() >= ms);
+
+  const setStatus = async (record: CredentialRecord, status: CredentialStatus, trx?: Db) => {
+    if (record.status !== status) await credentials.setStatus(record.organizationId, record.id, status, clock.now().toISOString(), trx);
+  };
+
+  /**
+   * Stores a token response: the refresh token first (the old one is kept if none came
+   * back), then the new schedule, in one transaction guarded by the grant's version.
+   */
+  const storeTokens = async (
+    record: CredentialRecord,
+    grant: OAuthGrant,
+    tokens: TokenSet,
+    extra: { authorizedAt?: string; trx?: Db } = {},
+  ): Promise<OAuthGrant | undefined> => {
+    const now = clock.now();
+    const previous = extra.authorizedAt ? undefined : await openTokens(record, grant);
+    const stored: StoredTokens = { access_token: tokens.accessToken, refresh_token: tokens.refreshToken ?? previous?.refresh_token };
+    const plaintext = Buffer.from(JSON.stringify(stored));
+    const work = async (trx: Db) => {
+      const tokensCiphertext = await keyring.seal(tokensContext(record), plaintext, trx);
+      const lifetimeMs = (tokens.expiresIn ?? options.defaultLifetimeSeconds) * 1000;
+      const changes = {
+        tokensCiphertext,
+        tokenType: tokens.tokenType,
+        grantedScopes: tokens.scope ?? grant.grantedScopes,
+        expiresAt: new Date(now.getTime() + lifetimeMs).toISOString(),
+        refreshDueAt:
+          stored.refresh_token || record.oauthSettings?.grantType === 'client_credentials' ? nextRefreshAt(now, lifetimeMs, options, random) : null,
+        lastRefreshedAt: now.toISOString(),
+        failureCount: 0,
+        lastError: null,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        ...(extra.authorizedAt ? { authorizedAt: extra.authorizedAt } : {}),
+      };
+      if (!(await store.updateGrant(record.organizationId, record.id, grant.version, changes, trx))) return undefined;
+      await setStatus(record, 'authorized', trx);
+      return { ...grant, ...changes, version: grant.version + 1 };
+    };
+    try {
+      return extra.trx ? await work(extra.trx) : await transact(work);
+    } finally {
+      plaintext.fill(0);
+    }
+  };
+
+  /** Records a failed refresh: when to try again, and what the status now says. */
+  const recordFailure = async (record: CredentialRecord, grant: OAuthGrant, error: TokenRequestError): Promise<void> => {
+    const now = clock.now();
+    const failureCount = grant.failureCount + 1;
+    const permanent = error.kind === 'invalid_grant';
+    const status: CredentialStatus = permanent
+      ? 'reauthorization_required'
+      : failureCount >= options.maxFailures || error.kind === 'rejected'
+        ? 'refresh_failed'
+        : record.status;
+    const refreshDueAt = permanent ? null : new Date(now.getTime() + retryDelayMs(failureCount, error.retryAfterMs, options, random)).toISOString();
+    await transact(async (trx) => {
+      await store.updateGrant(
+        record.organizationId,
+        record.id,
+        grant.version,
+        { failureCount, lastError: error.oauthError ?? error.message, refreshDueAt, leaseOwner: null, leaseExpiresAt: null },
+        trx,
+      );
+      await setStatus(record, status, trx);
+      if (status !== record.status) {
+        await audit.record(
+          null,
+          record.organizationId,
+          {
+            action: permanent ? 'oauth.reauthorization_required' : 'oauth.refresh_failed',
+            customerId: record.customerId,
+            targetType: 'credential',
+            targetId: record.id,
+            details: { error: error.oauthError ?? error.message, failures: failureCount },
+          },
+          trx,
+        );
+      }
+    });
+  };
+
+  /** Asks the provider for new tokens. The caller holds the lease on `grant`. */
+  const refreshLeased = async (record: CredentialRecord, grant: OAuthGrant): Promise<OAuthGrant | undefined> => {
+    const { endpoint, scopes } = await providerOf(record);
+    let tokens: TokenSet;
+    try {
+      if (record.oauthSettings?.grantType === 'client_credentials') {
+        tokens = await client.clientCredentials(endpoint, scopes);
+      } else {
+        const refreshToken = (await openTokens(record, grant))?.refresh_token;
+        if (!refreshToken) throw new TokenRequestError('invalid_grant', 'No refresh token was issued; authorize again', { oauthError: 'no_refresh_token' });
+        tokens = await client.refresh(endpoint, refreshToken);
+      }
+    } catch (error) {
+      if (!(error instanceof TokenRequestError)) {
+        await store.releaseLease(record.id, options.owner);
+        throw error;
+      }
+      await recordFailure(record, grant, error);
+      throw error;
+    }
+    const updated = await storeTokens(record, grant, tokens);
+    if (!updated) await store.releaseLease(record.id, options.owner);
+    return updated;
+  };
+
+  const failureToAppError = (error: unknown): never => {
+    if (error instanceof TokenRequestError) {
+      if (error.kind === 'invalid_grant') throw new AppError('AUTHORIZATION_REQUIRED', 'The provider no longer accepts this authorization; authorize again');
+      throw new AppError('TOKEN_REFRESH_FAILED', `The token could not be refreshed: ${error.message}`);
+    }
+    throw error;
+  };
+
+  /** Waits for a fresh token, refreshing it here when no other process is. */
+  const obtainFresh = async (record: CredentialRecord): Promise<AccessToken> => {
+    const deadline = clock.now().getTime() + options.waitForPeerMs;
+    for (let attempt = 0; ; attempt += 1) {
+      const grant = await store.findGrant(record.organizationId, record.id);
+      if (!grant) throw new AppError('AUTHORIZATION_REQUIRED', 'This credential has not been authorized yet');
+      const current = await openTokens(record, grant);
+      if (current && validFor(grant, options.minValidityMs)) return toAccessToken(current, grant);
+      if (record.oauthSettings?.grantType !== 'client_credentials' && (!current || record.status === 'reauthorization_required')) {
+        throw new AppError('AUTHORIZATION_REQUIRED', 'This credential needs to be authorized');
+      }
+      const now = clock.now();
+      if (await store.tryLease(record.organizationId, record.id, options.owner, now.toISOString(), new Date(now.getTime() + options.leaseMs).toISOString())) {
+        const leased = (await store.findGrant(record.organizationId, record.id)) ?? grant;
+        const leasedTokens = await openTokens(record, leased);
+        if (leasedTokens && validFor(leased, options.minValidityMs)) {
+          await store.releaseLease(record.id, options.owner);
+          return toAccessToken(leasedTokens, leased);
+        }
+        try {
+          const refreshed = await refreshLeased(record, leased);
+          if (refreshed) return toAccessToken((await openTokens(record, refreshed)) as StoredTokens, refreshed);
+        } catch (error) {
+          // A token that is still valid, if only just, beats no token.
+          if (leasedTokens && validFor(leased, 5_000)) return toAccessToken(leasedTokens, leased);
+          failureToAppError(error);
+        }
+      }
+      if (clock.now().getTime() > deadline) throw new AppError('TOKEN_UNAVAILABLE', 'Another process is refreshing this token; try again shortly');
+      await sleep(Math.min(50 * 2 ** Math.min(attempt, 4), 500));
+    }
+  };
+
+  return {
+    storeTokens,
+    providerOf,
+
+    /** An access token valid for at least `minValidityMs`; refreshes on demand. Concurrent callers share one refresh. */
+    async fresh(record: CredentialRecord): Promise<AccessToken> {
+      const running = inFlight.get(record.id);
+      if (running) return running;
+      const work = obtainFresh(record).finally(() => inFlight.delete(record.id));
+      inFlight.set(record.id, work);
+      return work;
+    },
+
+    /** Refreshes a grant the worker has claimed (and leased). Failures are recorded, not thrown. */
+    async refreshClaimed(grant: OAuthGrant): Promise<'refreshed' | 'failed' | 'skipped'> {
+      const record = await credentials.find(grant.organizationId, grant.credentialId);
+      if (!record || record.authMethod !== 'oauth2') {
+        await store.releaseLease(grant.credentialId, options.owner);
+        return 'skipped';
+      }
+      try {
+        return (await refreshLeased(record, grant)) ? 'refreshed' : 'skipped';
+      } catch (error) {
+        if (error instanceof TokenRequestError) return 'failed';
+        throw error;
+      }
+    },
+  };
+};
+
+export type TokenService = ReturnType<typeof createTokenService>;
