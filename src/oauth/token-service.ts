@@ -92,8 +92,18 @@ export const createTokenService = (deps: {
     scopes: grant.grantedScopes,
   });
 
-  const validFor = (grant: OAuthGrant, ms: number): boolean =>
-    grant.tokensCiphertext !== null && (grant.expiresAt === null || Date.parse(grant.expiresAt) - clock.now().getTime() >= ms);
+  /**
+   * Whether the stored token stays valid for `ms` more. A token that lives shorter than
+   * twice that (a provider issuing 30-second tokens) only has to have half its life left,
+   * or every call would refresh it.
+   */
+  const validFor = (grant: OAuthGrant, ms: number): boolean => {
+    if (grant.tokensCiphertext === null) return false;
+    if (grant.expiresAt === null) return true;
+    const expiresAt = Date.parse(grant.expiresAt);
+    const issuedAt = grant.lastRefreshedAt ? Date.parse(grant.lastRefreshedAt) : expiresAt - 2 * ms;
+    return expiresAt - clock.now().getTime() >= Math.min(ms, (expiresAt - issuedAt) / 2);
+  };
 
   const setStatus = async (record: CredentialRecord, status: CredentialStatus, trx?: Db) => {
     if (record.status !== status) await credentials.setStatus(record.organizationId, record.id, status, clock.now().toISOString(), trx);

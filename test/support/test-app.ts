@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -18,6 +19,8 @@ export interface ApiResponse {
 
 export interface TestApp {
   app: FastifyInstance;
+  /** The public URL; with `listen: true` the app really listens there. */
+  baseUrl: string;
   runtime: Runtime;
   config: Config;
   database: TestDatabase;
@@ -36,6 +39,17 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** A free TCP port on loopback (listen on 0, read it, close). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+
 export const randomMasterKey = (): string => randomBytes(32).toString('base64');
 
 /**
@@ -44,13 +58,16 @@ export const randomMasterKey = (): string => randomBytes(32).toString('base64');
  */
 export const startTestApp = async (
   engine: EngineName,
-  options: { env?: Record<string, string>; masterKey?: string; database?: TestDatabase } = {},
+  options: { env?: Record<string, string>; masterKey?: string; database?: TestDatabase; listen?: boolean; fetch?: typeof fetch } = {},
 ): Promise<TestApp> => {
   const database = options.database ?? (await createTestDatabase(engine));
+  // A listening app needs its public URL before it starts: pick the port first.
+  const port = options.listen ? await freePort() : undefined;
   const config = loadConfig({
     CREDENCE_DATA_DIR: database.dataDir,
     CREDENCE_MASTER_KEY: options.masterKey ?? randomMasterKey(),
     ...(database.url ? { DATABASE_URL: database.url } : {}),
+    ...(port ? { CREDENCE_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
     ...options.env,
   });
   const logs: string[] = [];
@@ -61,9 +78,10 @@ export const startTestApp = async (
     },
   });
   const logger = pino(loggerOptions('trace'), sink);
-  const runtime = await openRuntime(config, { warn: (message) => logs.push(message) });
+  const runtime = await openRuntime(config, { warn: (message) => logs.push(message) }, options.fetch ? { fetch: options.fetch } : {});
   const app = await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: logger, publicUrl: config.publicUrl });
   await app.ready();
+  if (port) await app.listen({ host: '127.0.0.1', port });
 
   const responses: TestApp['responses'] = [];
   const request: TestApp['request'] = async (method, url, opts = {}) => {
@@ -95,6 +113,7 @@ export const startTestApp = async (
 
   return {
     app,
+    baseUrl: config.publicUrl,
     runtime,
     config,
     database,
