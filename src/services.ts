@@ -17,6 +17,14 @@ import { createRefreshWorker } from './oauth/refresh-worker.js';
 import { DEFAULT_REFRESH_POLICY } from './oauth/refresh-policy.js';
 import { createTokenService } from './oauth/token-service.js';
 import { createTransact, type Db, type Engine } from './store/database.js';
+import { BUILT_IN_COMPONENTS } from './components/built-in.js';
+import { createComponentRegistry } from './components/registry.js';
+import type { Component } from './components/component.js';
+import { createIntegrationStore } from './integrations/integration-store.js';
+import { createIntegrationService } from './integrations/integration-service.js';
+import { createInstanceService } from './integrations/instance-service.js';
+import { createRunService } from './integrations/run-service.js';
+import { createCredentialTestService } from './credentials/credential-test-service.js';
 import { createApiTokenService } from './tenants/api-token-service.js';
 import { createApiTokenStore } from './tenants/api-token-store.js';
 import { createCustomerService } from './tenants/customer-service.js';
@@ -32,8 +40,10 @@ export interface ServiceOptions {
   publicUrl: string;
   mailer: Mailer;
   refresh: { pollMs: number; defaultLifetimeSeconds: number };
-  /** Outbound HTTP for OAuth token requests; tests may wrap it. */
+  /** Outbound HTTP for OAuth token requests and components; tests may wrap it. */
   fetch?: typeof fetch;
+  /** Components available to integrations (the built-in ones unless given). */
+  components?: readonly Component[];
 }
 
 /** Wires every store and service by hand. The HTTP app, the refresh worker and the CLI all use what this returns. */
@@ -45,7 +55,10 @@ export const createServices = (options: ServiceOptions) => {
   const tenantStore = createTenantStore(db);
   const tokenStore = createApiTokenStore(db);
   const credentialStore = createCredentialStore(db);
+  const integrationStore = createIntegrationStore(db);
   const oauthStore = createOAuthStore(db, options.engine);
+  const components = createComponentRegistry(options.components ?? BUILT_IN_COMPONENTS);
+  const outboundFetch = options.fetch ?? globalThis.fetch;
   const audit = createAuditService({ store: createAuditStore(db), clock });
   const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock });
   const organizations = createOrganizationService({ tenants: tenantStore, keyring, tokens, audit, transact, clock });
@@ -53,6 +66,7 @@ export const createServices = (options: ServiceOptions) => {
     tenants: tenantStore,
     tokens: tokenStore,
     credentials: credentialStore,
+    instances: integrationStore,
     dataKeys: dataKeyStore,
     keyring,
     audit,
@@ -61,7 +75,7 @@ export const createServices = (options: ServiceOptions) => {
   });
 
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  const oauthClient = createOAuthClient({ fetch: options.fetch ?? globalThis.fetch, allowInsecureLoopback, timeoutMs: 15_000 });
+  const oauthClient = createOAuthClient({ fetch: outboundFetch, allowInsecureLoopback, timeoutMs: 15_000 });
   const accessTokens = createTokenService({
     store: oauthStore,
     credentials: credentialStore,
@@ -99,14 +113,35 @@ export const createServices = (options: ServiceOptions) => {
     keyring,
     views,
     grants: oauthStore,
+    bindings: integrationStore,
     accessTokens,
     audit,
     transact,
     clock,
     allowInsecureLoopback,
   });
+  const integrations = createIntegrationService({ store: integrationStore, components, audit, transact, clock });
+  const instances = createInstanceService({ store: integrationStore, credentials: credentialStore, tenants: tenantStore, components, audit, transact, clock });
+  const runs = createRunService({ store: integrationStore, components, credentials, audit, clock, fetch: outboundFetch });
+  const credentialTests = createCredentialTestService({ credentials, store: credentialStore, components, audit, clock, fetch: outboundFetch });
   const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs: options.refresh.pollMs });
-  return { keyring, tenantStore, audit, tokens, organizations, customers, credentials, authorization, accessTokens, refreshWorker };
+  return {
+    keyring,
+    tenantStore,
+    audit,
+    tokens,
+    organizations,
+    customers,
+    credentials,
+    authorization,
+    accessTokens,
+    refreshWorker,
+    components,
+    integrations,
+    instances,
+    runs,
+    credentialTests,
+  };
 };
 
 export type Services = ReturnType<typeof createServices>;

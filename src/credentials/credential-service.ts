@@ -14,6 +14,8 @@ import { openAllValues, sealFieldValues } from './field-sealing.js';
 import type { CredentialView, CredentialViews } from './credential-view.js';
 import { applyOAuthSettings, optionalFieldsFor, type OAuthSettings } from '../oauth/oauth-settings.js';
 import type { OAuthStore } from '../oauth/oauth-store.js';
+import type { IntegrationStore } from '../integrations/integration-store.js';
+import type { StepCredential } from '../components/component.js';
 import { rejectUnknownFields, validateFields } from './field-validation.js';
 import { normalizeLabel } from './label.js';
 
@@ -76,6 +78,7 @@ export const createCredentialService = (deps: {
   keyring: Pick<Keyring, 'seal' | 'open'>;
   views: CredentialViews;
   grants: Pick<OAuthStore, 'ensureGrant'>;
+  bindings: Pick<IntegrationStore, 'usesOf' | 'rebind'>;
   /** Gives a fresh access token for an oauth2 credential (set once the OAuth module is wired). */
   accessTokens?: { fresh(record: CredentialRecord): Promise<AccessToken> } | undefined;
   audit: Pick<AuditService, 'record'>;
@@ -148,6 +151,7 @@ export const createCredentialService = (deps: {
           status: initialStatus(authMethod),
           ...sealed,
           oauthSettings,
+          lastTest: null,
           version: 1,
           createdAt: now,
           updatedAt: now,
@@ -242,14 +246,53 @@ export const createCredentialService = (deps: {
         throw new AppError('CONFIRMATION_MISMATCH', 'Type the credential\'s label exactly to confirm deletion');
       }
       await transact(async (trx) => {
+        const uses = await deps.bindings.usesOf(actor.organizationId, id, trx);
+        if (uses.length > 0 && input.force !== true) {
+          const names = [...new Set(uses.map((use) => use.instanceName))];
+          throw new AppError('CREDENTIAL_IN_USE', `The credential is bound in ${names.map((n) => JSON.stringify(n)).join(', ')}; replace it there, or delete with force: true to leave those bindings missing`);
+        }
+        // With force, the instances keep their steps and show the binding as missing.
+        const unbound = uses.length > 0 ? await deps.bindings.rebind(actor.organizationId, id, null, trx) : 0;
         if (!(await store.delete(actor.organizationId, id, trx))) throw notFound('Credential');
         await audit.record(
           actor,
           actor.organizationId,
-          { action: 'credential.deleted', customerId: current.customerId, targetType: 'credential', targetId: id, details: { label: current.label, force: input.force === true } },
+          { action: 'credential.deleted', customerId: current.customerId, targetType: 'credential', targetId: id, details: { label: current.label, force: input.force === true, bindingsLeftMissing: unbound } },
           trx,
         );
       });
+    },
+
+    /** The instances and steps a credential is bound to. */
+    async usage(actor: Actor, id: string) {
+      requireRole(actor, ...MANAGING_ROLES);
+      await findVisible(actor, id);
+      return deps.bindings.usesOf(actor.organizationId, id);
+    },
+
+    /** The credential record if the actor may manage it (for services built on credentials). */
+    async findManageable(actor: Actor, id: string): Promise<CredentialRecord> {
+      requireRole(actor, ...MANAGING_ROLES);
+      return findVisible(actor, id);
+    },
+
+    /**
+     * Decrypts a credential for one step of a run (or a credential test): its values and,
+     * for OAuth 2.0, a fresh access token. Audited with the run and step.
+     */
+    async resolveForStep(actor: Actor, id: string, context: Record<string, string>): Promise<StepCredential> {
+      const record = await store.find(actor.organizationId, id);
+      if (!record) throw notFound('Credential');
+      const token = record.authMethod === 'oauth2' ? await freshToken(record) : undefined;
+      const values = await openAllValues(keyring, record);
+      await audit.record(actor, actor.organizationId, {
+        action: 'credential.resolved',
+        customerId: record.customerId,
+        targetType: 'credential',
+        targetId: id,
+        details: context,
+      });
+      return { id, authMethod: record.authMethod, fields: values, accessToken: token?.accessToken };
     },
 
     /** Decrypts a credential for a run. Only the runtime role may; every call is audited. */

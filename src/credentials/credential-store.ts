@@ -20,9 +20,17 @@ export interface CredentialRecord {
   secretCiphertext: string;
   /** OAuth 2.0 settings (oauth2 only). */
   oauthSettings: OAuthSettings | null;
+  /** The last credential test's outcome, if any. */
+  lastTest: LastTest | null;
   version: number;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface LastTest {
+  ok: boolean;
+  message: string;
+  at: string;
 }
 
 export interface CredentialFilter {
@@ -57,6 +65,7 @@ const toRecord = (row: CredentialsTable): CredentialRecord => ({
   configCiphertext: row.config_ciphertext,
   secretCiphertext: row.secret_ciphertext,
   oauthSettings: row.oauth_settings === null ? null : (JSON.parse(row.oauth_settings) as OAuthSettings),
+  lastTest: row.last_test === null ? null : (JSON.parse(row.last_test) as LastTest),
   version: Number(row.row_version),
   createdAt: row.created_at,
   updatedAt: row.updated_at,
@@ -79,6 +88,7 @@ export const createCredentialStore = (db: Db) => ({
         config_ciphertext: record.configCiphertext,
         secret_ciphertext: record.secretCiphertext,
         oauth_settings: record.oauthSettings === null ? null : JSON.stringify(record.oauthSettings),
+        last_test: record.lastTest === null ? null : JSON.stringify(record.lastTest),
         row_version: record.version,
         created_at: record.createdAt,
         updated_at: record.updatedAt,
@@ -139,6 +149,15 @@ export const createCredentialStore = (db: Db) => ({
     await trx
       .updateTable('credentials')
       .set({ status, updated_at: updatedAt })
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id)
+      .execute();
+  },
+
+  async setLastTest(organizationId: string, id: string, lastTest: LastTest, trx: Db = db): Promise<void> {
+    await trx
+      .updateTable('credentials')
+      .set({ last_test: JSON.stringify(lastTest) })
       .where('organization_id', '=', organizationId)
       .where('id', '=', id)
       .execute();

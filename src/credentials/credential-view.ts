@@ -37,6 +37,8 @@ export interface CredentialView {
   fields: Record<string, FieldState>;
   authorizedAt: string | null;
   oauth2: OAuth2State | null;
+  /** The last credential test: did it work, what did the service say, when. */
+  lastTest: { ok: boolean; message: string; at: string } | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -80,6 +82,7 @@ export const createCredentialViews = (deps: {
       fields,
       authorizedAt: oauth2?.authorizedAt ?? null,
       oauth2,
+      lastTest: record.lastTest,
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
     };

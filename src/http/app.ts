@@ -11,6 +11,7 @@ import { authMethodRoutes } from './auth-method-routes.js';
 import { requireBearerToken } from './authentication.js';
 import { credentialRoutes } from './credential-routes.js';
 import { customerRoutes } from './customer-routes.js';
+import { integrationRoutes } from './integration-routes.js';
 import { registerErrorHandling } from './errors.js';
 import { healthRoutes } from './health-routes.js';
 import { loggerOptions } from './logging.js';
@@ -74,7 +75,13 @@ export const buildApp = async (options: AppOptions) => {
       await api.register(async (authed) => {
         requireBearerToken(authed, services.tokens);
         await authed.register(customerRoutes, { customers: services.customers });
-        await authed.register(credentialRoutes, { credentials: services.credentials });
+        await authed.register(credentialRoutes, { credentials: services.credentials, tests: services.credentialTests, instances: services.instances });
+        await authed.register(integrationRoutes, {
+          components: services.components,
+          integrations: services.integrations,
+          instances: services.instances,
+          runs: services.runs,
+        });
         await authed.register(apiTokenRoutes, { tokens: services.tokens });
         await authed.register(auditRoutes, { audit: services.audit });
         await authed.register(oauthApiRoutes, { authorization: services.authorization });

@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { Timestamp } from './schemas.js';
 import type { CredentialService } from '../credentials/credential-service.js';
+import type { CredentialTestService } from '../credentials/credential-test-service.js';
+import type { InstanceService } from '../integrations/instance-service.js';
 import { actorOf } from './authentication.js';
 import {
   AuthMethodKey,
@@ -18,7 +20,56 @@ import {
 const tags = ['credentials'];
 
 /** `/credentials`: create, list and search, read, update, delete, resolve. */
-export const credentialRoutes: FastifyPluginAsyncTypebox<{ credentials: CredentialService }> = async (app, { credentials }) => {
+export const credentialRoutes: FastifyPluginAsyncTypebox<{
+  credentials: CredentialService;
+  tests: CredentialTestService;
+  instances: InstanceService;
+}> = async (app, { credentials, tests, instances }) => {
+  app.post(
+    '/credentials/:id/test',
+    {
+      schema: {
+        tags,
+        summary: 'Test a credential with a real call to the service',
+        description: 'Runs the component\'s test action (or `action`) with this credential. The result is kept as the credential\'s lastTest.',
+        params: IdParams,
+        body: Type.Object(
+          { component: Type.String({ maxLength: 64 }), action: Type.Optional(Type.String({ maxLength: 64 })), inputs: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Unknown())) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ ok: Type.Boolean(), message: Type.String(), durationMs: Type.Number() }), ...errorResponses },
+      },
+    },
+    async (request) => tests.test(actorOf(request), request.params.id, request.body),
+  );
+
+  app.post(
+    '/credentials/:id/replace',
+    {
+      schema: {
+        tags,
+        summary: 'Move every instance binding of this credential to another one',
+        params: IdParams,
+        body: Type.Object({ with: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ moved: Type.Integer() }), ...errorResponses },
+      },
+    },
+    async (request) => instances.replaceCredential(actorOf(request), request.params.id, request.body.with),
+  );
+
+  app.get(
+    '/credentials/:id/usage',
+    {
+      schema: {
+        tags,
+        summary: 'Where the credential is used: the instances and steps it is bound to',
+        params: IdParams,
+        response: { 200: Type.Object({ items: Type.Array(Type.Object({ instanceId: Type.String(), instanceName: Type.String(), step: Type.String() })) }), ...errorResponses },
+      },
+    },
+    async (request) => ({ items: await credentials.usage(actorOf(request), request.params.id) }),
+  );
+
   app.post(
     '/credentials',
     {

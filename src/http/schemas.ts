@@ -59,6 +59,7 @@ export const Credential = Type.Object({
     }),
     Type.Null(),
   ]),
+  lastTest: Type.Union([Type.Object({ ok: Type.Boolean(), message: Type.String(), at: Timestamp }), Type.Null()]),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });

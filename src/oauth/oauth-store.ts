@@ -165,7 +165,8 @@ export const createOAuthStore = (db: Db, engine: Engine) => ({
       .set({ lease_owner: owner, lease_expires_at: until })
       .where('organization_id', '=', organizationId)
       .where('credential_id', '=', credentialId)
-      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now), eb('lease_owner', '=', owner)]))
+      // A live lease blocks everyone, this process included: its worker may hold it.
+      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   },

@@ -105,6 +105,10 @@ export const createTokenService = (deps: {
     return expiresAt - clock.now().getTime() >= Math.min(ms, (expiresAt - issuedAt) / 2);
   };
 
+  /** Still accepted by the provider for at least another second. */
+  const notExpired = (grant: OAuthGrant): boolean =>
+    grant.tokensCiphertext !== null && (grant.expiresAt === null || Date.parse(grant.expiresAt) - clock.now().getTime() > 1000);
+
   const setStatus = async (record: CredentialRecord, status: CredentialStatus, trx?: Db) => {
     if (record.status !== status) await credentials.setStatus(record.organizationId, record.id, status, clock.now().toISOString(), trx);
   };
@@ -233,6 +237,11 @@ export const createTokenService = (deps: {
         throw new AppError('AUTHORIZATION_REQUIRED', 'This credential needs to be authorized');
       }
       const now = clock.now();
+      // After a failure the provider gets its back-off (Retry-After included), even from on-demand callers.
+      if (grant.failureCount > 0 && grant.refreshDueAt && Date.parse(grant.refreshDueAt) > now.getTime()) {
+        if (current && notExpired(grant)) return toAccessToken(current, grant);
+        throw new AppError('TOKEN_REFRESH_FAILED', `The token could not be refreshed (${grant.lastError ?? 'provider error'}); the next attempt is at ${grant.refreshDueAt}`);
+      }
       if (await store.tryLease(record.organizationId, record.id, options.owner, now.toISOString(), new Date(now.getTime() + options.leaseMs).toISOString())) {
         const leased = (await store.findGrant(record.organizationId, record.id)) ?? grant;
         const leasedTokens = await openTokens(record, leased);
@@ -245,7 +254,7 @@ export const createTokenService = (deps: {
           if (refreshed) return toAccessToken((await openTokens(record, refreshed)) as StoredTokens, refreshed);
         } catch (error) {
           // A token that is still valid, if only just, beats no token.
-          if (leasedTokens && validFor(leased, 5_000)) return toAccessToken(leasedTokens, leased);
+          if (leasedTokens && notExpired(leased)) return toAccessToken(leasedTokens, leased);
           failureToAppError(error);
         }
       }

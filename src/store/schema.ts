@@ -64,6 +64,8 @@ export interface CredentialsTable {
   secret_ciphertext: string;
   /** JSON of OAuth 2.0 settings that are not secret (grant type, provider, issuer); null otherwise. */
   oauth_settings: string | null;
+  /** JSON `{ok, message, at}` of the last credential test, or null. */
+  last_test: string | null;
   row_version: number;
   created_at: string;
   updated_at: string;
@@ -127,6 +129,45 @@ export interface OAuthStatesTable {
   used_at: string | null;
 }
 
+export interface IntegrationsTable {
+  id: string;
+  organization_id: string;
+  name: string;
+  description: string | null;
+  steps: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface InstancesTable {
+  id: string;
+  organization_id: string;
+  integration_id: string;
+  customer_id: string;
+  name: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface InstanceBindingsTable {
+  instance_id: string;
+  step_name: string;
+  organization_id: string;
+  /** Null when the bound credential was deleted with force: the binding shows as missing. */
+  credential_id: string | null;
+}
+
+export interface RunsTable {
+  id: string;
+  organization_id: string;
+  instance_id: string;
+  status: string;
+  steps: string;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   customers: CustomersTable;
@@ -138,4 +179,8 @@ export interface Database {
   oauth_grants: OAuthGrantsTable;
   oauth_links: OAuthLinksTable;
   oauth_states: OAuthStatesTable;
+  integrations: IntegrationsTable;
+  instances: InstancesTable;
+  instance_bindings: InstanceBindingsTable;
+  runs: RunsTable;
 }

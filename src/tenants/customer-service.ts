@@ -4,6 +4,7 @@ import { newId } from '../common/ids.js';
 import { DEFAULT_PAGE_SIZE, decodeCursor, toPage, type Page } from '../common/pagination.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { CredentialStore } from '../credentials/credential-store.js';
+import type { IntegrationStore } from '../integrations/integration-store.js';
 import type { DataKeyStore } from '../crypto/data-key-store.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { Transact } from '../store/database.js';
@@ -32,6 +33,7 @@ export const createCustomerService = (deps: {
   tenants: TenantStore;
   tokens: Pick<ApiTokenStore, 'deleteForCustomer'>;
   credentials: Pick<CredentialStore, 'deleteByCustomer'>;
+  instances: Pick<IntegrationStore, 'deleteInstancesOfCustomer'>;
   dataKeys: Pick<DataKeyStore, 'deleteScope'>;
   keyring: Pick<Keyring, 'createScopeKey' | 'forgetScope'>;
   audit: Pick<AuditService, 'record'>;
@@ -94,7 +96,7 @@ export const createCustomerService = (deps: {
       return { ...current, ...(name !== undefined ? { name } : {}), ...(input.externalId !== undefined ? { externalId: input.externalId } : {}), updatedAt };
     },
 
-    /** Deletes the customer, its credentials, users and tokens, and destroys its data key. */
+    /** Deletes the customer, its instances, credentials, users and tokens, and destroys its data key. */
     async delete(actor: Actor, id: string, input: { confirm?: string | undefined }): Promise<void> {
       requireRole(actor, 'org_admin', 'org_member');
       const current = await findVisible(actor, id);
@@ -102,6 +104,7 @@ export const createCustomerService = (deps: {
         throw new AppError('CONFIRMATION_MISMATCH', 'Type the customer\'s name exactly to confirm deletion');
       }
       await transact(async (trx) => {
+        await deps.instances.deleteInstancesOfCustomer(actor.organizationId, id, trx);
         const credentialsDeleted = await deps.credentials.deleteByCustomer(actor.organizationId, id, trx);
         await deps.tokens.deleteForCustomer(actor.organizationId, id, trx);
         await tenants.deleteUsersOfCustomer(actor.organizationId, id, trx);

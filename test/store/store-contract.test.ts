@@ -94,6 +94,7 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       label: fields.label,
       authMethod: fields.authMethod ?? 'api_key',
       oauthSettings: null,
+      lastTest: null,
       status: fields.status ?? 'active',
       setFields: ['api_key'],
       configCiphertext: null,
@@ -126,7 +127,7 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       expect(migrationsBefore).toEqual(Object.keys(migrations));
       expect(await applied()).toEqual(Object.keys(migrations));
       expect((await db.introspection.getTables()).map((t) => t.name).sort()).toEqual(tablesBefore);
-      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'credentials', 'customers', 'data_keys', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'users']);
+      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'credentials', 'customers', 'data_keys', 'instance_bindings', 'instances', 'integrations', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'runs', 'users']);
       expect(await tenants.findOrganization(org.id)).toEqual(org);
     });
   });

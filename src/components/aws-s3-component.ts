@@ -1,0 +1,245 @@
+import { ListBucketsCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { Type, type Static, type TObject } from 'typebox';
+import { Value } from 'typebox/value';
+import { ComponentError, type ActionContext, type Component, type ComponentAction } from './component.js';
+
+/**
+ * Amazon S3, and S3-compatible stores through `endpoint`. The credential is an
+ * `api_key_secret` pair: `api_key` is the access key id, `api_secret` the secret access key.
+ * Each call builds its own client, makes a single attempt (a refused key must not be
+ * retried), and destroys the client when done.
+ *
+ * @example
+ * const listObjects = awsS3Component.actions.find((action) => action.key === 'listObjects');
+ * await listObjects?.perform(context, { bucket: 'reports', prefix: '2024/', region: 'eu-west-1' });
+ * // → { objects: [{ key: '2024/q1.csv', size: 1834, lastModified: '2024-04-02T09:12:44.000Z' }], truncated: false }
+ */
+
+/** S3 answers at most this many keys per page, whatever is asked. */
+const S3_PAGE_LIMIT = 1000;
+const MAX_KEYS_LIMIT = 10_000;
+
+const Region = Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z0-9-]+$', default: 'us-east-1', description: 'AWS region' });
+const Endpoint = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  description: 'Absolute http(s) URL of an S3-compatible store; requests then use path-style addressing',
+});
+
+const ListBucketsInputs = Type.Object({ region: Type.Optional(Region), endpoint: Type.Optional(Endpoint) }, { additionalProperties: false });
+
+const ListObjectsInputs = Type.Object(
+  {
+    bucket: Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9._-]+$', description: 'Bucket name' }),
+    prefix: Type.Optional(Type.String({ maxLength: 1024, description: 'Only keys that begin with this prefix' })),
+    region: Type.Optional(Region),
+    endpoint: Type.Optional(Endpoint),
+    maxKeys: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_KEYS_LIMIT, default: S3_PAGE_LIMIT, description: 'Most keys to return, across pages' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** Where requests go: AWS by region, or an S3-compatible store at a checked URL. */
+interface Location {
+  region: string;
+  endpoint: URL | undefined;
+  /** Named in messages: the endpoint's host, or Amazon S3. */
+  where: string;
+}
+
+const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const NETWORK_NAMES = new Set(['TimeoutError', 'AbortError', 'RequestTimeout']);
+
+const parseInputs = <T extends TObject>(schema: T, inputs: Record<string, unknown>): Static<T> => {
+  const value = Value.Convert(schema, Value.Default(schema, structuredClone(inputs)));
+  // Name the input and the rule only; never echo the value back.
+  const problems = [...Value.Errors(schema, value)].map((error) => `${error.instancePath.replace(/^\//, '') || 'inputs'}: ${error.message}`);
+  if (problems.length > 0) throw new ComponentError('bad_input', `Invalid inputs: ${problems.join('; ')}`);
+  return value as Static<T>;
+};
+
+const resolveLocation = (inputs: { region?: string; endpoint?: string }): Location => {
+  const region = inputs.region ?? 'us-east-1';
+  if (inputs.endpoint === undefined) return { region, endpoint: undefined, where: 'Amazon S3' };
+  let url: URL;
+  try {
+    url = new URL(inputs.endpoint);
+  } catch {
+    throw new ComponentError('bad_input', 'endpoint must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ComponentError('bad_input', 'endpoint must be an absolute http(s) URL');
+  // Keys belong in the credential, never in a URL that ends up in inputs and logs.
+  if (url.username !== '' || url.password !== '') throw new ComponentError('bad_input', 'endpoint must not contain a user name or password');
+  return { region, endpoint: url, where: url.host };
+};
+
+const readKeys = (context: ActionContext): { accessKeyId: string; secretAccessKey: string } => {
+  const credential = context.credential;
+  if (!credential) throw new ComponentError('bad_input', 'Amazon S3 needs an api_key_secret credential');
+  if (credential.authMethod !== 'api_key_secret') {
+    throw new ComponentError('bad_input', `Amazon S3 takes an api_key_secret credential, not ${credential.authMethod}`);
+  }
+  const { api_key: accessKeyId, api_secret: secretAccessKey } = credential.fields.reveal();
+  if (!accessKeyId || !secretAccessKey) {
+    throw new ComponentError('bad_input', 'The credential needs both api_key (access key id) and api_secret (secret access key)');
+  }
+  return { accessKeyId, secretAccessKey };
+};
+
+const createClient = (context: ActionContext, location: Location): S3Client =>
+  new S3Client({
+    region: location.region,
+    credentials: readKeys(context),
+    // One attempt: a refused key must not be tried again, and the step owns the timeout.
+    maxAttempts: 1,
+    // Without throwOnRequestTimeout the SDK only warns when requestTimeout passes.
+    requestHandler: { connectionTimeout: context.timeoutMs, requestTimeout: context.timeoutMs, throwOnRequestTimeout: true },
+    // A bucket in another region answers with a redirect; follow it rather than fail.
+    followRegionRedirects: true,
+    ...(location.endpoint === undefined ? {} : { endpoint: location.endpoint.href, forcePathStyle: true }),
+  });
+
+const errorCode = (error: object): string | undefined => {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+};
+
+interface ServiceFailure {
+  name: string;
+  $metadata: { httpStatusCode?: number };
+}
+
+const isServiceFailure = (error: unknown): error is ServiceFailure =>
+  error instanceof S3ServiceException || (error instanceof Error && '$metadata' in error && '$fault' in error);
+
+/**
+ * Turns whatever the SDK threw into a ComponentError. Messages carry S3 error codes and
+ * the host, never S3's own message text (which may echo the string it signed) nor a key.
+ */
+const describeFailure = (error: unknown, context: ActionContext, location: Location, bucket?: string): ComponentError => {
+  if (error instanceof ComponentError) return error;
+  if (isServiceFailure(error)) {
+    const status = error.$metadata.httpStatusCode;
+    // The code comes from the server: keep it only if it looks like one.
+    const code = /^[A-Za-z0-9.]{1,64}$/.test(error.name) && error.name !== 'Unknown' && error.name !== 'UnknownError' ? error.name : `HTTP ${status ?? 'error'}`;
+    if (AUTH_CODES.has(code) || status === 403) return new ComponentError('auth_refused', `S3 refused the access key (${code})`);
+    if (code === 'NoSuchBucket') {
+      return new ComponentError('not_found', bucket === undefined ? 'S3 has no such bucket (NoSuchBucket)' : `S3 has no bucket named ${bucket} (NoSuchBucket)`);
+    }
+    return new ComponentError('remote_error', `S3 answered with an error (${code})`);
+  }
+  if (context.signal.aborted) {
+    return new ComponentError('unreachable', `No answer from ${location.where} in time (the step timed out or the run was cancelled)`);
+  }
+  if (error instanceof Error) {
+    const code = errorCode(error) ?? errorCode((error as { cause?: object }).cause ?? {});
+    if ((code !== undefined && NETWORK_CODES.has(code)) || NETWORK_NAMES.has(error.name)) {
+      return new ComponentError('unreachable', `Could not reach ${location.where} (${code ?? error.name})`);
+    }
+    if (code !== undefined && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT'))) {
+      return new ComponentError('unreachable', `Could not reach ${location.where}: TLS failed (${code})`);
+    }
+    return new ComponentError('remote_error', `The S3 request failed (${code ?? error.name})`);
+  }
+  return new ComponentError('remote_error', 'The S3 request failed');
+};
+
+const withClient = async <T>(
+  context: ActionContext,
+  location: Location,
+  bucket: string | undefined,
+  work: (client: S3Client) => Promise<T>,
+): Promise<T> => {
+  const client = createClient(context, location);
+  try {
+    return await work(client);
+  } catch (error) {
+    throw describeFailure(error, context, location, bucket);
+  } finally {
+    client.destroy();
+  }
+};
+
+const isoDate = (date: Date | undefined): string | null => (date === undefined ? null : date.toISOString());
+
+const listBuckets: ComponentAction = {
+  key: 'listBuckets',
+  name: 'List buckets',
+  description: 'Lists the buckets the access key can see.',
+  inputs: ListBucketsInputs,
+  authMethods: ['api_key_secret'],
+  credentialRequired: true,
+  async perform(context, rawInputs) {
+    const inputs = parseInputs(ListBucketsInputs, rawInputs);
+    const location = resolveLocation(inputs);
+    context.log.info('Listing S3 buckets', { region: location.region, where: location.where });
+    return withClient(context, location, undefined, async (client) => {
+      const answer = await client.send(new ListBucketsCommand({}), { abortSignal: context.signal });
+      const buckets = (answer.Buckets ?? []).flatMap((bucket) =>
+        bucket.Name === undefined ? [] : [{ name: bucket.Name, createdAt: isoDate(bucket.CreationDate) }],
+      );
+      return { buckets };
+    });
+  },
+};
+
+const createListObjects = (pageSize: number): ComponentAction => ({
+  key: 'listObjects',
+  name: 'List objects',
+  description: `Lists the objects of a bucket, optionally under a prefix, following pages up to maxKeys (at most ${MAX_KEYS_LIMIT}).`,
+  inputs: ListObjectsInputs,
+  authMethods: ['api_key_secret'],
+  credentialRequired: true,
+  async perform(context, rawInputs) {
+    const inputs = parseInputs(ListObjectsInputs, rawInputs);
+    const maxKeys = inputs.maxKeys ?? S3_PAGE_LIMIT;
+    const location = resolveLocation(inputs);
+    context.log.info('Listing S3 objects', { bucket: inputs.bucket, prefix: inputs.prefix, maxKeys, region: location.region, where: location.where });
+    return withClient(context, location, inputs.bucket, async (client) => {
+      const objects: Array<{ key: string; size: number; lastModified: string | null }> = [];
+      let token: string | undefined;
+      let truncated = false;
+      do {
+        const page = await client.send(
+          new ListObjectsV2Command({
+            Bucket: inputs.bucket,
+            MaxKeys: Math.min(pageSize, maxKeys - objects.length),
+            ...(inputs.prefix === undefined ? {} : { Prefix: inputs.prefix }),
+            ...(token === undefined ? {} : { ContinuationToken: token }),
+          }),
+          { abortSignal: context.signal },
+        );
+        for (const object of page.Contents ?? []) {
+          if (object.Key !== undefined) objects.push({ key: object.Key, size: object.Size ?? 0, lastModified: isoDate(object.LastModified) });
+        }
+        truncated = page.IsTruncated === true;
+        token = page.NextContinuationToken;
+      } while (truncated && token !== undefined && objects.length < maxKeys);
+      // A store that answers more than asked still yields at most maxKeys.
+      if (objects.length > maxKeys) return { objects: objects.slice(0, maxKeys), truncated: true };
+      return { objects, truncated };
+    });
+  },
+});
+
+export interface AwsS3ComponentOptions {
+  /** Keys asked for per ListObjectsV2 page (S3 caps it at 1000). Tests lower it to see paging. */
+  pageSize?: number;
+}
+
+/** Builds the S3 component; `awsS3Component` is the one Credence registers. */
+export const createAwsS3Component = (options: AwsS3ComponentOptions = {}): Component => {
+  const pageSize = Math.max(1, Math.min(options.pageSize ?? S3_PAGE_LIMIT, S3_PAGE_LIMIT));
+  return {
+    key: 'aws-s3',
+    name: 'Amazon S3',
+    description: 'Lists buckets and objects in Amazon S3 or an S3-compatible store, with an access key id and secret access key.',
+    actions: [listBuckets, createListObjects(pageSize)],
+    testAction: 'listBuckets',
+  };
+};
+
+export const awsS3Component: Component = createAwsS3Component();

@@ -1,0 +1,83 @@
+import type { TObject } from 'typebox';
+import type { Redacted } from '../common/redacted.js';
+import type { AuthMethodKey } from '../credentials/auth-methods.js';
+
+/**
+ * The component contract. A component talks to one outside service; each of its actions
+ * declares its inputs (a TypeBox object schema), which auth methods it accepts, and
+ * whether it needs a credential at all. Credence resolves the bound credential just for
+ * the step that runs and hands it over in the context.
+ */
+
+/** The credential a step receives: decrypted values, and for OAuth 2.0 a fresh access token. */
+export interface StepCredential {
+  id: string;
+  authMethod: AuthMethodKey;
+  /** Field values by name (api_key, username, password, private_key, client_id…). */
+  fields: Redacted<Record<string, string>>;
+  /** oauth2 only: an access token valid for at least the next minute. */
+  accessToken?: Redacted<string> | undefined;
+}
+
+/** A logger for a step. Lines go into the run record; any credential value in them is blanked. */
+export interface StepLogger {
+  info(message: string, details?: Record<string, unknown>): void;
+  warn(message: string, details?: Record<string, unknown>): void;
+}
+
+export interface ActionContext {
+  credential: StepCredential | undefined;
+  log: StepLogger;
+  /** Aborted when the step times out or the run is cancelled; pass it to every outbound call. */
+  signal: AbortSignal;
+  timeoutMs: number;
+  /** Outbound HTTP (tests may wrap it). */
+  fetch: typeof fetch;
+}
+
+export interface ComponentAction {
+  key: string;
+  name: string;
+  description: string;
+  inputs: TObject;
+  authMethods: readonly AuthMethodKey[];
+  credentialRequired: boolean;
+  /** Does the work and returns JSON-serialisable output, which later steps may refer to. */
+  perform(context: ActionContext, inputs: Record<string, unknown>): Promise<unknown>;
+}
+
+export interface Component {
+  key: string;
+  name: string;
+  description: string;
+  actions: readonly ComponentAction[];
+  /** The action used to test a credential: it must succeed only if the credential works. */
+  testAction: string;
+}
+
+export type ComponentFailureKind =
+  /** The service refused the credential (wrong password, key, secret, token). */
+  | 'auth_refused'
+  /** The access token is expired or revoked. */
+  | 'token_expired'
+  /** Could not connect: DNS, refused, timeout, TLS. */
+  | 'unreachable'
+  /** The server's host key is not the expected one. */
+  | 'host_key_mismatch'
+  /** The thing asked for does not exist (path, bucket, folder). */
+  | 'not_found'
+  /** The inputs or the credential do not fit the action. */
+  | 'bad_input'
+  /** Anything else the service answered with. */
+  | 'remote_error';
+
+/** A failure a person can act on. The message never contains a secret. */
+export class ComponentError extends Error {
+  override readonly name = 'ComponentError';
+  readonly kind: ComponentFailureKind;
+
+  constructor(kind: ComponentFailureKind, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}

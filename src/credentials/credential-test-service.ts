@@ -1,0 +1,83 @@
+import { AppError } from '../common/app-error.js';
+import type { Clock } from '../common/clock.js';
+import type { AuditService } from '../audit/audit-service.js';
+import { ComponentError } from '../components/component.js';
+import type { ComponentRegistry } from '../components/registry.js';
+import { checkInputs } from '../integrations/step-inputs.js';
+import { scrub, secretsOf } from '../integrations/run-service.js';
+import type { Actor } from '../tenants/actor.js';
+import type { CredentialService } from './credential-service.js';
+import type { CredentialStore, LastTest } from './credential-store.js';
+
+export const TEST_TIMEOUT_MS = 30_000;
+
+export interface CredentialTestResult {
+  ok: boolean;
+  message: string;
+  durationMs: number;
+}
+
+const describeOutput = (output: unknown): string => {
+  if (output && typeof output === 'object') {
+    const record = output as Record<string, unknown>;
+    for (const key of ['entries', 'buckets', 'objects']) {
+      if (Array.isArray(record[key])) return `the service answered with ${(record[key] as unknown[]).length} ${key}`;
+    }
+    if (typeof record.status === 'number') return `the service answered ${record.status}`;
+    if (typeof record.name === 'string') return `signed in as ${record.name}`;
+  }
+  return 'the service accepted the credential';
+};
+
+/**
+ * Tests a credential with a real call: the component's test action (or a chosen one)
+ * runs with the credential, and the answer is kept on the credential as `lastTest`.
+ */
+export const createCredentialTestService = (deps: {
+  credentials: Pick<CredentialService, 'findManageable' | 'resolveForStep'>;
+  store: Pick<CredentialStore, 'setLastTest'>;
+  components: ComponentRegistry;
+  audit: Pick<AuditService, 'record'>;
+  clock: Clock;
+  fetch: typeof fetch;
+}) => {
+  const { credentials, store, components, audit, clock } = deps;
+
+  return {
+    async test(actor: Actor, credentialId: string, input: { component: string; action?: string | undefined; inputs?: Record<string, unknown> | undefined }): Promise<CredentialTestResult> {
+      const record = await credentials.findManageable(actor, credentialId);
+      const action = components.action(input.component, input.action);
+      if (!action.authMethods.includes(record.authMethod)) {
+        throw new AppError('VALIDATION_FAILED', `${input.component}.${action.key} accepts ${action.authMethods.join(', ')}, not ${record.authMethod}`);
+      }
+      const checked = checkInputs(action.inputs, input.inputs ?? {});
+      if (!checked.ok) throw new AppError('VALIDATION_FAILED', `inputs do not fit ${input.component}.${action.key}: ${checked.message}`);
+
+      const started = clock.now();
+      let result: { ok: boolean; message: string };
+      let secrets: string[] = [];
+      try {
+        const credential = await credentials.resolveForStep(actor, credentialId, { purpose: 'test', component: input.component, action: action.key });
+        secrets = secretsOf(credential);
+        const output = await action.perform(
+          { credential, log: { info: () => undefined, warn: () => undefined }, signal: AbortSignal.timeout(TEST_TIMEOUT_MS), timeoutMs: TEST_TIMEOUT_MS, fetch: deps.fetch },
+          checked.value,
+        );
+        result = { ok: true, message: `It works: ${describeOutput(output)}` };
+      } catch (error) {
+        if (error instanceof ComponentError) result = { ok: false, message: error.message };
+        else if (error instanceof AppError && error.expose) result = { ok: false, message: error.message };
+        else if (error instanceof Error && error.name === 'TimeoutError') result = { ok: false, message: 'The service did not answer in time' };
+        else throw error;
+      }
+      const message = scrub(result.message, secrets) as string;
+      const durationMs = clock.now().getTime() - started.getTime();
+      const lastTest: LastTest = { ok: result.ok, message, at: clock.now().toISOString() };
+      await store.setLastTest(record.organizationId, record.id, lastTest);
+      await audit.record(actor, actor.organizationId, { action: 'credential.tested', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { component: input.component, action: action.key, ok: result.ok } });
+      return { ok: result.ok, message, durationMs };
+    },
+  };
+};
+
+export type CredentialTestService = ReturnType<typeof createCredentialTestService>;

@@ -1,0 +1,184 @@
+import { AppError, notFound } from '../common/app-error.js';
+import type { Clock } from '../common/clock.js';
+import { newId } from '../common/ids.js';
+import { DEFAULT_PAGE_SIZE, decodeCursor, toPage, type Page } from '../common/pagination.js';
+import type { AuditService } from '../audit/audit-service.js';
+import type { ComponentRegistry } from '../components/registry.js';
+import type { CredentialRecord, CredentialStore } from '../credentials/credential-store.js';
+import type { Db, Transact } from '../store/database.js';
+import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import type { Instance, Integration, IntegrationStore } from './integration-store.js';
+
+export interface InstanceInput {
+  integrationId: string;
+  customerId: string;
+  name: string;
+  bindings?: Record<string, string | null> | undefined;
+}
+
+/**
+ * Instances: an integration deployed for one customer, with a credential bound to each
+ * step that needs one. A binding must belong to that customer or to the organization,
+ * and its auth method must be one the step accepts.
+ */
+export const createInstanceService = (deps: {
+  store: IntegrationStore;
+  credentials: Pick<CredentialStore, 'find'>;
+  tenants: Pick<TenantStore, 'findCustomer'>;
+  components: ComponentRegistry;
+  audit: Pick<AuditService, 'record'>;
+  transact: Transact;
+  clock: Clock;
+}) => {
+  const { store, credentials, components, audit, transact, clock } = deps;
+
+  const findVisible = async (actor: Actor, id: string): Promise<Instance> => {
+    const instance = await store.findInstance(actor.organizationId, id);
+    const visible = instance && (actor.role === 'runtime' || canSeeScope(actor, instance.customerId));
+    if (!instance || !visible) throw notFound('Instance');
+    return instance;
+  };
+
+  /** Problems with one binding, in words that name the step; empty when it fits. */
+  const bindingProblem = (step: Integration['steps'][number], customerId: string, credential: CredentialRecord | undefined): string | undefined => {
+    const action = components.action(step.component, step.action);
+    const accepts = action.authMethods.join(', ');
+    if (!credential) return `step ${step.name}: the credential does not exist`;
+    if (credential.customerId !== null && credential.customerId !== customerId) {
+      return `step ${step.name}: the credential belongs to another customer; bind one of this customer's or the organization's`;
+    }
+    if (!action.authMethods.includes(credential.authMethod)) {
+      return `step ${step.name}: ${step.component}.${step.action} accepts ${accepts || 'no credential'}, not ${credential.authMethod}`;
+    }
+    return undefined;
+  };
+
+  /** Checks every binding; throws INVALID_BINDING listing each problem by step. */
+  const checkBindings = async (actor: Actor, integration: Integration, customerId: string, bindings: Record<string, string | null>): Promise<Record<string, string | null>> => {
+    const problems: string[] = [];
+    const checked: Record<string, string | null> = {};
+    for (const name of Object.keys(bindings)) {
+      if (!integration.steps.some((s) => s.name === name)) problems.push(`step ${name}: the integration has no such step`);
+    }
+    for (const step of integration.steps) {
+      const credentialId = bindings[step.name] ?? null;
+      const action = components.action(step.component, step.action);
+      if (credentialId === null) {
+        if (action.credentialRequired) problems.push(`step ${step.name}: ${step.component}.${step.action} needs a credential (${action.authMethods.join(', ')})`);
+        continue;
+      }
+      const credential = await credentials.find(actor.organizationId, credentialId);
+      // A customer user cannot learn that an organization credential exists by binding it.
+      const reachable = credential && (actor.role !== 'customer_user' || credential.customerId === actor.customerId) ? credential : undefined;
+      const problem = bindingProblem(step, customerId, reachable);
+      if (problem) problems.push(problem);
+      else checked[step.name] = credentialId;
+    }
+    if (problems.length > 0) throw new AppError('INVALID_BINDING', problems.join('; '));
+    return checked;
+  };
+
+  const integrationOf = async (actor: Actor, integrationId: string): Promise<Integration> => {
+    const integration = await store.findIntegration(actor.organizationId, integrationId);
+    if (!integration) throw notFound('Integration');
+    return integration;
+  };
+
+  return {
+    async create(actor: Actor, input: InstanceInput): Promise<Instance> {
+      requireRole(actor, 'org_admin', 'org_member', 'customer_user');
+      if (!canSeeScope(actor, input.customerId) || !(await deps.tenants.findCustomer(actor.organizationId, input.customerId))) throw notFound('Customer');
+      const integration = await integrationOf(actor, input.integrationId);
+      const name = input.name.trim();
+      if (name === '' || name.length > 200) throw new AppError('VALIDATION_FAILED', 'name must be 1 to 200 characters');
+      const bindings = await checkBindings(actor, integration, input.customerId, input.bindings ?? {});
+      const now = clock.now().toISOString();
+      const instance: Instance = {
+        id: newId('ins'),
+        organizationId: actor.organizationId,
+        integrationId: integration.id,
+        customerId: input.customerId,
+        name,
+        bindings,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await transact(async (trx) => {
+        await store.insertInstance(instance, trx);
+        await audit.record(actor, actor.organizationId, { action: 'instance.created', customerId: instance.customerId, targetType: 'instance', targetId: instance.id, details: { name, integrationId: integration.id, bindings } }, trx);
+      });
+      return instance;
+    },
+
+    async get(actor: Actor, id: string): Promise<Instance> {
+      requireRole(actor, 'org_admin', 'org_member', 'customer_user', 'runtime');
+      return findVisible(actor, id);
+    },
+
+    async list(actor: Actor, query: { customerId?: string | undefined; limit?: number | undefined; cursor?: string | undefined }): Promise<Page<Instance>> {
+      requireRole(actor, 'org_admin', 'org_member', 'customer_user', 'runtime');
+      const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+      let customerId = query.customerId;
+      if (actor.role === 'customer_user') {
+        if (customerId !== undefined && customerId !== actor.customerId) return { items: [], nextCursor: null };
+        customerId = actor.customerId ?? '';
+      }
+      return toPage(await store.listInstances(actor.organizationId, { customerId, afterId: decodeCursor(query.cursor), limit: limit + 1 }), limit);
+    },
+
+    /** Renames an instance and/or replaces its bindings (checked like at deployment). */
+    async update(actor: Actor, id: string, input: { name?: string | undefined; bindings?: Record<string, string | null> | undefined }): Promise<Instance> {
+      requireRole(actor, 'org_admin', 'org_member', 'customer_user');
+      const current = await findVisible(actor, id);
+      const integration = await integrationOf(actor, current.integrationId);
+      const bindings = input.bindings === undefined ? undefined : await checkBindings(actor, integration, current.customerId, { ...current.bindings, ...input.bindings });
+      const name = input.name?.trim();
+      if (name !== undefined && (name === '' || name.length > 200)) throw new AppError('VALIDATION_FAILED', 'name must be 1 to 200 characters');
+      const updatedAt = clock.now().toISOString();
+      await transact(async (trx) => {
+        if (bindings) await store.replaceBindings(actor.organizationId, id, bindings, trx);
+        await store.touchInstance(actor.organizationId, id, { name, updatedAt }, trx);
+        await audit.record(actor, actor.organizationId, { action: 'instance.updated', customerId: current.customerId, targetType: 'instance', targetId: id, details: { ...(bindings ? { bindings } : {}), ...(name ? { name } : {}) } }, trx);
+      });
+      return { ...current, ...(name ? { name } : {}), ...(bindings ? { bindings } : {}), updatedAt };
+    },
+
+    async delete(actor: Actor, id: string): Promise<void> {
+      requireRole(actor, 'org_admin', 'org_member', 'customer_user');
+      const current = await findVisible(actor, id);
+      await transact(async (trx) => {
+        await store.deleteInstance(actor.organizationId, id, trx);
+        await audit.record(actor, actor.organizationId, { action: 'instance.deleted', customerId: current.customerId, targetType: 'instance', targetId: id, details: { name: current.name } }, trx);
+      });
+    },
+
+    /** Moves every binding of one credential to another, checking each against its step. */
+    async replaceCredential(actor: Actor, fromId: string, toId: string, trx?: Db): Promise<{ moved: number }> {
+      requireRole(actor, 'org_admin', 'org_member', 'customer_user');
+      const from = await credentials.find(actor.organizationId, fromId);
+      const to = await credentials.find(actor.organizationId, toId);
+      if (!from || !canSeeScope(actor, from.customerId)) throw notFound('Credential');
+      if (!to || !canSeeScope(actor, to.customerId)) throw notFound('Replacement credential');
+      const uses = await store.usesOf(actor.organizationId, fromId);
+      const problems: string[] = [];
+      for (const use of uses) {
+        const instance = await store.findInstance(actor.organizationId, use.instanceId);
+        const integration = instance && (await store.findIntegration(actor.organizationId, instance.integrationId));
+        const step = integration?.steps.find((s) => s.name === use.step);
+        if (!instance || !step) continue;
+        const problem = bindingProblem(step, instance.customerId, to);
+        if (problem) problems.push(`${use.instanceName}: ${problem}`);
+      }
+      if (problems.length > 0) throw new AppError('INVALID_BINDING', problems.join('; '));
+      const work = async (t: Db) => {
+        const moved = await store.rebind(actor.organizationId, fromId, toId, t);
+        await audit.record(actor, actor.organizationId, { action: 'credential.replaced', customerId: from.customerId, targetType: 'credential', targetId: fromId, details: { with: toId, bindings: moved } }, t);
+        return { moved };
+      };
+      return trx ? work(trx) : transact(work);
+    },
+  };
+};
+
+export type InstanceService = ReturnType<typeof createInstanceService>;

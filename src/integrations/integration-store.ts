@@ -1,0 +1,302 @@
+import type { Db } from '../store/database.js';
+import type { InstancesTable, IntegrationsTable, RunsTable } from '../store/schema.js';
+
+export interface IntegrationStep {
+  name: string;
+  component: string;
+  action: string;
+  /** Values, or `{{steps.<name>.<path>}}` references to an earlier step's output. */
+  inputs: Record<string, unknown>;
+}
+
+export interface Integration {
+  id: string;
+  organizationId: string;
+  name: string;
+  description: string | null;
+  steps: IntegrationStep[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Instance {
+  id: string;
+  organizationId: string;
+  integrationId: string;
+  customerId: string;
+  name: string;
+  /** Step name → credential id; null where a bound credential was deleted with force. */
+  bindings: Record<string, string | null>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StepRecord {
+  name: string;
+  component: string;
+  action: string;
+  status: 'succeeded' | 'failed' | 'skipped';
+  credentialId: string | null;
+  output: unknown;
+  error: string | null;
+  startedAt: string | null;
+  durationMs: number | null;
+  logs: Array<{ level: string; message: string; at: string }>;
+}
+
+export interface Run {
+  id: string;
+  organizationId: string;
+  instanceId: string;
+  status: 'running' | 'succeeded' | 'failed';
+  steps: StepRecord[];
+  error: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+const toIntegration = (row: IntegrationsTable): Integration => ({
+  id: row.id,
+  organizationId: row.organization_id,
+  name: row.name,
+  description: row.description,
+  steps: JSON.parse(row.steps) as IntegrationStep[],
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+const toRun = (row: RunsTable): Run => ({
+  id: row.id,
+  organizationId: row.organization_id,
+  instanceId: row.instance_id,
+  status: row.status as Run['status'],
+  steps: JSON.parse(row.steps) as StepRecord[],
+  error: row.error,
+  startedAt: row.started_at,
+  finishedAt: row.finished_at,
+});
+
+/** Integrations, instances with their bindings, and runs. Every query is scoped by organization. */
+export const createIntegrationStore = (db: Db) => {
+  const bindingsOf = async (organizationId: string, instanceIds: string[], trx: Db): Promise<Map<string, Record<string, string | null>>> => {
+    const result = new Map<string, Record<string, string | null>>();
+    if (instanceIds.length === 0) return result;
+    const rows = await trx
+      .selectFrom('instance_bindings')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .where('instance_id', 'in', instanceIds)
+      .execute();
+    for (const row of rows) {
+      const bindings = result.get(row.instance_id) ?? {};
+      bindings[row.step_name] = row.credential_id;
+      result.set(row.instance_id, bindings);
+    }
+    return result;
+  };
+
+  const withBindings = async (organizationId: string, rows: InstancesTable[], trx: Db): Promise<Instance[]> => {
+    const bindings = await bindingsOf(organizationId, rows.map((r) => r.id), trx);
+    return rows.map((row) => ({
+      id: row.id,
+      organizationId: row.organization_id,
+      integrationId: row.integration_id,
+      customerId: row.customer_id,
+      name: row.name,
+      bindings: bindings.get(row.id) ?? {},
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
+  };
+
+  const replaceBindings = async (organizationId: string, instanceId: string, bindings: Record<string, string | null>, trx: Db = db): Promise<void> => {
+    await trx.deleteFrom('instance_bindings').where('organization_id', '=', organizationId).where('instance_id', '=', instanceId).execute();
+    const rows = Object.entries(bindings).map(([step, credentialId]) => ({
+      instance_id: instanceId,
+      step_name: step,
+      organization_id: organizationId,
+      credential_id: credentialId,
+    }));
+    if (rows.length > 0) await trx.insertInto('instance_bindings').values(rows).execute();
+  };
+
+  return {
+    async insertIntegration(integration: Integration, trx: Db = db): Promise<void> {
+      await trx
+        .insertInto('integrations')
+        .values({
+          id: integration.id,
+          organization_id: integration.organizationId,
+          name: integration.name,
+          description: integration.description,
+          steps: JSON.stringify(integration.steps),
+          created_at: integration.createdAt,
+          updated_at: integration.updatedAt,
+        })
+        .execute();
+    },
+
+    async findIntegration(organizationId: string, id: string, trx: Db = db): Promise<Integration | undefined> {
+      const row = await trx.selectFrom('integrations').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+      return row && toIntegration(row);
+    },
+
+    async listIntegrations(organizationId: string, filter: { afterId?: string | undefined; limit: number }, trx: Db = db): Promise<Integration[]> {
+      let query = trx.selectFrom('integrations').selectAll().where('organization_id', '=', organizationId);
+      if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
+      return (await query.orderBy('id').limit(filter.limit).execute()).map(toIntegration);
+    },
+
+    async updateIntegration(
+      organizationId: string,
+      id: string,
+      changes: { name?: string | undefined; description?: string | null | undefined; steps?: IntegrationStep[] | undefined; updatedAt: string },
+      trx: Db = db,
+    ): Promise<void> {
+      await trx
+        .updateTable('integrations')
+        .set({
+          updated_at: changes.updatedAt,
+          ...(changes.name !== undefined ? { name: changes.name } : {}),
+          ...(changes.description !== undefined ? { description: changes.description } : {}),
+          ...(changes.steps !== undefined ? { steps: JSON.stringify(changes.steps) } : {}),
+        })
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', id)
+        .execute();
+    },
+
+    async deleteIntegration(organizationId: string, id: string, trx: Db = db): Promise<void> {
+      await trx.deleteFrom('integrations').where('organization_id', '=', organizationId).where('id', '=', id).execute();
+    },
+
+    async countInstancesOf(organizationId: string, integrationId: string, trx: Db = db): Promise<number> {
+      const row = await trx
+        .selectFrom('instances')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where('organization_id', '=', organizationId)
+        .where('integration_id', '=', integrationId)
+        .executeTakeFirst();
+      return Number(row?.n ?? 0);
+    },
+
+    async insertInstance(instance: Instance, trx: Db = db): Promise<void> {
+      await trx
+        .insertInto('instances')
+        .values({
+          id: instance.id,
+          organization_id: instance.organizationId,
+          integration_id: instance.integrationId,
+          customer_id: instance.customerId,
+          name: instance.name,
+          created_at: instance.createdAt,
+          updated_at: instance.updatedAt,
+        })
+        .execute();
+      await replaceBindings(instance.organizationId, instance.id, instance.bindings, trx);
+    },
+
+    replaceBindings,
+
+    async findInstance(organizationId: string, id: string, trx: Db = db): Promise<Instance | undefined> {
+      const rows = await trx.selectFrom('instances').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).execute();
+      return (await withBindings(organizationId, rows, trx))[0];
+    },
+
+    async listInstances(
+      organizationId: string,
+      filter: { customerId?: string | undefined; afterId?: string | undefined; limit: number },
+      trx: Db = db,
+    ): Promise<Instance[]> {
+      let query = trx.selectFrom('instances').selectAll().where('organization_id', '=', organizationId);
+      if (filter.customerId !== undefined) query = query.where('customer_id', '=', filter.customerId);
+      if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
+      return withBindings(organizationId, await query.orderBy('id').limit(filter.limit).execute(), trx);
+    },
+
+    async touchInstance(organizationId: string, id: string, changes: { name?: string | undefined; updatedAt: string }, trx: Db = db): Promise<void> {
+      await trx
+        .updateTable('instances')
+        .set({ updated_at: changes.updatedAt, ...(changes.name !== undefined ? { name: changes.name } : {}) })
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', id)
+        .execute();
+    },
+
+    async deleteInstance(organizationId: string, id: string, trx: Db = db): Promise<void> {
+      await trx.deleteFrom('instances').where('organization_id', '=', organizationId).where('id', '=', id).execute();
+    },
+
+    /** Instances with a step bound to the credential: `{instanceId, name, step}`. */
+    async usesOf(organizationId: string, credentialId: string, trx: Db = db): Promise<Array<{ instanceId: string; instanceName: string; step: string }>> {
+      const rows = await trx
+        .selectFrom('instance_bindings')
+        .innerJoin('instances', 'instances.id', 'instance_bindings.instance_id')
+        .select(['instances.id as instanceId', 'instances.name as instanceName', 'instance_bindings.step_name as step'])
+        .where('instance_bindings.organization_id', '=', organizationId)
+        .where('instance_bindings.credential_id', '=', credentialId)
+        .orderBy('instances.id')
+        .execute();
+      return rows;
+    },
+
+    /** Points every binding of one credential at another (null: mark them missing). */
+    async rebind(organizationId: string, from: string, to: string | null, trx: Db = db): Promise<number> {
+      const result = await trx
+        .updateTable('instance_bindings')
+        .set({ credential_id: to })
+        .where('organization_id', '=', organizationId)
+        .where('credential_id', '=', from)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
+
+    async deleteInstancesOfCustomer(organizationId: string, customerId: string, trx: Db = db): Promise<void> {
+      await trx.deleteFrom('instances').where('organization_id', '=', organizationId).where('customer_id', '=', customerId).execute();
+    },
+
+    async insertRun(run: Run, trx: Db = db): Promise<void> {
+      await trx
+        .insertInto('runs')
+        .values({
+          id: run.id,
+          organization_id: run.organizationId,
+          instance_id: run.instanceId,
+          status: run.status,
+          steps: JSON.stringify(run.steps),
+          error: run.error,
+          started_at: run.startedAt,
+          finished_at: run.finishedAt,
+        })
+        .execute();
+    },
+
+    async finishRun(run: Run, trx: Db = db): Promise<void> {
+      await trx
+        .updateTable('runs')
+        .set({ status: run.status, steps: JSON.stringify(run.steps), error: run.error, finished_at: run.finishedAt })
+        .where('organization_id', '=', run.organizationId)
+        .where('id', '=', run.id)
+        .execute();
+    },
+
+    async findRun(organizationId: string, instanceId: string, id: string, trx: Db = db): Promise<Run | undefined> {
+      const row = await trx
+        .selectFrom('runs')
+        .selectAll()
+        .where('organization_id', '=', organizationId)
+        .where('instance_id', '=', instanceId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row && toRun(row);
+    },
+
+    async listRuns(organizationId: string, instanceId: string, filter: { beforeId?: string | undefined; limit: number }, trx: Db = db): Promise<Run[]> {
+      let query = trx.selectFrom('runs').selectAll().where('organization_id', '=', organizationId).where('instance_id', '=', instanceId);
+      if (filter.beforeId !== undefined) query = query.where('id', '<', filter.beforeId);
+      return (await query.orderBy('id', 'desc').limit(filter.limit).execute()).map(toRun);
+    },
+  };
+};
+
+export type IntegrationStore = ReturnType<typeof createIntegrationStore>;

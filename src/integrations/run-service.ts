@@ -1,0 +1,165 @@
+import { AppError, notFound } from '../common/app-error.js';
+import type { Clock } from '../common/clock.js';
+import { newId } from '../common/ids.js';
+import { DEFAULT_PAGE_SIZE, decodeCursor, toPage, type Page } from '../common/pagination.js';
+import type { AuditService } from '../audit/audit-service.js';
+import { ComponentError, type StepCredential, type StepLogger } from '../components/component.js';
+import type { ComponentRegistry } from '../components/registry.js';
+import { AUTH_METHODS } from '../credentials/auth-methods.js';
+import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
+import type { IntegrationStore, Run, StepRecord } from './integration-store.js';
+import { checkInputs, substituteReferences } from './step-inputs.js';
+
+export const STEP_TIMEOUT_MS = 60_000;
+const MAX_LOG_LINES = 200;
+const MAX_OUTPUT_BYTES = 256 * 1024;
+
+/** Gives a step its credential: decrypted, with a fresh access token, audited. */
+export interface StepCredentialSource {
+  resolveForStep(actor: Actor, credentialId: string, context: { instanceId: string; runId: string; step: string }): Promise<StepCredential>;
+}
+
+/** The values a step's output and logs must never show: every secret field and the access token. */
+export const secretsOf = (credential: StepCredential | undefined): string[] => {
+  if (!credential) return [];
+  const values = credential.fields.reveal();
+  const secret = AUTH_METHODS[credential.authMethod].fields.filter((f) => f.secret).map((f) => values[f.name]);
+  const token = credential.accessToken?.reveal();
+  return [...secret, token].filter((v): v is string => typeof v === 'string' && v.length >= 4);
+};
+
+/** Replaces every occurrence of a secret in any string inside `value`. */
+export const scrub = (value: unknown, secrets: readonly string[]): unknown => {
+  if (secrets.length === 0) return value;
+  if (typeof value === 'string') return secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), value);
+  if (Array.isArray(value)) return value.map((item) => scrub(item, secrets));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets)]));
+  return value;
+};
+
+const failureMessage = (error: unknown): string => {
+  if (error instanceof ComponentError) return error.message;
+  if (error instanceof AppError && error.expose) return error.message;
+  if (error instanceof Error && error.name === 'TimeoutError') return 'The step took too long and was stopped';
+  return 'The step failed unexpectedly';
+};
+
+/**
+ * Runs an instance: its steps in order, each with its bound credential resolved just
+ * for that step. The run record keeps status, output, timing and logs — scrubbed of the
+ * credential's values, so a secret never lands in it.
+ */
+export const createRunService = (deps: {
+  store: IntegrationStore;
+  components: ComponentRegistry;
+  credentials: StepCredentialSource;
+  audit: Pick<AuditService, 'record'>;
+  clock: Clock;
+  fetch: typeof fetch;
+  stepTimeoutMs?: number;
+}) => {
+  const { store, components, credentials, audit, clock } = deps;
+  const stepTimeoutMs = deps.stepTimeoutMs ?? STEP_TIMEOUT_MS;
+
+  const runStep = async (actor: Actor, run: Run, step: StepRecord, inputs: Record<string, unknown>, credentialId: string | null, outputs: Map<string, unknown>) => {
+    const action = components.action(step.component, step.action);
+    const started = clock.now();
+    step.startedAt = started.toISOString();
+    let secrets: string[] = [];
+    const log = (level: string) => (message: string, details?: Record<string, unknown>) => {
+      if (step.logs.length >= MAX_LOG_LINES) return;
+      const text = details ? `${message} ${JSON.stringify(details)}` : message;
+      step.logs.push({ level, message: scrub(text, secrets) as string, at: clock.now().toISOString() });
+    };
+    const logger: StepLogger = { info: log('info'), warn: log('warn') };
+    try {
+      if (action.credentialRequired && !credentialId) throw new AppError('INVALID_BINDING', `No credential is bound to step ${step.name}`);
+      const credential = credentialId ? await credentials.resolveForStep(actor, credentialId, { instanceId: run.instanceId, runId: run.id, step: step.name }) : undefined;
+      secrets = secretsOf(credential);
+      let resolvedInputs: unknown;
+      try {
+        resolvedInputs = substituteReferences(inputs, outputs);
+      } catch (error) {
+        throw new AppError('VALIDATION_FAILED', `Input ${(error as Error).message}`);
+      }
+      const checked = checkInputs(action.inputs, resolvedInputs);
+      if (!checked.ok) throw new AppError('VALIDATION_FAILED', `Inputs do not fit ${step.component}.${step.action}: ${checked.message}`);
+      const signal = AbortSignal.timeout(stepTimeoutMs);
+      const output = await action.perform({ credential: credentialId ? credential : undefined, log: logger, signal, timeoutMs: stepTimeoutMs, fetch: deps.fetch }, checked.value);
+      const clean = scrub(output ?? null, secrets);
+      const size = Buffer.byteLength(JSON.stringify(clean));
+      step.output = size <= MAX_OUTPUT_BYTES ? clean : { truncated: true, bytes: size };
+      step.status = 'succeeded';
+      outputs.set(step.name, clean);
+    } catch (error) {
+      step.status = 'failed';
+      step.error = scrub(failureMessage(error), secrets) as string;
+    } finally {
+      step.durationMs = clock.now().getTime() - started.getTime();
+    }
+  };
+
+  return {
+    async run(actor: Actor, instanceId: string): Promise<Run> {
+      requireRole(actor, 'org_admin', 'org_member', 'customer_user', 'runtime');
+      const instance = await store.findInstance(actor.organizationId, instanceId);
+      if (!instance || (actor.role !== 'runtime' && !canSeeScope(actor, instance.customerId))) throw notFound('Instance');
+      const integration = await store.findIntegration(actor.organizationId, instance.integrationId);
+      if (!integration) throw notFound('Integration');
+      const run: Run = {
+        id: newId('run'),
+        organizationId: actor.organizationId,
+        instanceId,
+        status: 'running',
+        steps: integration.steps.map((s) => ({
+          name: s.name,
+          component: s.component,
+          action: s.action,
+          status: 'skipped',
+          credentialId: instance.bindings[s.name] ?? null,
+          output: null,
+          error: null,
+          startedAt: null,
+          durationMs: null,
+          logs: [],
+        })),
+        error: null,
+        startedAt: clock.now().toISOString(),
+        finishedAt: null,
+      };
+      await store.insertRun(run);
+      const outputs = new Map<string, unknown>();
+      for (const [index, step] of run.steps.entries()) {
+        await runStep(actor, run, step, integration.steps[index]?.inputs ?? {}, step.credentialId, outputs);
+        if (step.status === 'failed') {
+          run.error = `Step ${step.name} failed: ${step.error ?? ''}`;
+          break;
+        }
+      }
+      run.status = run.error ? 'failed' : 'succeeded';
+      run.finishedAt = clock.now().toISOString();
+      await store.finishRun(run);
+      await audit.record(actor, actor.organizationId, { action: 'instance.run', customerId: instance.customerId, targetType: 'instance', targetId: instanceId, details: { runId: run.id, status: run.status } });
+      return run;
+    },
+
+    async get(actor: Actor, instanceId: string, runId: string): Promise<Run> {
+      requireRole(actor, 'org_admin', 'org_member', 'customer_user', 'runtime');
+      const instance = await store.findInstance(actor.organizationId, instanceId);
+      if (!instance || (actor.role !== 'runtime' && !canSeeScope(actor, instance.customerId))) throw notFound('Run');
+      const run = await store.findRun(actor.organizationId, instanceId, runId);
+      if (!run) throw notFound('Run');
+      return run;
+    },
+
+    async list(actor: Actor, instanceId: string, query: { limit?: number | undefined; cursor?: string | undefined }): Promise<Page<Run>> {
+      requireRole(actor, 'org_admin', 'org_member', 'customer_user', 'runtime');
+      const instance = await store.findInstance(actor.organizationId, instanceId);
+      if (!instance || (actor.role !== 'runtime' && !canSeeScope(actor, instance.customerId))) throw notFound('Instance');
+      const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+      return toPage(await store.listRuns(actor.organizationId, instanceId, { beforeId: decodeCursor(query.cursor), limit: limit + 1 }), limit);
+    },
+  };
+};
+
+export type RunService = ReturnType<typeof createRunService>;
