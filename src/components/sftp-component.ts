@@ -58,9 +58,9 @@ export interface SftpEntry {
   modifiedAt: string;
 }
 
-/** Applies schema defaults and refuses inputs that do not fit, naming each problem (never a value). */
+/** Applies schema defaults and conversions ("22" → 22), then refuses inputs that do not fit, naming each problem (never a value). */
 const parseInputs = <T extends TObject>(schema: T, inputs: Record<string, unknown>): Static<T> => {
-  const value = Value.Default(schema, Value.Clone(inputs));
+  const value = Value.Convert(schema, Value.Default(schema, Value.Clone(inputs)));
   const problems = [...Value.Errors(schema, value)].map((error) => `${error.instancePath || '/'}: ${error.message}`);
   if (problems.length > 0) throw new ComponentError('bad_input', `Invalid inputs: ${problems.join('; ')}`);
   return value as Static<T>;
@@ -129,6 +129,9 @@ interface Observed {
   sshError: (Error & { level?: string; code?: unknown }) | undefined;
   presentedFingerprint: string | undefined;
   hostKeyRejected: boolean;
+  /** The login succeeded (ssh2 'ready'). */
+  authenticated: boolean;
+  /** The SFTP channel is open. */
   connected: boolean;
 }
 
@@ -139,8 +142,7 @@ const sshClientOf = (client: SftpClient): SshClient => (client as unknown as { c
 /** Opens one SFTP connection, runs `work` on it, and always closes it. */
 const withSftp = async <T>(context: ActionContext, target: Target, work: (client: SftpClient) => Promise<T>): Promise<T> => {
   const login = readLogin(context);
-  const where = `${target.host}:${target.port}`;
-  const observed: Observed = { sshError: undefined, presentedFingerprint: undefined, hostKeyRejected: false, connected: false };
+  const observed: Observed = { sshError: undefined, presentedFingerprint: undefined, hostKeyRejected: false, authenticated: false, connected: false };
   if (context.signal.aborted) throw describeFailure(context.signal.reason, context, target, login, observed);
 
   // The library's default listeners print to the console; failures are reported by throwing.
@@ -148,6 +150,9 @@ const withSftp = async <T>(context: ActionContext, target: Target, work: (client
   const ssh = sshClientOf(client);
   client.on('error', (error: Observed['sshError']) => {
     observed.sshError ??= error;
+  });
+  client.on('ready', () => {
+    observed.authenticated = true;
   });
   const abort = () => ssh.destroy();
   context.signal.addEventListener('abort', abort, { once: true });
@@ -214,11 +219,13 @@ const describeFailure = (error: unknown, context: ActionContext, target: Target,
 
   const code = errorCode(error) ?? observed.sshError?.code;
   const detail = typeof code === 'string' ? UNREACHABLE_CODES[code] : undefined;
+  const message = scrub(observed.sshError?.message ?? messageOf(error), login.secrets);
   if (!observed.connected) {
+    if (observed.authenticated) return new ComponentError('remote_error', `${where} accepted the login but did not open SFTP: ${message}`);
     if (observed.sshError?.level === 'client-timeout') {
       return new ComponentError('unreachable', `Could not connect to ${where}: no SSH handshake within ${context.timeoutMs} ms`);
     }
-    return new ComponentError('unreachable', `Could not connect to ${where}: ${detail ?? scrub(messageOf(error), login.secrets)}`);
+    return new ComponentError('unreachable', `Could not connect to ${where}: ${detail ?? message}`);
   }
   // SFTP status 2 is NO_SUCH_FILE; ssh2-sftp-client reports some of them as ENOENT.
   if (code === 2 || code === 'ENOENT') return new ComponentError('not_found', `${target.path} does not exist on ${where}`);
