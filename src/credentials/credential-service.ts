@@ -112,6 +112,21 @@ export const createCredentialService = (deps: {
     }
   };
 
+  /** Every read of decrypted material goes through here, and is audited. */
+  const decrypt = async (
+    actor: Actor,
+    id: string,
+    token: (record: CredentialRecord) => Promise<AccessToken | undefined>,
+    details: Record<string, string>,
+  ) => {
+    const record = await store.find(actor.organizationId, id);
+    if (!record) throw notFound('Credential');
+    const accessToken = record.authMethod === 'oauth2' ? await token(record) : undefined;
+    const values = await openAllValues(keyring, record);
+    await audit.record(actor, actor.organizationId, { action: 'credential.resolved', customerId: record.customerId, targetType: 'credential', targetId: id, details });
+    return { record, values, token: accessToken };
+  };
+
   /** Which scope a new credential goes to, checked against what the actor may reach. */
   const targetCustomer = async (actor: Actor, requested: string | null | undefined): Promise<string | null> => {
     if (actor.role === 'customer_user') {
@@ -281,33 +296,14 @@ export const createCredentialService = (deps: {
      * for OAuth 2.0, a fresh access token. Audited with the run and step.
      */
     async resolveForStep(actor: Actor, id: string, context: Record<string, string>): Promise<StepCredential> {
-      const record = await store.find(actor.organizationId, id);
-      if (!record) throw notFound('Credential');
-      const token = record.authMethod === 'oauth2' ? await freshToken(record) : undefined;
-      const values = await openAllValues(keyring, record);
-      await audit.record(actor, actor.organizationId, {
-        action: 'credential.resolved',
-        customerId: record.customerId,
-        targetType: 'credential',
-        targetId: id,
-        details: context,
-      });
+      const { record, values, token } = await decrypt(actor, id, freshToken, context);
       return { id, authMethod: record.authMethod, fields: values, accessToken: token?.accessToken };
     },
 
     /** Decrypts a credential for a run. Only the runtime role may; every call is audited. */
     async resolve(actor: Actor, id: string): Promise<ResolvedCredential> {
       requireRole(actor, 'runtime');
-      const record = await store.find(actor.organizationId, id);
-      if (!record) throw notFound('Credential');
-      const token = record.authMethod === 'oauth2' ? await tokenIfAuthorized(record) : undefined;
-      const values = await openAllValues(keyring, record);
-      await audit.record(actor, actor.organizationId, {
-        action: 'credential.resolved',
-        customerId: record.customerId,
-        targetType: 'credential',
-        targetId: id,
-      });
+      const { record, values, token } = await decrypt(actor, id, tokenIfAuthorized, {});
       return { credential: await toView(record), values, token };
     },
   };

@@ -55,7 +55,13 @@ export const createInstanceService = (deps: {
   };
 
   /** Checks every binding; throws INVALID_BINDING listing each problem by step. */
-  const checkBindings = async (actor: Actor, integration: Integration, customerId: string, bindings: Record<string, string | null>): Promise<Record<string, string | null>> => {
+  const checkBindings = async (
+    actor: Actor,
+    integration: Integration,
+    customerId: string,
+    bindings: Record<string, string | null>,
+    current: Record<string, string | null> = {},
+  ): Promise<Record<string, string | null>> => {
     const problems: string[] = [];
     const checked: Record<string, string | null> = {};
     for (const name of Object.keys(bindings)) {
@@ -69,8 +75,10 @@ export const createInstanceService = (deps: {
         continue;
       }
       const credential = await credentials.find(actor.organizationId, credentialId);
-      // A customer user cannot learn that an organization credential exists by binding it.
-      const reachable = credential && (actor.role !== 'customer_user' || credential.customerId === actor.customerId) ? credential : undefined;
+      // A customer user cannot learn that an organization credential exists by binding it,
+      // but may keep one an admin bound.
+      const kept = current[step.name] === credentialId;
+      const reachable = credential && (kept || actor.role !== 'customer_user' || credential.customerId === actor.customerId) ? credential : undefined;
       const problem = bindingProblem(step, customerId, reachable);
       if (problem) problems.push(problem);
       else checked[step.name] = credentialId;
@@ -132,7 +140,7 @@ export const createInstanceService = (deps: {
       requireRole(actor, 'org_admin', 'org_member', 'customer_user');
       const current = await findVisible(actor, id);
       const integration = await integrationOf(actor, current.integrationId);
-      const bindings = input.bindings === undefined ? undefined : await checkBindings(actor, integration, current.customerId, { ...current.bindings, ...input.bindings });
+      const bindings = input.bindings === undefined ? undefined : await checkBindings(actor, integration, current.customerId, { ...current.bindings, ...input.bindings }, current.bindings);
       const name = input.name?.trim();
       if (name !== undefined && (name === '' || name.length > 200)) throw new AppError('VALIDATION_FAILED', 'name must be 1 to 200 characters');
       const updatedAt = clock.now().toISOString();

@@ -37,6 +37,8 @@ export interface StepRecord {
   action: string;
   status: 'succeeded' | 'failed' | 'skipped';
   credentialId: string | null;
+  /** The step had a credential whose deletion (with force) left the binding missing. */
+  missingBinding?: boolean;
   output: unknown;
   error: string | null;
   startedAt: string | null;

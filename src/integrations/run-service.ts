@@ -19,13 +19,22 @@ export interface StepCredentialSource {
   resolveForStep(actor: Actor, credentialId: string, context: { instanceId: string; runId: string; step: string }): Promise<StepCredential>;
 }
 
-/** The values a step's output and logs must never show: every secret field and the access token. */
+/**
+ * The values a step's output and logs must never show: every secret field, the access
+ * token, and the encoded forms a service might echo back (base64, and Basic auth's
+ * base64 of `username:password`).
+ */
 export const secretsOf = (credential: StepCredential | undefined): string[] => {
   if (!credential) return [];
   const values = credential.fields.reveal();
-  const secret = AUTH_METHODS[credential.authMethod].fields.filter((f) => f.secret).map((f) => values[f.name]);
-  const token = credential.accessToken?.reveal();
-  return [...secret, token].filter((v): v is string => typeof v === 'string' && v.length >= 4);
+  const plain = [
+    ...AUTH_METHODS[credential.authMethod].fields.filter((f) => f.secret).map((f) => values[f.name]),
+    credential.accessToken?.reveal(),
+    credential.authMethod === 'basic' ? `${values.username ?? ''}:${values.password ?? ''}` : undefined,
+  ].filter((v): v is string => typeof v === 'string' && v.length >= 4);
+  const encoded = plain.filter((v) => v.length >= 6).flatMap((v) => [Buffer.from(v).toString('base64'), Buffer.from(v).toString('base64url')]);
+  // Longest first, so a secret inside a longer one is not replaced piecemeal.
+  return [...new Set([...plain, ...encoded])].sort((a, b) => b.length - a.length);
 };
 
 /** Replaces every occurrence of a secret in any string inside `value`. */
@@ -61,7 +70,8 @@ export const createRunService = (deps: {
   const { store, components, credentials, audit, clock } = deps;
   const stepTimeoutMs = deps.stepTimeoutMs ?? STEP_TIMEOUT_MS;
 
-  const runStep = async (actor: Actor, run: Run, step: StepRecord, inputs: Record<string, unknown>, credentialId: string | null, outputs: Map<string, unknown>) => {
+  const runStep = async (actor: Actor, run: Run, step: StepRecord, inputs: Record<string, unknown>, outputs: Map<string, unknown>) => {
+    const { credentialId } = step;
     const action = components.action(step.component, step.action);
     const started = clock.now();
     step.startedAt = started.toISOString();
@@ -73,7 +83,8 @@ export const createRunService = (deps: {
     };
     const logger: StepLogger = { info: log('info'), warn: log('warn') };
     try {
-      if (action.credentialRequired && !credentialId) throw new AppError('INVALID_BINDING', `No credential is bound to step ${step.name}`);
+      // A binding left missing by a forced delete fails the step even where a credential is optional.
+      if (step.missingBinding || (action.credentialRequired && !credentialId)) throw new AppError('INVALID_BINDING', `No credential is bound to step ${step.name}`);
       const credential = credentialId ? await credentials.resolveForStep(actor, credentialId, { instanceId: run.instanceId, runId: run.id, step: step.name }) : undefined;
       secrets = secretsOf(credential);
       let resolvedInputs: unknown;
@@ -117,6 +128,7 @@ export const createRunService = (deps: {
           action: s.action,
           status: 'skipped',
           credentialId: instance.bindings[s.name] ?? null,
+          missingBinding: Object.hasOwn(instance.bindings, s.name) && instance.bindings[s.name] === null,
           output: null,
           error: null,
           startedAt: null,
@@ -130,7 +142,7 @@ export const createRunService = (deps: {
       await store.insertRun(run);
       const outputs = new Map<string, unknown>();
       for (const [index, step] of run.steps.entries()) {
-        await runStep(actor, run, step, integration.steps[index]?.inputs ?? {}, step.credentialId, outputs);
+        await runStep(actor, run, step, integration.steps[index]?.inputs ?? {}, outputs);
         if (step.status === 'failed') {
           run.error = `Step ${step.name} failed: ${step.error ?? ''}`;
           break;
