@@ -30,6 +30,7 @@ import { createApiTokenStore } from './tenants/api-token-store.js';
 import { createCustomerService } from './tenants/customer-service.js';
 import { createOrganizationService } from './tenants/organization-service.js';
 import { createTenantStore } from './tenants/tenant-store.js';
+import { createSessionService } from './tenants/session-service.js';
 
 export interface ServiceOptions {
   db: Db;
@@ -73,6 +74,8 @@ export const createServices = (options: ServiceOptions) => {
     transact,
     clock,
   });
+
+  const sessions = createSessionService({ tenants: tenantStore, organizations, audit, transact, clock, publicUrl: options.publicUrl });
 
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const oauthClient = createOAuthClient({ fetch: outboundFetch, allowInsecureLoopback, timeoutMs: 15_000 });
@@ -131,6 +134,7 @@ export const createServices = (options: ServiceOptions) => {
     audit,
     tokens,
     organizations,
+    sessions,
     customers,
     credentials,
     authorization,

@@ -8,7 +8,11 @@ import type { Services } from '../services.js';
 import { apiTokenRoutes } from './api-token-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { authMethodRoutes } from './auth-method-routes.js';
-import { requireBearerToken } from './authentication.js';
+import { cookieSettings, requireAuthentication } from './authentication.js';
+import rateLimit from '@fastify/rate-limit';
+import helmet from '@fastify/helmet';
+import { sessionPublicRoutes, sessionRoutes } from './session-routes.js';
+import { registerWebApp } from './web-app.js';
 import { credentialRoutes } from './credential-routes.js';
 import { customerRoutes } from './customer-routes.js';
 import { integrationRoutes } from './integration-routes.js';
@@ -45,7 +49,11 @@ export const buildApp = async (options: AppOptions) => {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler());
-  registerErrorHandling(app);
+  // Security headers everywhere; each page kind sets its own Content-Security-Policy.
+  await app.register(helmet, { contentSecurityPolicy: false, global: true });
+  // Limits apply where a route asks for one: sign-in, authorization links, the callback.
+  await app.register(rateLimit, { global: false });
+  registerErrorHandling(app, await registerWebApp(app));
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
@@ -65,6 +73,7 @@ export const buildApp = async (options: AppOptions) => {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(cookie);
+  const sessionCookie = cookieSettings(options.publicUrl, 'credence-session');
   await app.register(healthRoutes, { isReady: options.isReady });
   await app.register(oauthPublicRoutes, { authorization: services.authorization, publicUrl: options.publicUrl });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -72,8 +81,10 @@ export const buildApp = async (options: AppOptions) => {
   await app.register(
     async (api) => {
       await api.register(authMethodRoutes);
+      await api.register(sessionPublicRoutes, { sessions: services.sessions, cookie: sessionCookie });
       await api.register(async (authed) => {
-        requireBearerToken(authed, services.tokens);
+        requireAuthentication(authed, { tokens: services.tokens, sessions: services.sessions, sessionCookie: sessionCookie.name });
+        await authed.register(sessionRoutes, { sessions: services.sessions, cookie: sessionCookie });
         await authed.register(customerRoutes, { customers: services.customers });
         await authed.register(credentialRoutes, { credentials: services.credentials, tests: services.credentialTests, instances: services.instances });
         await authed.register(integrationRoutes, {

@@ -2,12 +2,25 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../common/app-error.js';
 import type { Actor } from '../tenants/actor.js';
 import type { ApiTokenService } from '../tenants/api-token-service.js';
+import type { SessionService } from '../tenants/session-service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     actor: Actor | null;
   }
 }
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Cookie names: `__Host-` and Secure wherever the browser will keep such a cookie
+ * (https, or a loopback address in development).
+ */
+export const cookieSettings = (publicUrl: string, base: string): { name: string; secure: boolean } => {
+  const url = new URL(publicUrl);
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  return url.protocol === 'https:' || loopback ? { name: `__Host-${base}`, secure: true } : { name: base, secure: false };
+};
 
 /** The caller of an authenticated route; the hook guarantees it is set. */
 export const actorOf = (request: FastifyRequest): Actor => {
@@ -16,16 +29,34 @@ export const actorOf = (request: FastifyRequest): Actor => {
 };
 
 /**
- * Every route registered in `app` after this requires a valid bearer token. Unknown,
- * revoked and malformed tokens get the same 401.
+ * Every route registered in `app` after this requires a valid bearer token or a session
+ * cookie. Unknown, revoked and malformed credentials get the same 401. A request
+ * authenticated by cookie that changes something must carry the session's CSRF token
+ * in `X-CSRF-Token`.
  */
-export const requireBearerToken = (app: FastifyInstance, tokens: Pick<ApiTokenService, 'authenticate'>): void => {
+export const requireAuthentication = (
+  app: FastifyInstance,
+  deps: { tokens: Pick<ApiTokenService, 'authenticate'>; sessions: Pick<SessionService, 'authenticate' | 'csrfMatches'>; sessionCookie: string },
+): void => {
   app.decorateRequest('actor', null);
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
-    const match = header?.match(/^Bearer +(\S+) *$/i);
-    const actor = match?.[1] ? await tokens.authenticate(match[1]) : undefined;
-    if (!actor) throw new AppError('UNAUTHENTICATED', 'Send a valid API token as "Authorization: Bearer <token>"');
-    request.actor = actor;
+    if (header !== undefined) {
+      const match = header.match(/^Bearer +(\S+) *$/i);
+      const actor = match?.[1] ? await deps.tokens.authenticate(match[1]) : undefined;
+      if (!actor) throw new AppError('UNAUTHENTICATED', 'Send a valid API token as "Authorization: Bearer <token>"');
+      request.actor = actor;
+      return;
+    }
+    const session = request.cookies[deps.sessionCookie];
+    const signedIn = session ? await deps.sessions.authenticate(session) : undefined;
+    if (!session || !signedIn) throw new AppError('UNAUTHENTICATED', 'Sign in, or send an API token as "Authorization: Bearer <token>"');
+    if (!SAFE_METHODS.has(request.method)) {
+      const given = request.headers['x-csrf-token'];
+      if (!deps.sessions.csrfMatches(session, typeof given === 'string' ? given : undefined)) {
+        throw new AppError('CSRF_FAILED', 'This request needs the X-CSRF-Token header of your session');
+      }
+    }
+    request.actor = signedIn.actor;
   });
 };

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError, type ErrorCode } from '../common/app-error.js';
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -38,7 +38,11 @@ const mappedMessage = (code: ErrorCode): string =>
     INVALID_JSON: 'The request body is not valid JSON',
   })[code as string] ?? 'The request is not valid';
 
-export const registerErrorHandling = (app: FastifyInstance): void => {
+export const registerErrorHandling = (
+  app: FastifyInstance,
+  /** Serves the web app for its own routes; true when it answered. */
+  webApp?: (request: FastifyRequest, reply: FastifyReply) => boolean,
+): void => {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
     if (appError.expose) {
@@ -52,6 +56,7 @@ export const registerErrorHandling = (app: FastifyInstance): void => {
   });
 
   app.setNotFoundHandler((request, reply) => {
+    if (webApp?.(request, reply)) return;
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `No route for ${request.method} on this path` } });
   });
 };

@@ -3,18 +3,12 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { AuthorizationFlowError, MAX_LINK_LIFETIME_SECONDS, STATE_LIFETIME_MS, type AuthorizationService } from '../oauth/authorization-service.js';
 import { OAUTH_PRESETS } from '../oauth/oauth-presets.js';
-import { actorOf } from './authentication.js';
+import { actorOf, cookieSettings } from './authentication.js';
 import { renderPage } from './pages.js';
 import { IdParams, Timestamp, errorResponses } from './schemas.js';
 
 const tags = ['oauth2'];
 
-/** The browser-binding cookie: `__Host-` and Secure wherever the browser will keep it. */
-export const bindingCookie = (publicUrl: string): { name: string; secure: boolean } => {
-  const url = new URL(publicUrl);
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  return url.protocol === 'https:' || loopback ? { name: '__Host-credence-oauth', secure: true } : { name: 'credence-oauth', secure: false };
-};
 
 const pageHeaders = (reply: FastifyReply): FastifyReply =>
   reply
@@ -26,7 +20,7 @@ const pageHeaders = (reply: FastifyReply): FastifyReply =>
 
 /** Public pages a person's browser visits: the link, the provider's callback, the end page. */
 export const oauthPublicRoutes: FastifyPluginAsyncTypebox<{ authorization: AuthorizationService; publicUrl: string }> = async (app, { authorization, publicUrl }) => {
-  const cookie = bindingCookie(publicUrl);
+  const cookie = cookieSettings(publicUrl, 'credence-oauth');
 
   const refuse = (reply: FastifyReply, error: unknown) => {
     if (!(error instanceof AuthorizationFlowError)) throw error;
@@ -35,7 +29,7 @@ export const oauthPublicRoutes: FastifyPluginAsyncTypebox<{ authorization: Autho
 
   app.get(
     '/oauth2/authorize/:linkToken',
-    { schema: { hide: true, params: Type.Object({ linkToken: Type.String({ maxLength: 200 }) }) } },
+    { schema: { hide: true, params: Type.Object({ linkToken: Type.String({ maxLength: 200 }) }) }, config: { rateLimit: { max: 120, timeWindow: '1 minute' } } },
     async (request, reply) => {
       try {
         const { redirectTo, browserBinding } = await authorization.start(request.params.linkToken);
@@ -53,7 +47,7 @@ export const oauthPublicRoutes: FastifyPluginAsyncTypebox<{ authorization: Autho
     },
   );
 
-  app.get('/oauth2/callback', { schema: { hide: true } }, async (request, reply) => {
+  app.get('/oauth2/callback', { schema: { hide: true }, config: { rateLimit: { max: 120, timeWindow: '1 minute' } } }, async (request, reply) => {
     const query = request.raw.url?.split('?')[1] ?? '';
     try {
       await authorization.complete(new URLSearchParams(query), request.cookies[cookie.name]);

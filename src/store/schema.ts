@@ -26,6 +26,19 @@ export interface UsersTable {
   role: string;
   customer_id: string | null;
   created_at: string;
+  invite_token_hash: string | null;
+  invite_expires_at: string | null;
+  failed_sign_ins: number;
+  locked_until: string | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  organization_id: string;
+  created_at: string;
+  expires_at: string;
 }
 
 export interface ApiTokensTable {
@@ -183,4 +196,5 @@ export interface Database {
   instances: InstancesTable;
   instance_bindings: InstanceBindingsTable;
   runs: RunsTable;
+  sessions: SessionsTable;
 }

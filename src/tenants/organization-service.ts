@@ -49,6 +49,9 @@ export const createOrganizationService = (deps: {
         role: 'org_admin',
         customerId: null,
         createdAt: now.toISOString(),
+        inviteExpiresAt: null,
+        failedSignIns: 0,
+        lockedUntil: null,
       };
       const adminActor: Actor = { type: 'user', id: admin.id, organizationId: organization.id, role: 'org_admin', customerId: null };
 

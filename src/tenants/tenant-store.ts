@@ -21,10 +21,14 @@ export interface User {
   id: string;
   organizationId: string;
   email: string;
+  /** Empty while an invited user has not chosen a password. */
   passwordHash: string;
   role: Role;
   customerId: string | null;
   createdAt: string;
+  inviteExpiresAt: string | null;
+  failedSignIns: number;
+  lockedUntil: string | null;
 }
 
 const toCustomer = (row: CustomersTable): Customer => ({
@@ -44,6 +48,9 @@ const toUser = (row: UsersTable): User => ({
   role: row.role as Role,
   customerId: row.customer_id,
   createdAt: row.created_at,
+  inviteExpiresAt: row.invite_expires_at,
+  failedSignIns: Number(row.failed_sign_ins),
+  lockedUntil: row.locked_until,
 });
 
 /** Organizations, their customers and their people. Every customer query is scoped by organization. */
@@ -127,7 +134,7 @@ export const createTenantStore = (db: Db) => ({
     return Number(result.numDeletedRows) === 1;
   },
 
-  async insertUser(user: User, trx: Db = db): Promise<void> {
+  async insertUser(user: User, trx: Db = db, invite?: { tokenHash: string; expiresAt: string }): Promise<void> {
     await trx
       .insertInto('users')
       .values({
@@ -138,8 +145,80 @@ export const createTenantStore = (db: Db) => ({
         role: user.role,
         customer_id: user.customerId,
         created_at: user.createdAt,
+        invite_token_hash: invite?.tokenHash ?? null,
+        invite_expires_at: invite?.expiresAt ?? null,
+        failed_sign_ins: 0,
+        locked_until: null,
       })
       .execute();
+  },
+
+  async findUser(organizationId: string, id: string, trx: Db = db): Promise<User | undefined> {
+    const row = await trx.selectFrom('users').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+    return row && toUser(row);
+  },
+
+  async findUserByInvite(tokenHash: string, trx: Db = db): Promise<User | undefined> {
+    const row = await trx.selectFrom('users').selectAll().where('invite_token_hash', '=', tokenHash).executeTakeFirst();
+    return row && toUser(row);
+  },
+
+  async listUsers(organizationId: string, trx: Db = db): Promise<User[]> {
+    const rows = await trx.selectFrom('users').selectAll().where('organization_id', '=', organizationId).orderBy('id').limit(1000).execute();
+    return rows.map(toUser);
+  },
+
+  async updateUser(
+    id: string,
+    changes: { passwordHash?: string; inviteTokenHash?: string | null; inviteExpiresAt?: string | null; failedSignIns?: number; lockedUntil?: string | null },
+    trx: Db = db,
+  ): Promise<void> {
+    await trx
+      .updateTable('users')
+      .set({
+        ...(changes.passwordHash !== undefined ? { password_hash: changes.passwordHash } : {}),
+        ...(changes.inviteTokenHash !== undefined ? { invite_token_hash: changes.inviteTokenHash } : {}),
+        ...(changes.inviteExpiresAt !== undefined ? { invite_expires_at: changes.inviteExpiresAt } : {}),
+        ...(changes.failedSignIns !== undefined ? { failed_sign_ins: changes.failedSignIns } : {}),
+        ...(changes.lockedUntil !== undefined ? { locked_until: changes.lockedUntil } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+  },
+
+  async deleteUser(organizationId: string, id: string, trx: Db = db): Promise<boolean> {
+    const result = await trx.deleteFrom('users').where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  },
+
+  async insertSession(session: { id: string; tokenHash: string; userId: string; organizationId: string; createdAt: string; expiresAt: string }, trx: Db = db): Promise<void> {
+    await trx
+      .insertInto('sessions')
+      .values({
+        id: session.id,
+        token_hash: session.tokenHash,
+        user_id: session.userId,
+        organization_id: session.organizationId,
+        created_at: session.createdAt,
+        expires_at: session.expiresAt,
+      })
+      .execute();
+  },
+
+  /** The user of a live session. */
+  async findSessionUser(tokenHash: string, now: string, trx: Db = db): Promise<User | undefined> {
+    const row = await trx
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .selectAll('users')
+      .where('sessions.token_hash', '=', tokenHash)
+      .where('sessions.expires_at', '>', now)
+      .executeTakeFirst();
+    return row && toUser(row);
+  },
+
+  async deleteSession(tokenHash: string, trx: Db = db): Promise<void> {
+    await trx.deleteFrom('sessions').where('token_hash', '=', tokenHash).execute();
   },
 
   async findUserByEmail(email: string, trx: Db = db): Promise<User | undefined> {

@@ -127,7 +127,7 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       expect(migrationsBefore).toEqual(Object.keys(migrations));
       expect(await applied()).toEqual(Object.keys(migrations));
       expect((await db.introspection.getTables()).map((t) => t.name).sort()).toEqual(tablesBefore);
-      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'credentials', 'customers', 'data_keys', 'instance_bindings', 'instances', 'integrations', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'runs', 'users']);
+      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'credentials', 'customers', 'data_keys', 'instance_bindings', 'instances', 'integrations', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'runs', 'sessions', 'users']);
       expect(await tenants.findOrganization(org.id)).toEqual(org);
     });
   });
@@ -238,6 +238,9 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
         role: 'org_admin',
         customerId: null,
         createdAt: at,
+        inviteExpiresAt: null,
+        failedSignIns: 0,
+        lockedUntil: null,
       };
       await tenants.insertUser(user);
 
@@ -261,6 +264,9 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
           role: customerId === null ? 'org_member' : 'customer_user',
           customerId,
           createdAt: at,
+          inviteExpiresAt: null,
+          failedSignIns: 0,
+          lockedUntil: null,
         };
         await tenants.insertUser(user);
         return user;

@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as initial from './0001-initial.js';
 import * as oauth from './0002-oauth.js';
 import * as integrations from './0003-integrations.js';
+import * as sessions from './0004-sessions.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-oauth': oauth,
   '0003-integrations': integrations,
+  '0004-sessions': sessions,
 };
