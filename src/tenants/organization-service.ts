@@ -27,7 +27,8 @@ export const createOrganizationService = (deps: {
   const { tenants, keyring, tokens, audit, transact, clock } = deps;
 
   return {
-    async setUp(input: { name: string; adminEmail: string; adminPassword: Redacted<string> }): Promise<{
+    /** With `firstRun`, only succeeds for the very first organization, even when two setups race. */
+    async setUp(input: { name: string; adminEmail: string; adminPassword: Redacted<string>; firstRun?: boolean }): Promise<{
       organization: Organization;
       admin: User;
       apiToken: Redacted<string>;
@@ -56,6 +57,7 @@ export const createOrganizationService = (deps: {
       const adminActor: Actor = { type: 'user', id: admin.id, organizationId: organization.id, role: 'org_admin', customerId: null };
 
       const apiToken = await transact(async (trx) => {
+        if (input.firstRun) await tenants.markFirstRun(now.toISOString(), trx);
         await tenants.insertOrganization(organization, trx);
         await keyring.createScopeKey(organization.id, organization.id, trx);
         await tenants.insertUser(admin, trx);

@@ -94,7 +94,7 @@ export const createSessionService = (deps: {
     async setUp(input: { organizationName: string; email: string; password: string }) {
       if (!(await needsSetup())) throw new AppError('CONFLICT', 'Credence is already set up; sign in instead');
       checkPassword(input.password);
-      const { admin } = await deps.organizations.setUp({ name: input.organizationName, adminEmail: input.email, adminPassword: new Redacted(input.password) });
+      const { admin } = await deps.organizations.setUp({ name: input.organizationName, adminEmail: input.email, adminPassword: new Redacted(input.password), firstRun: true });
       return startSession(admin);
     },
 
@@ -108,9 +108,10 @@ export const createSessionService = (deps: {
       const ok = await verifyPassword(password, user?.passwordHash || DUMMY_HASH);
       if (!user || !ok) {
         if (user) {
-          const failures = user.failedSignIns + 1;
+          // Counted atomically: wrong passwords sent in parallel all count toward the lockout.
+          const failures = await tenants.recordFailedSignIn(user.id);
           const lockMinutes = failures >= LOCKOUT_AFTER ? Math.min(2 ** (failures - LOCKOUT_AFTER), 60) : 0;
-          await tenants.updateUser(user.id, { failedSignIns: failures, lockedUntil: lockMinutes ? new Date(now.getTime() + lockMinutes * 60_000).toISOString() : null });
+          if (lockMinutes) await tenants.updateUser(user.id, { lockedUntil: new Date(now.getTime() + lockMinutes * 60_000).toISOString() });
           await audit.record(null, user.organizationId, { action: 'user.sign_in_failed', customerId: user.customerId, targetType: 'user', targetId: user.id, details: { failures } });
         }
         throw new AppError('INVALID_CREDENTIALS', 'The email or password is not right');

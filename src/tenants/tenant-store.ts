@@ -1,3 +1,4 @@
+import { AppError } from '../common/app-error.js';
 import type { Db } from '../store/database.js';
 import type { CustomersTable, UsersTable } from '../store/schema.js';
 import type { Role } from './actor.js';
@@ -67,6 +68,28 @@ export const createTenantStore = (db: Db) => ({
   async listOrganizations(trx: Db = db): Promise<Organization[]> {
     const rows = await trx.selectFrom('organizations').selectAll().orderBy('id').execute();
     return rows.map((row) => ({ id: row.id, name: row.name, createdAt: row.created_at }));
+  },
+
+  /** Records the first-run setup; a second one (even a concurrent one) fails with CONFLICT. */
+  async markFirstRun(at: string, trx: Db = db): Promise<void> {
+    const existing = await trx.selectFrom('organizations').select('id').limit(1).executeTakeFirst();
+    if (existing) throw new AppError('CONFLICT', 'Credence is already set up; sign in instead');
+    try {
+      await trx.insertInto('setup_marks').values({ name: 'first-run', done_at: at }).execute();
+    } catch {
+      throw new AppError('CONFLICT', 'Credence is already set up; sign in instead');
+    }
+  },
+
+  /** Counts one more failed sign-in, atomically, and answers the new count. */
+  async recordFailedSignIn(id: string, trx: Db = db): Promise<number> {
+    const row = await trx
+      .updateTable('users')
+      .set((eb) => ({ failed_sign_ins: eb('failed_sign_ins', '+', 1) }))
+      .where('id', '=', id)
+      .returning('failed_sign_ins')
+      .executeTakeFirst();
+    return Number(row?.failed_sign_ins ?? 0);
   },
 
   async insertCustomer(customer: Customer, trx: Db = db): Promise<void> {

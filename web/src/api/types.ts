@@ -1,0 +1,176 @@
+/**
+ * The shapes the web app receives from `/api/v1`. Where the backend exports a schema or
+ * type, it is derived from it (so a contract change breaks the web build, not the
+ * browser); the rest mirror the route schemas in `src/http/*-routes.ts`, which do not
+ * export theirs yet.
+ */
+import type { Static } from 'typebox';
+import type { Credential as CredentialSchema, Customer as CustomerSchema, ErrorBody } from '../../../src/http/schemas.js';
+import type { AuthMethod as AuthMethodSpec, AuthMethodKey, CredentialStatus, FieldSpec } from '../../../src/credentials/auth-methods.js';
+import type { Role } from '../../../src/tenants/actor.js';
+import type { OAuthPreset } from '../../../src/oauth/oauth-presets.js';
+
+export type { AuthMethodKey, CredentialStatus, FieldSpec, Role };
+
+export type Credential = Static<typeof CredentialSchema>;
+export type Customer = Static<typeof CustomerSchema>;
+export type ErrorResponse = Static<typeof ErrorBody>;
+export type AuthMethod = AuthMethodSpec;
+export type ProviderPreset = Pick<OAuthPreset, 'key' | 'name' | 'authUri' | 'tokenUri' | 'defaultScopes' | 'extraAuthParams' | 'clientAuth' | 'docsUrl'>;
+export type CredentialLevel = Credential['level'];
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** The signed-in person. */
+export interface SessionUser {
+  id: string;
+  email: string;
+  role: Role;
+  customerId: string | null;
+  organizationId: string;
+  organizationName: string;
+}
+
+export interface SessionResponse {
+  user: SessionUser;
+  csrfToken: string;
+}
+
+export interface User {
+  id: string;
+  email: string;
+  role: Role;
+  customerId: string | null;
+  createdAt: string;
+  status: 'active' | 'invited';
+}
+
+export interface Invitation {
+  user: User;
+  inviteUrl: string;
+  expiresAt: string;
+}
+
+export interface CredentialTestResult {
+  ok: boolean;
+  message: string;
+  durationMs: number;
+}
+
+export interface CredentialUsage {
+  instanceId: string;
+  instanceName: string;
+  step: string;
+}
+
+export interface AuthorizationLink {
+  url: string;
+  expiresAt: string;
+}
+
+export interface AuthorizationLinkStatus {
+  active: boolean;
+  expiresAt: string | null;
+  createdAt: string | null;
+}
+
+export interface AuthorizationEmailReceipt {
+  sentTo: string;
+  expiresAt: string;
+  delivery: { via: string; messageId: string; file?: string };
+}
+
+/** A JSON Schema object, as far as the web app reads it to build input fields. */
+export interface JsonSchema {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  enum?: unknown[];
+  anyOf?: JsonSchema[];
+  const?: unknown;
+  default?: unknown;
+  description?: string;
+  minimum?: number;
+  maximum?: number;
+}
+
+export interface ComponentAction {
+  key: string;
+  name: string;
+  description: string;
+  authMethods: AuthMethodKey[];
+  credentialRequired: boolean;
+  inputs: JsonSchema;
+}
+
+export interface Component {
+  key: string;
+  name: string;
+  description: string;
+  testAction: string;
+  actions: ComponentAction[];
+}
+
+export interface IntegrationStep {
+  name: string;
+  component: string;
+  action: string;
+  inputs: Record<string, unknown>;
+}
+
+export interface Integration {
+  id: string;
+  name: string;
+  description: string | null;
+  steps: IntegrationStep[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Instance {
+  id: string;
+  integrationId: string;
+  customerId: string;
+  name: string;
+  /** Step name → credential id; null: the bound credential was deleted. */
+  bindings: Record<string, string | null>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface RunStep {
+  name: string;
+  component: string;
+  action: string;
+  status: string;
+  credentialId: string | null;
+  output: unknown;
+  error: string | null;
+  startedAt: string | null;
+  durationMs: number | null;
+  logs: { level: string; message: string; at: string }[];
+}
+
+export interface Run {
+  id: string;
+  instanceId: string;
+  status: string;
+  error: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  steps: RunStep[];
+}
+
+export interface AuditEvent {
+  id: string;
+  occurredAt: string;
+  actor: { type: string; id: string | null; role: string | null };
+  action: string;
+  customerId: string | null;
+  targetType: string | null;
+  targetId: string | null;
+  details: Record<string, unknown>;
+}

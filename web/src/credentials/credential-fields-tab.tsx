@@ -1,0 +1,96 @@
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { api } from '../api/client.js';
+import { useAuthMethods } from '../api/hooks.js';
+import { keys } from '../api/query-keys.js';
+import type { Credential, FieldSpec } from '../api/types.js';
+import { ErrorMessage, Loading } from '../ui/feedback.js';
+import { Field } from '../ui/field.js';
+import { FieldInput } from './field-input.js';
+import { useCredentialOfPage } from './credential-page.js';
+import { RedirectUri } from './redirect-uri.js';
+
+/** A stored secret: whether it is set, and an input to replace it. Its value is never shown. */
+function SecretField({ spec, isSet, value, onChange }: { spec: FieldSpec; isSet: boolean; value: string; onChange: (v: string) => void }) {
+  return (
+    <div className="secret-field">
+      <p className="secret-state">
+        <span className="field-label">{spec.label}</span>{' '}
+        <span className={isSet ? 'badge badge-ok' : 'badge badge-neutral'}>{isSet ? 'Set' : 'Not set'}</span>
+      </p>
+      <FieldInput spec={spec} value={value} onChange={onChange} label={`${isSet ? 'Replace' : 'Set'} ${spec.label}`} required={false} hint="Leave empty to keep the stored value." />
+    </div>
+  );
+}
+
+/** What a save sends: a new label, and only the fields that were changed. */
+const changesOf = (credential: Credential, specs: FieldSpec[], label: string, edits: Record<string, string>) => {
+  const fields: Record<string, string | null> = {};
+  for (const spec of specs) {
+    const edit = edits[spec.name];
+    if (edit === undefined) continue;
+    if (spec.secret) {
+      if (edit !== '') fields[spec.name] = edit;
+    } else if (edit.trim() !== (credential.fields[spec.name]?.value ?? '')) {
+      fields[spec.name] = edit.trim() === '' ? null : edit.trim();
+    }
+  }
+  const newLabel = label.trim() !== credential.label ? label.trim() : undefined;
+  return { ...(newLabel !== undefined ? { label: newLabel } : {}), ...(Object.keys(fields).length > 0 ? { fields } : {}) };
+};
+
+/** The Credentials tab: set new values for any field. */
+export function CredentialFieldsTab() {
+  const credential = useCredentialOfPage();
+  const methods = useAuthMethods();
+  const queryClient = useQueryClient();
+  const [label, setLabel] = useState(credential.label);
+  const [edits, setEdits] = useState<Record<string, string>>({});
+  const [saved, setSaved] = useState(false);
+  const save = useMutation({
+    mutationFn: (body: ReturnType<typeof changesOf>) => api.credentials.update(credential.id, body),
+    onSuccess: (updated) => {
+      queryClient.setQueryData(keys.credential(updated.id), updated);
+      void queryClient.invalidateQueries({ queryKey: keys.credentials });
+      setEdits({});
+      setLabel(updated.label);
+      setSaved(true);
+    },
+  });
+
+  if (methods.isPending) return <Loading />;
+  const specs = methods.data?.items.find((m) => m.key === credential.authMethod)?.fields ?? [];
+  const changes = changesOf(credential, specs, label, edits);
+  const dirty = Object.keys(changes).length > 0;
+  const edit = (name: string, value: string) => {
+    setSaved(false);
+    setEdits((current) => ({ ...current, [name]: value }));
+  };
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (dirty) save.mutate(changes);
+  };
+
+  return (
+    <form className="stack form-card" onSubmit={submit}>
+      <p className="hint">For security, stored secret values are never shown. Type a new value to replace one.</p>
+      <ErrorMessage error={methods.error ?? save.error} />
+      <Field label="Name">{(ids) => <input {...ids} required maxLength={200} value={label} onChange={(e) => { setSaved(false); setLabel(e.target.value); }} />}</Field>
+      {specs.map((spec) => {
+        const stored = credential.fields[spec.name];
+        return spec.secret ? (
+          <SecretField key={spec.name} spec={spec} isSet={stored?.set ?? false} value={edits[spec.name] ?? ''} onChange={(v) => edit(spec.name, v)} />
+        ) : (
+          <FieldInput key={spec.name} spec={spec} value={edits[spec.name] ?? stored?.value ?? ''} onChange={(v) => edit(spec.name, v)} required={false} />
+        );
+      })}
+      {credential.oauth2 && credential.oauth2.grantType !== 'client_credentials' && <RedirectUri value={credential.oauth2.redirectUri} />}
+      <div className="button-row">
+        <button type="submit" className="button primary" disabled={!dirty || save.isPending}>
+          {save.isPending ? 'Saving…' : 'Save changes'}
+        </button>
+        <span aria-live="polite" className="save-status">{saved && !dirty ? 'Saved.' : ''}</span>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,103 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import type { Credential } from '../api/types.js';
+import { authMethodsBody, credential, customer } from '../test/fixtures.js';
+import { mockApi, type ApiCall } from '../test/mock-api.js';
+import { renderScreen } from '../test/render.js';
+import { CredentialList } from './credential-list.js';
+
+const CREDENTIALS: Credential[] = [
+  credential({ id: 'cred_1', label: 'Globex Dropbox', authMethod: 'oauth2', customerId: 'cus_globex', status: 'authorized', updatedAt: '2025-03-04T10:00:00.000Z' }),
+  credential({ id: 'cred_2', label: 'Globex SFTP', authMethod: 'basic', customerId: 'cus_globex', lastTest: { ok: false, message: 'Authentication failed', at: '2025-03-04T10:00:00.000Z' } }),
+  credential({ id: 'cred_3', label: 'Shared Dropbox', authMethod: 'oauth2', status: 'reauthorization_required' }),
+  credential({ id: 'cred_4', label: 'AWS', authMethod: 'api_key_secret', customerId: 'cus_initech', status: 'active' }),
+  credential({ id: 'cred_5', label: 'Initech Box', authMethod: 'oauth2', customerId: 'cus_initech' }),
+];
+
+/** A fake list endpoint that filters as the real one does. */
+const listCredentials = ({ query }: ApiCall) => {
+  const search = query.get('search')?.toLowerCase();
+  const items = CREDENTIALS.filter(
+    (c) =>
+      (!search || c.label.toLowerCase().includes(search)) &&
+      (!query.get('level') || c.level === query.get('level')) &&
+      (!query.get('customerId') || c.customerId === query.get('customerId')),
+  );
+  return { items, nextCursor: null };
+};
+
+const setup = () =>
+  mockApi({
+    'GET /auth-methods': authMethodsBody,
+    'GET /customers': { items: [customer('cus_globex', 'Globex'), customer('cus_initech', 'Initech')], nextCursor: null },
+    'GET /credentials': listCredentials,
+  });
+
+const rowOf = (label: string) => screen.getByRole('link', { name: label }).closest('tr') as HTMLElement;
+
+describe('CredentialList', () => {
+  it('shows each credential with its auth method, level, customer, status and last update', async () => {
+    setup();
+    renderScreen(<CredentialList scope={{}} showCustomer />);
+
+    await screen.findByRole('link', { name: 'Globex Dropbox' });
+    const dropbox = within(rowOf('Globex Dropbox'));
+    expect(await dropbox.findByText('OAuth 2.0')).toBeInTheDocument();
+    expect(dropbox.getByText('Customer')).toBeInTheDocument();
+    expect(await dropbox.findByRole('link', { name: 'Globex' })).toHaveAttribute('href', '/customers/cus_globex/credentials');
+    expect(dropbox.getByText('Authorized')).toBeInTheDocument();
+    expect(screen.getAllByRole('columnheader').map((th) => th.textContent)).toEqual(['Name', 'Auth method', 'Level', 'Customer', 'Status', 'Last updated']);
+    expect(rowOf('Globex Dropbox').querySelector('time')).toHaveAttribute('dateTime', '2025-03-04T10:00:00.000Z');
+
+    expect(within(rowOf('Globex SFTP')).getByText('Last test failed')).toBeInTheDocument();
+    expect(within(rowOf('Shared Dropbox')).getByText('Organization')).toBeInTheDocument();
+    expect(within(rowOf('Shared Dropbox')).getByText('Needs reauthorization')).toBeInTheDocument();
+    expect(within(rowOf('Initech Box')).getByText('Pending authorization')).toBeInTheDocument();
+  });
+
+  it('filters by label with the search bar, asking the API with search=', async () => {
+    const { callsTo } = setup();
+    const user = userEvent.setup();
+    renderScreen(<CredentialList scope={{}} showCustomer />);
+    await screen.findByRole('link', { name: 'AWS' });
+
+    await user.type(screen.getByRole('searchbox', { name: 'Search credentials by label' }), 'dropbox');
+
+    await waitFor(() => expect(screen.queryByRole('link', { name: 'AWS' })).not.toBeInTheDocument());
+    expect(screen.getByRole('link', { name: 'Globex Dropbox' })).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: 'Shared Dropbox' })).toBeInTheDocument();
+    expect(screen.queryByRole('link', { name: 'Globex SFTP' })).not.toBeInTheDocument();
+    expect(callsTo('GET', '/credentials').at(-1)?.query.get('search')).toBe('dropbox');
+  });
+
+  it('says so when nothing matches the search', async () => {
+    setup();
+    const user = userEvent.setup();
+    renderScreen(<CredentialList scope={{}} />, { route: '/credentials' });
+    await screen.findByRole('link', { name: 'AWS' });
+
+    await user.type(screen.getByRole('searchbox'), 'zzz');
+
+    expect(await screen.findByText('No credential matches “zzz”.')).toBeInTheDocument();
+    expect(screen.getByTestId('location')).toHaveTextContent('/credentials?search=zzz');
+  });
+
+  it('lists only organization-level credentials under Settings', async () => {
+    const { callsTo } = setup();
+    renderScreen(<CredentialList scope={{ level: 'organization' }} />);
+
+    expect(await screen.findByRole('link', { name: 'Shared Dropbox' })).toBeInTheDocument();
+    expect(screen.queryByRole('link', { name: 'Globex Dropbox' })).not.toBeInTheDocument();
+    expect(callsTo('GET', '/credentials')[0]?.query.get('level')).toBe('organization');
+  });
+
+  it('lists one customer’s credentials under that customer', async () => {
+    const { callsTo } = setup();
+    renderScreen(<CredentialList scope={{ level: 'customer', customerId: 'cus_initech' }} />);
+
+    expect(await screen.findByRole('link', { name: 'AWS' })).toBeInTheDocument();
+    expect(screen.getAllByRole('row')).toHaveLength(3);
+    expect(callsTo('GET', '/credentials')[0]?.query.get('customerId')).toBe('cus_initech');
+  });
+});

@@ -1,0 +1,96 @@
+import { screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { Route, Routes } from 'react-router';
+import { describe, expect, it, vi } from 'vitest';
+import type { Credential } from '../api/types.js';
+import { REDIRECT_URI, authMethodsBody, credential, customer } from '../test/fixtures.js';
+import { mockApi, reply } from '../test/mock-api.js';
+import { renderScreen } from '../test/render.js';
+import { AUTHORIZATION_POLL_MS, CredentialPage } from './credential-page.js';
+import { OAuthTab } from './oauth-tab.js';
+
+const oauth2 = (status: Credential['status']): Credential =>
+  credential({
+    id: 'cred_dbx',
+    label: 'Globex Dropbox',
+    authMethod: 'oauth2',
+    customerId: 'cus_globex',
+    status,
+    oauth2: {
+      grantType: 'authorization_code',
+      provider: 'dropbox',
+      redirectUri: REDIRECT_URI,
+      issuer: 'https://www.dropbox.com',
+      authorizedAt: status === 'authorized' ? '2025-05-01T10:00:00.000Z' : null,
+      tokenExpiresAt: null,
+      grantedScopes: null,
+      lastRefreshedAt: null,
+      nextRefreshAt: null,
+      lastError: null,
+    },
+  });
+
+const LINK = { url: 'https://credence.example.com/oauth2/authorize/lnk_abc', expiresAt: '2025-05-08T10:00:00.000Z' };
+
+const setup = (statuses: Credential['status'][]) => {
+  let reads = 0;
+  return mockApi({
+    'GET /auth-methods': authMethodsBody,
+    'GET /customers': { items: [customer('cus_globex', 'Globex')], nextCursor: null },
+    'GET /credentials/cred_dbx': () => oauth2(statuses[Math.min(reads++, statuses.length - 1)] ?? 'pending_authorization'),
+    'GET /credentials/cred_dbx/authorization-link': { active: true, expiresAt: LINK.expiresAt, createdAt: '2025-05-01T10:00:00.000Z' },
+    'POST /credentials/cred_dbx/authorization-link': reply(201, LINK),
+    'POST /credentials/cred_dbx/authorization-emails': reply(202, { sentTo: 'it@globex.example', expiresAt: LINK.expiresAt, delivery: { via: 'smtp', messageId: 'm1' } }),
+  });
+};
+
+const renderPage = () =>
+  renderScreen(
+    <Routes>
+      <Route path="/credentials/:id" element={<CredentialPage />}>
+        <Route path="oauth2" element={<OAuthTab />} />
+      </Route>
+    </Routes>,
+    { route: '/credentials/cred_dbx/oauth2' },
+  );
+
+describe('the OAuth2 Authorization tab', () => {
+  it('shows "Customer authorization complete" by itself once the customer has authorized', async () => {
+    setup(['pending_authorization', 'authorized']);
+    renderPage();
+
+    expect(await screen.findByText(/Waiting for authorization/)).toBeInTheDocument();
+    expect(screen.queryByText('Customer authorization complete')).not.toBeInTheDocument();
+
+    expect(await screen.findByText('Customer authorization complete', {}, { timeout: AUTHORIZATION_POLL_MS + 2000 })).toBeInTheDocument();
+    expect(screen.getByText('Customer authorization complete').closest('[aria-live]')).not.toBeNull();
+  }, 10_000);
+
+  it('emails the customer a link and shows when the open link expires', async () => {
+    const { callsTo } = setup(['pending_authorization']);
+    const user = userEvent.setup();
+    renderPage();
+
+    expect(await screen.findByText(/An authorization link is open until/)).toBeInTheDocument();
+    await user.type(screen.getByLabelText('Customer email'), 'it@globex.example');
+    await user.click(screen.getByRole('button', { name: 'Send email' }));
+
+    expect(await screen.findByText(/Email sent to it@globex.example/)).toBeInTheDocument();
+    expect(callsTo('POST', '/credentials/cred_dbx/authorization-emails')[0]?.body).toEqual({ email: 'it@globex.example' });
+  });
+
+  it('"Authorize now" issues a link and opens it in a new tab', async () => {
+    const { callsTo } = setup(['pending_authorization']);
+    const tab = { opener: {}, location: { href: 'about:blank' }, close: vi.fn() };
+    const open = vi.spyOn(window, 'open').mockReturnValue(tab as unknown as Window);
+    const user = userEvent.setup();
+    renderPage();
+
+    await user.click(await screen.findByRole('button', { name: 'Authorize now' }));
+
+    await waitFor(() => expect(tab.location.href).toBe(LINK.url));
+    expect(open).toHaveBeenCalledWith('', '_blank');
+    expect(tab.opener).toBeNull();
+    expect(callsTo('POST', '/credentials/cred_dbx/authorization-link')).toHaveLength(1);
+  });
+});
