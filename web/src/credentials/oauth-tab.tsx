@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../api/client.js';
 import { keys } from '../api/query-keys.js';
 import type { AuthorizationLink, Credential } from '../api/types.js';
@@ -32,6 +32,11 @@ const openInNewTab = async (create: () => Promise<AuthorizationLink>): Promise<{
 function LinkStatus({ credential }: { credential: Credential }) {
   const queryClient = useQueryClient();
   const status = useQuery({ queryKey: keys.linkStatus(credential.id), queryFn: () => api.credentials.linkStatus(credential.id), refetchInterval: 15_000 });
+  // Completing authorization uses the link up: read its state again when the status changes.
+  const { refetch } = status;
+  useEffect(() => {
+    void refetch();
+  }, [credential.status, credential.authorizedAt, refetch]);
   const revoke = useMutation({
     mutationFn: () => api.credentials.revokeLink(credential.id),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: keys.linkStatus(credential.id) }),

@@ -1,0 +1,365 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startDropboxServer, type DropboxServer, type DropboxTestFile } from '../support/dropbox-server.js';
+import { startOAuthServer, type OAuthServer } from '../support/oauth-server.js';
+import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.js';
+import {
+  assertWebAppBuilt,
+  launchChromium,
+  newContext,
+  reserveApp,
+  screenshot,
+  UI_TIMEOUT_MS,
+  waitForPath,
+  waitUntil,
+  type ListeningApp,
+} from './e2e-support.js';
+
+// The brief's walk in Chromium, start to finish: first-run setup, a customer, its Dropbox
+// OAuth 2.0 credential from the preset (pointed at a loopback provider), the authorization
+// email read from a real SMTP server and opened in the customer's own browser, the status
+// turning to "Customer authorization complete" by itself, an instance binding the
+// credential, its run listing the files. Then: a wrong typed name does not delete, and a
+// customer user never reaches an organization-level credential.
+
+const CLIENT_ID = 'credence-dropbox-app';
+const CLIENT_SECRET = randomBytes(24).toString('base64url');
+const ADMIN = { email: 'ada@acme.example', password: `pw-${randomBytes(10).toString('hex')}` };
+const CUSTOMER_USER = { email: 'grace@northwind.example', password: `pw-${randomBytes(10).toString('hex')}` };
+const CUSTOMER_CONTACT = 'it@northwind.example';
+const CUSTOMER = 'Northwind Traders';
+const CREDENTIAL = 'Northwind Dropbox';
+const ORG_CREDENTIAL = 'Acme shared API key';
+const INTEGRATION = 'List Dropbox folder';
+const INSTANCE = 'Northwind reports';
+const REPORTS = ['q1-revenue.pdf', 'q2-revenue.pdf', 'q3-revenue.pdf', 'q4-revenue.pdf', 'board-summary.docx'];
+const FILES: DropboxTestFile[] = [
+  { tag: 'folder', name: 'Reports', path: '/Reports' },
+  ...REPORTS.map((name, index): DropboxTestFile => ({ tag: 'file', name, path: `/Reports/${name}`, size: 1000 + index })),
+  { tag: 'file', name: 'elsewhere.txt', path: '/elsewhere.txt', size: 5 },
+];
+/** How long the credential page may take to notice an authorization (it polls every 3 s). */
+const POLL_WAIT_MS = 10_000;
+
+/** The id at the end of the page's path (`/credentials/:id`, `/instances/:id`). */
+const idInPath = (page: Page, prefix: string): string => {
+  const match = new RegExp(`^/${prefix}/([^/]+)`).exec(new URL(page.url()).pathname);
+  if (!match?.[1]) throw new Error(`not on a /${prefix}/:id page: ${page.url()}`);
+  return match[1];
+};
+
+describe('the web app in Chromium', () => {
+  let smtp: SmtpSink;
+  let oauth: OAuthServer;
+  let dropbox: DropboxServer;
+  let credence: ListeningApp;
+  let baseUrl: string;
+  let browser: Browser;
+  let page: Page;
+  const contexts: BrowserContext[] = [];
+  let customerId: string;
+  let credentialId: string;
+  let orgCredentialId: string;
+
+  const openContext = async (): Promise<BrowserContext> => {
+    const context = await newContext(browser, baseUrl);
+    contexts.push(context);
+    return context;
+  };
+
+  beforeAll(async () => {
+    assertWebAppBuilt();
+    const reserved = await reserveApp('sqlite');
+    baseUrl = reserved.baseUrl;
+    smtp = await startSmtpSink();
+    oauth = await startOAuthServer({ clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${baseUrl}/oauth2/callback`] }] });
+    dropbox = await startDropboxServer({ files: FILES, acceptToken: async (token) => (await oauth.introspect(token)).active });
+    credence = await reserved.start({ CREDENCE_ALLOW_INSECURE_LOOPBACK: 'true', CREDENCE_SMTP_URL: `smtp://${smtp.host}:${smtp.port}` });
+    browser = await launchChromium();
+    page = await (await openContext()).newPage();
+  });
+
+  afterAll(async () => {
+    for (const context of contexts) await context.close().catch(() => undefined);
+    await browser?.close();
+    await Promise.all([credence?.close(), oauth?.close(), dropbox?.close(), smtp?.close()]);
+  });
+
+  it('offers first-run setup on the first visit and signs the new admin in', async () => {
+    await page.goto('/');
+    await waitForPath(page, '/setup');
+    await page.getByRole('heading', { name: 'Set up Credence' }).waitFor();
+    await page.getByLabel('Organization name').fill('Acme Integrations');
+    await page.getByLabel('Admin email').fill(ADMIN.email);
+    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
+    await page.getByLabel('Repeat password').fill(ADMIN.password);
+    await screenshot(page, '01-first-run-setup');
+    await page.getByRole('button', { name: 'Create organization' }).click();
+
+    await waitForPath(page, '/customers');
+    await page.getByRole('heading', { name: 'Customers', level: 1 }).waitFor();
+    await page.getByText('No customers yet.').waitFor();
+    expect(await page.getByRole('banner').first().textContent()).toContain(ADMIN.email);
+  });
+
+  it('creates a customer and opens its Credentials tab', async () => {
+    await page.getByRole('button', { name: '+ Customer' }).click();
+    await page.getByLabel('Customer name').fill(CUSTOMER);
+    await page.getByRole('button', { name: 'Create customer' }).click();
+
+    await waitForPath(page, /^\/customers\/[^/]+\/credentials$/);
+    customerId = idInPath(page, 'customers');
+    await page.getByRole('heading', { name: CUSTOMER, level: 1 }).waitFor();
+    const tab = page.getByRole('navigation', { name: 'Customer' }).getByRole('link', { name: 'Credentials' });
+    expect(await tab.getAttribute('aria-current')).toBe('page');
+    await page.getByText('No credentials yet.').waitFor();
+  });
+
+  it('creates the customer\'s OAuth 2.0 credential from the Dropbox preset, pointed at the loopback provider', async () => {
+    await page.getByRole('link', { name: '+ Credential' }).click();
+    await waitForPath(page, /^\/customers\/[^/]+\/credentials\/new$/);
+    await page.getByRole('heading', { name: 'New credential' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill(CREDENTIAL);
+    await page.getByLabel('Authorization method').selectOption({ label: 'OAuth 2.0' });
+    await page.getByLabel('Provider preset').selectOption({ label: 'Dropbox' });
+
+    const authUri = page.getByLabel('Authorization URL');
+    const tokenUri = page.getByLabel('Access Token URL');
+    // The preset fills in Dropbox's own URLs; this provider is the loopback one.
+    expect(await authUri.inputValue()).toBe('https://www.dropbox.com/oauth2/authorize');
+    expect(await tokenUri.inputValue()).toBe('https://api.dropboxapi.com/oauth2/token');
+    await page.getByLabel('Client ID').fill(CLIENT_ID);
+    await page.getByLabel('Client Secret').fill(CLIENT_SECRET);
+    await page.getByRole('code').filter({ hasText: '/oauth2/callback' }).waitFor();
+    expect(await page.getByRole('code').filter({ hasText: '/oauth2/callback' }).textContent()).toBe(`${baseUrl}/oauth2/callback`);
+    await screenshot(page, '02-new-credential-dropbox-preset');
+
+    await authUri.fill(oauth.authorizationEndpoint);
+    await tokenUri.fill(oauth.tokenEndpoint);
+    await page.getByLabel('Scopes').fill('files.read offline_access');
+    await page.getByRole('button', { name: 'Save credential' }).click();
+
+    await waitForPath(page, /^\/credentials\/[^/]+$/);
+    credentialId = idInPath(page, 'credentials');
+    await page.getByRole('heading', { name: CREDENTIAL, level: 1 }).waitFor();
+    await page.getByText('Waiting for authorization.').waitFor();
+    expect(await page.getByLabel('Authorization URL').inputValue()).toBe(oauth.authorizationEndpoint);
+    expect(await page.getByLabel('Access Token URL').inputValue()).toBe(oauth.tokenEndpoint);
+    // The secret is never shown again: the page only says it is set.
+    expect(await page.content()).not.toContain(CLIENT_SECRET);
+  });
+
+  it('sends the authorization email from the OAuth2 Authorization tab, with a one-time link', async () => {
+    await page.getByRole('navigation', { name: 'Credential' }).getByRole('link', { name: 'OAuth2 Authorization' }).click();
+    await waitForPath(page, `/credentials/${credentialId}/oauth2`);
+    await page.getByRole('heading', { name: 'Status' }).waitFor();
+    await page.getByText('No authorization link is open.').waitFor();
+    await page.getByLabel('Customer email').fill(CUSTOMER_CONTACT);
+    await page.getByRole('button', { name: 'Send email' }).click();
+
+    await page.getByText(`Email sent to ${CUSTOMER_CONTACT}`).waitFor();
+    await page.getByText('An authorization link is open until').waitFor();
+    await screenshot(page, '03-oauth-tab-email-sent');
+
+    const mail = await smtp.waitForMessage((m) => m.subject === 'Acme Integrations asks you to connect Dropbox', UI_TIMEOUT_MS);
+    const delivery = smtp.deliveries.find((d) => d.mail === mail);
+    expect(delivery?.to).toEqual([CUSTOMER_CONTACT]);
+    expect(mail.text).toContain('To continue, open this link:');
+  });
+
+  it('lets the customer complete consent in their own browser from the emailed link', async () => {
+    const mail = smtp.messages.at(-1);
+    const link = /To continue, open this link:\n(\S+)/.exec(mail?.text ?? '')?.[1];
+    expect(link?.startsWith(`${baseUrl}/`)).toBe(true);
+
+    const customerBrowser = await openContext();
+    const customerPage = await customerBrowser.newPage();
+    // Credence → the provider's login and consent (finished by redirects) → Credence's callback.
+    await customerPage.goto(link ?? '');
+    await waitForPath(customerPage, '/oauth2/complete');
+    await customerPage.getByRole('heading', { name: 'Authorization complete' }).waitFor();
+    expect(oauth.tokenRequestLog.at(-1)).toEqual({ grantType: 'authorization_code', status: 200, overridden: false });
+    await screenshot(customerPage, '04-customer-authorization-complete');
+
+    // The link works once.
+    await customerPage.goto(link ?? '');
+    await customerPage.getByRole('heading', { name: 'Authorization not completed' }).waitFor();
+    await customerPage.getByText('already used').waitFor();
+    await customerPage.close();
+  });
+
+  it('shows "Customer authorization complete" on the waiting OAuth2 tab without a reload', async () => {
+    await page.getByText('Customer authorization complete').waitFor({ timeout: POLL_WAIT_MS });
+    expect(new URL(page.url()).pathname).toBe(`/credentials/${credentialId}/oauth2`);
+    const status = page.getByRole('region', { name: 'Status' });
+    await status.getByRole('paragraph').filter({ hasText: /^Authorized$/ }).waitFor();
+    const terms = await status.getByRole('term').allTextContents();
+    const definitions = await status.getByRole('definition').allTextContents();
+    const details = Object.fromEntries(terms.map((term, index) => [term, definitions[index]]));
+    expect(details['Granted scopes']).toBe('files.read offline_access');
+    expect(details['Authorized']).not.toBe('—');
+    const link = await page.evaluate(async (id) => (await fetch(`/api/v1/credentials/${id}/authorization-link`)).json() as Promise<unknown>, credentialId);
+    expect(link).toMatchObject({ active: false });
+    // The used link no longer shows as open on the page either.
+    await page.getByText('No authorization link is open.').waitFor({ timeout: POLL_WAIT_MS });
+    await screenshot(page, '05-oauth-tab-authorized');
+  });
+
+  it('creates an integration with one Dropbox listFolder step in the steps editor', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Integrations' }).click();
+    await page.getByText('No integrations yet.').waitFor();
+    await page.getByRole('link', { name: '+ Integration' }).click();
+    await waitForPath(page, '/integrations/new');
+    await page.getByLabel('Name', { exact: true }).fill(INTEGRATION);
+    await page.getByLabel('Step name').fill('list');
+    await page.getByLabel('Component').selectOption({ label: 'Dropbox' });
+    await page.getByLabel('Action').selectOption({ label: 'List folder' });
+    await page.getByLabel('Inputs (JSON)').fill(JSON.stringify({ path: '/Reports', apiBaseUrl: dropbox.baseUrl }, null, 2));
+    await screenshot(page, '06-new-integration');
+    await page.getByRole('button', { name: 'Create integration' }).click();
+
+    await waitForPath(page, '/integrations');
+    await page.getByRole('heading', { name: INTEGRATION }).waitFor();
+    expect(await page.getByRole('listitem').filter({ hasText: INTEGRATION }).getByText('dropbox.listFolder').count()).toBe(1);
+  });
+
+  it('deploys an instance for the customer, binding the credential in the step\'s drop-down, and runs it', async () => {
+    await page.getByRole('link', { name: `Deploy ${INTEGRATION}` }).click();
+    await waitForPath(page, '/instances/new');
+    expect(await page.getByLabel('Integration').locator('option:checked').textContent()).toBe(INTEGRATION);
+    await page.getByLabel('Customer').selectOption({ label: CUSTOMER });
+    await page.getByLabel('Instance name').fill(INSTANCE);
+    const binding = page.getByLabel('Credential for step list');
+    await binding.waitFor();
+    expect(await binding.locator('option').allTextContents()).toEqual(['Choose a credential', `${CREDENTIAL} (customer, oauth2)`]);
+    await binding.selectOption({ label: `${CREDENTIAL} (customer, oauth2)` });
+    await screenshot(page, '07-deploy-instance');
+    await page.getByRole('button', { name: 'Deploy instance' }).click();
+
+    await waitForPath(page, /^\/instances\/[^/]+$/);
+    await page.getByRole('heading', { name: INSTANCE, level: 1 }).waitFor();
+    const bindings = page.getByRole('table', { name: 'Steps and their credentials' });
+    await bindings.getByRole('link', { name: CREDENTIAL }).waitFor();
+    await page.getByText('Not run yet.').waitFor();
+
+    const requestsBefore = dropbox.requests;
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await page.getByText('Run succeeded.').waitFor({ timeout: 2 * UI_TIMEOUT_MS });
+    const output = page.getByRole('table', { name: 'Output of list: 5 entries' });
+    await output.waitFor();
+    const names = await output.getByRole('row').locator('td[data-label="Name"]').allTextContents();
+    expect(names).toEqual(REPORTS);
+    expect(await output.getByRole('row').nth(1).locator('td').allTextContents()).toEqual(['q1-revenue.pdf', '/Reports/q1-revenue.pdf', 'file', '1000 B']);
+    expect(dropbox.requests).toBeGreaterThan(requestsBefore);
+    expect(await page.content()).not.toContain(CLIENT_SECRET);
+    await screenshot(page, '08-instance-run-output');
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await output.waitFor();
+    await screenshot(page, '09-instance-run-output-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  it('creates an organization-level credential under Settings → Credentials and lists every credential with its level', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+    await waitForPath(page, '/settings/credentials');
+    await page.getByRole('link', { name: '+ Credential' }).click();
+    await waitForPath(page, '/settings/credentials/new');
+    await page.getByLabel('Name', { exact: true }).fill(ORG_CREDENTIAL);
+    await page.getByLabel('Authorization method').selectOption({ label: 'API Key' });
+    await page.getByLabel('API Key').fill(randomBytes(16).toString('hex'));
+    await page.getByRole('button', { name: 'Save credential' }).click();
+    await waitForPath(page, /^\/credentials\/[^/]+$/);
+    orgCredentialId = idInPath(page, 'credentials');
+    await page.getByRole('heading', { name: ORG_CREDENTIAL, level: 1 }).waitFor();
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Credentials' }).click();
+    await waitForPath(page, '/credentials');
+    const table = page.getByRole('table', { name: 'Credentials' });
+    await table.getByRole('link', { name: ORG_CREDENTIAL }).waitFor();
+    const rowOf = (label: string) => table.getByRole('row').filter({ has: page.getByRole('link', { name: label }) });
+    expect(await rowOf(CREDENTIAL).locator('td').allTextContents()).toEqual([CREDENTIAL, 'OAuth 2.0', 'Customer', CUSTOMER, 'Authorized', expect.any(String)]);
+    expect(await rowOf(ORG_CREDENTIAL).locator('td').allTextContents()).toEqual([ORG_CREDENTIAL, 'API Key', 'Organization', '—', 'Active', expect.any(String)]);
+    await screenshot(page, '10-all-credentials');
+
+    await page.getByRole('searchbox', { name: 'Search credentials by label' }).fill('dropbox');
+    await waitUntil('the search to leave only the Dropbox credential', async () => (await table.getByRole('link', { name: ORG_CREDENTIAL }).count()) === 0);
+    expect(await table.getByRole('link', { name: CREDENTIAL }).count()).toBe(1);
+  });
+
+  it('keeps REMOVE CREDENTIAL disabled for a wrong typed name, the API refuses it, and the credential stays', async () => {
+    await page.goto(`/credentials/${credentialId}/settings`);
+    await page.getByRole('heading', { name: 'Delete Credential' }).waitFor();
+    const typed = page.getByLabel('Type the credential\'s name to confirm');
+    const remove = page.getByRole('button', { name: 'REMOVE CREDENTIAL' });
+    expect(await remove.isDisabled()).toBe(true);
+    await typed.fill('Northwind Dropbax');
+    expect(await remove.isDisabled()).toBe(true);
+    await typed.press('Enter');
+    await screenshot(page, '11-delete-wrong-name');
+
+    // The same request the page would send, from this signed-in browser, with a wrong name.
+    const refused = await page.evaluate(async (id) => {
+      const session = (await (await fetch('/api/v1/session')).json()) as { csrfToken: string };
+      const response = await fetch(`/api/v1/credentials/${id}`, {
+        method: 'DELETE',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
+        body: JSON.stringify({ confirm: 'Northwind Dropbax' }),
+      });
+      return { status: response.status, body: (await response.json()) as { error: { code: string } } };
+    }, credentialId);
+    expect(refused).toMatchObject({ status: 409, body: { error: { code: 'CONFIRMATION_MISMATCH' } } });
+
+    await typed.fill(CREDENTIAL);
+    await waitUntil('REMOVE CREDENTIAL to be enabled by the right name', async () => !(await remove.isDisabled()));
+    await typed.fill('');
+    expect(await remove.isDisabled()).toBe(true);
+
+    await page.goto(`/customers/${customerId}/credentials`);
+    await page.getByRole('table', { name: 'Credentials' }).getByRole('link', { name: CREDENTIAL }).waitFor();
+  });
+
+  it('invites a customer user who sees only the customer\'s credentials and never the organization\'s', async () => {
+    await page.goto('/settings/users');
+    await page.getByRole('heading', { name: 'Invite someone' }).waitFor();
+    await page.getByLabel('Email', { exact: true }).fill(CUSTOMER_USER.email);
+    await page.getByLabel('Role').selectOption({ label: 'Customer user' });
+    await page.getByLabel('Customer', { exact: true }).selectOption({ label: CUSTOMER });
+    await page.getByRole('button', { name: 'Invite', exact: true }).click();
+    const inviteCode = page.getByRole('code').filter({ hasText: '/invite/' });
+    await inviteCode.waitFor();
+    const inviteUrl = (await inviteCode.textContent()) ?? '';
+    expect(inviteUrl.startsWith(`${baseUrl}/invite/`)).toBe(true);
+    await screenshot(page, '12-users-invited');
+
+    const customerUser = await (await openContext()).newPage();
+    await customerUser.goto(inviteUrl);
+    await customerUser.getByRole('heading', { name: 'Accept your invitation' }).waitFor();
+    await customerUser.getByLabel('Password', { exact: true }).fill(CUSTOMER_USER.password);
+    await customerUser.getByLabel('Repeat password').fill(CUSTOMER_USER.password);
+    await customerUser.getByRole('button', { name: 'Set password and sign in' }).click();
+
+    await waitForPath(customerUser, '/credentials');
+    const table = customerUser.getByRole('table', { name: 'Credentials' });
+    await table.getByRole('link', { name: CREDENTIAL }).waitFor();
+    expect(await table.getByRole('link').allTextContents()).toEqual([CREDENTIAL]);
+    const nav = await customerUser.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents();
+    expect(nav).toEqual(['Credentials', 'Integrations', 'Instances']);
+    await screenshot(customerUser, '13-customer-user-credentials');
+
+    await customerUser.goto(`/credentials/${orgCredentialId}`);
+    await customerUser.getByRole('alert').filter({ hasText: 'Credential not found' }).waitFor();
+    expect(await customerUser.content()).not.toContain(ORG_CREDENTIAL);
+    await screenshot(customerUser, '14-customer-user-org-credential-not-found');
+
+    await customerUser.goto('/settings/credentials');
+    await customerUser.getByRole('heading', { name: 'Not available' }).waitFor();
+    expect(await customerUser.content()).not.toContain(ORG_CREDENTIAL);
+
+    await customerUser.setViewportSize({ width: 390, height: 844 });
+    await customerUser.goto('/credentials');
+    await table.getByRole('link', { name: CREDENTIAL }).waitFor();
+    await screenshot(customerUser, '15-customer-user-credentials-phone');
+  });
+});
