@@ -26,8 +26,10 @@ export const openRuntime = async (
 ): Promise<Runtime> => {
   const clock = options.clock ?? systemClock;
   const rootKey = await loadMasterKey(config.masterKey, log);
-  const keyProvider = createLocalKeyProvider(rootKey);
+  const previousKeys = config.previousMasterKeys.map((key) => Buffer.from(key.reveal()));
+  const keyProvider = createLocalKeyProvider(rootKey, previousKeys);
   rootKey.fill(0);
+  for (const key of previousKeys) key.fill(0);
   const store = openDatabase(config.database);
   try {
     await migrateToLatest(store.db);
@@ -41,6 +43,8 @@ export const openRuntime = async (
       publicUrl: config.publicUrl,
       mailer,
       refresh: config.refresh,
+      apiTokenCacheMs: config.apiTokenCacheMs,
+      keys: config.keys,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     await services.keyring.verifyRootKey();
@@ -53,6 +57,9 @@ export const openRuntime = async (
       async close() {
         closed = true;
         await services.refreshWorker.stop();
+        await services.keyRotationWorker.stop();
+        // Counts still in memory are written down before the database closes.
+        await services.encryptionCounter.flush();
         mailer.close();
         services.keyring.close();
         await store.close();

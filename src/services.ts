@@ -9,6 +9,10 @@ import { createCredentialViews } from './credentials/credential-view.js';
 import { createDataKeyStore } from './crypto/data-key-store.js';
 import type { KeyProvider } from './crypto/key-provider.js';
 import { createKeyring } from './crypto/keyring.js';
+import { createEncryptionCounter, DEFAULT_ROTATION_THRESHOLD } from './crypto/encryption-counter.js';
+import { createKeyLifecycle } from './crypto/key-lifecycle.js';
+import { createComponentFetch, createOAuthFetch } from './net/guarded-fetch.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createAuthorizationService } from './oauth/authorization-service.js';
 import { createMailer, type Mailer } from './oauth/mailer.js';
 import { createOAuthClient } from './oauth/oauth-client.js';
@@ -25,7 +29,7 @@ import { createIntegrationService } from './integrations/integration-service.js'
 import { createInstanceService } from './integrations/instance-service.js';
 import { createRunService } from './integrations/run-service.js';
 import { createCredentialTestService } from './credentials/credential-test-service.js';
-import { createApiTokenService } from './tenants/api-token-service.js';
+import { createApiTokenService, DEFAULT_TOKEN_CACHE_MS } from './tenants/api-token-service.js';
 import { createApiTokenStore } from './tenants/api-token-store.js';
 import { createCustomerService } from './tenants/customer-service.js';
 import { createOrganizationService } from './tenants/organization-service.js';
@@ -40,8 +44,14 @@ export interface ServiceOptions {
   allowInsecureLoopback: boolean;
   publicUrl: string;
   mailer: Mailer;
-  refresh: { pollMs: number; defaultLifetimeSeconds: number };
-  /** Outbound HTTP for OAuth token requests and components; tests may wrap it. */
+  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number };
+  /** Key lifecycle settings (defaults: rotate at 2^32 - 2^20 encryptions, 500 rows per re-encryption batch). */
+  keys?: { rotationThreshold: number; reencryptBatchSize: number };
+  /** Where this process's metrics go (a fresh registry unless given). */
+  metrics?: Metrics;
+  /** How long an authenticated API token is remembered (see createApiTokenService). */
+  apiTokenCacheMs?: number;
+  /** Outbound HTTP for OAuth token requests and components, instead of the guarded fetch (tests inject one). */
   fetch?: typeof fetch;
   /** Components available to integrations (the built-in ones unless given). */
   components?: readonly Component[];
@@ -52,20 +62,32 @@ export const createServices = (options: ServiceOptions) => {
   const { db, keyProvider, clock, allowInsecureLoopback } = options;
   const transact = createTransact(db);
   const dataKeyStore = createDataKeyStore(db);
-  const keyring = createKeyring({ provider: keyProvider, store: dataKeyStore, clock });
+  const metrics = options.metrics ?? createMetrics();
+  const rotationThreshold = options.keys?.rotationThreshold ?? DEFAULT_ROTATION_THRESHOLD;
+  // Worn keys found when counts are written down are rotated by the key lifecycle wired below.
+  const encryptionCounter = createEncryptionCounter({ store: dataKeyStore, clock, threshold: rotationThreshold, onWorn: (key) => keyLifecycle.keys.rotateWorn(key) });
+  const keyring = createKeyring({ provider: keyProvider, store: dataKeyStore, clock, metrics, tally: encryptionCounter.tally });
   const tenantStore = createTenantStore(db);
   const tokenStore = createApiTokenStore(db);
   const credentialStore = createCredentialStore(db);
   const integrationStore = createIntegrationStore(db);
   const oauthStore = createOAuthStore(db, options.engine);
   const components = createComponentRegistry(options.components ?? BUILT_IN_COMPONENTS);
-  const outboundFetch = options.fetch ?? globalThis.fetch;
+  // Outbound calls go through the guarded fetch (src/net/guarded-fetch.ts) unless a test injects one.
+  const oauthFetch = options.fetch ?? createOAuthFetch(allowInsecureLoopback);
+  const outboundFetch = options.fetch ?? createComponentFetch();
   const audit = createAuditService({ store: createAuditStore(db), clock });
-  const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock });
+  const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs ?? DEFAULT_TOKEN_CACHE_MS });
   const organizations = createOrganizationService({ tenants: tenantStore, keyring, tokens, audit, transact, clock });
   const customers = createCustomerService({
     tenants: tenantStore,
-    tokens: tokenStore,
+    tokens: {
+      // The customer's tokens go with it, from the database and from the token cache.
+      async deleteForCustomer(organizationId, customerId, trx) {
+        await tokenStore.deleteForCustomer(organizationId, customerId, trx);
+        tokens.forgetCustomer(organizationId, customerId);
+      },
+    },
     credentials: credentialStore,
     instances: integrationStore,
     dataKeys: dataKeyStore,
@@ -78,7 +100,7 @@ export const createServices = (options: ServiceOptions) => {
   const sessions = createSessionService({ tenants: tenantStore, organizations, audit, transact, clock, publicUrl: options.publicUrl });
 
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  const oauthClient = createOAuthClient({ fetch: outboundFetch, allowInsecureLoopback, timeoutMs: 15_000 });
+  const oauthClient = createOAuthClient({ fetch: oauthFetch, allowInsecureLoopback, timeoutMs: 15_000 });
   const accessTokens = createTokenService({
     store: oauthStore,
     credentials: credentialStore,
@@ -87,6 +109,7 @@ export const createServices = (options: ServiceOptions) => {
     audit,
     transact,
     clock,
+    metrics,
     options: {
       ...DEFAULT_REFRESH_POLICY,
       defaultLifetimeSeconds: options.refresh.defaultLifetimeSeconds,
@@ -122,14 +145,33 @@ export const createServices = (options: ServiceOptions) => {
     transact,
     clock,
     allowInsecureLoopback,
+    metrics,
   });
   const integrations = createIntegrationService({ store: integrationStore, components, audit, transact, clock });
   const instances = createInstanceService({ store: integrationStore, credentials: credentialStore, tenants: tenantStore, components, audit, transact, clock });
   const runs = createRunService({ store: integrationStore, components, credentials, audit, clock, fetch: outboundFetch });
   const credentialTests = createCredentialTestService({ credentials, store: credentialStore, components, audit, clock, fetch: outboundFetch });
-  const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs: options.refresh.pollMs });
-  return {
+  const { pollMs, batchSize, concurrency } = options.refresh;
+  const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, metrics });
+  const keyLifecycle = createKeyLifecycle({
+    db,
+    engine: options.engine,
     keyring,
+    dataKeys: dataKeyStore,
+    tenants: tenantStore,
+    audit,
+    transact,
+    clock,
+    owner,
+    options: { rotationThreshold, reencryptBatchSize: options.keys?.reencryptBatchSize ?? 500, pollMs },
+  });
+  return {
+    metrics,
+    keyring,
+    keys: keyLifecycle.keys,
+    rootKeyRotation: keyLifecycle.rootRotation,
+    keyRotationWorker: keyLifecycle.worker,
+    encryptionCounter,
     tenantStore,
     audit,
     tokens,

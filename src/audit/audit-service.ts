@@ -3,6 +3,7 @@ import type { Clock } from '../common/clock.js';
 import { DEFAULT_PAGE_SIZE, decodeCursor, toPage, type Page } from '../common/pagination.js';
 import type { Db } from '../store/database.js';
 import { requireRole, type Actor } from '../tenants/actor.js';
+import { verifyChain, type ChainReport } from './audit-chain.js';
 import type { AuditEvent, AuditStore } from './audit-store.js';
 
 export interface AuditEntry {
@@ -15,7 +16,9 @@ export interface AuditEntry {
 
 /**
  * Records who did what. Services call `record` inside the transaction of the change it
- * describes, so a change and its audit event are committed together or not at all.
+ * describes, so a change and its audit event are committed together or not at all — and
+ * as the last statement of it: recording locks the organization's chain head until the
+ * commit (see audit-store.ts). Each organization's events form a hash chain (audit-chain.ts).
  */
 export const createAuditService = (deps: { store: AuditStore; clock: Clock }) => {
   const { store, clock } = deps;
@@ -49,6 +52,12 @@ export const createAuditService = (deps: { store: AuditStore; clock: Clock }) =>
       const { action, targetId, customerId } = query;
       const rows = await store.list(actor.organizationId, { action, targetId, customerId, beforeId, limit: limit + 1 });
       return toPage(rows, limit);
+    },
+
+    /** Walks the caller's organization's hash chain and reports the first broken link. */
+    async verify(actor: Actor): Promise<ChainReport> {
+      requireRole(actor, 'org_admin');
+      return verifyChain(store.chain, actor.organizationId);
     },
   };
 };

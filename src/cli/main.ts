@@ -1,8 +1,10 @@
 import { Command } from 'commander';
 import { describeSettings } from '../config/config.js';
 import { registerAdminCommands } from './admin-commands.js';
+import { registerAuditCommands } from './audit-commands.js';
 import { reportFailure } from './context.js';
 import { init } from './init-command.js';
+import { registerKeyCommands } from './key-commands.js';
 import { serve } from './serve-command.js';
 
 const settingsHelp = (): string =>
@@ -32,6 +34,8 @@ export const main = async (argv: string[]): Promise<void> => {
     .action(init);
 
   registerAdminCommands(program);
+  registerKeyCommands(program);
+  registerAuditCommands(program);
 
   try {
     await program.parseAsync(argv);

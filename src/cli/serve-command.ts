@@ -1,6 +1,7 @@
 import { buildApp } from '../http/app.js';
 import { openRuntime } from '../runtime.js';
 import { CliError, createLogger, readConfig } from './context.js';
+import { readTlsFiles } from './tls-files.js';
 
 export const SERVE_ROLES = ['all', 'api', 'worker'] as const;
 export type ServeRole = (typeof SERVE_ROLES)[number];
@@ -14,8 +15,12 @@ export const serve = async (options: { role?: string }): Promise<void> => {
   if (!SERVE_ROLES.includes(role)) throw new CliError(`--role must be one of ${SERVE_ROLES.join(', ')}`);
   const config = readConfig();
   const log = createLogger(config);
+  const https = role === 'worker' ? undefined : readTlsFiles(config);
   const runtime = await openRuntime(config, { warn: (message) => log.warn(message) });
-  const app = role === 'worker' ? undefined : await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: log, publicUrl: config.publicUrl });
+  const app =
+    role === 'worker'
+      ? undefined
+      : await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: log, publicUrl: config.publicUrl, metricsToken: config.metricsToken, https });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -37,7 +42,10 @@ export const serve = async (options: { role?: string }): Promise<void> => {
       throw error;
     }
   }
-  if (role !== 'api') runtime.services.refreshWorker.start(log.child({ component: 'refresh-worker' }));
+  if (role !== 'api') {
+    runtime.services.refreshWorker.start(log.child({ component: 'refresh-worker' }));
+    runtime.services.keyRotationWorker.start(log.child({ component: 'key-rotation-worker' }));
+  }
 
   const database = config.database.kind === 'sqlite' ? `SQLite at ${config.database.file}` : 'PostgreSQL';
   if (app) log.info(`Credence is serving ${config.publicUrl} (${database}, role ${role}); API docs at ${config.publicUrl}/docs`);

@@ -90,6 +90,9 @@ const NETWORK_REASONS: Record<string, string> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate not trusted',
   CERT_HAS_EXPIRED: 'TLS certificate expired',
   ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate is for another host',
+  // From the guarded fetch (src/net/guarded-fetch.ts).
+  CREDENCE_OUTBOUND_REFUSED: 'the address is link-local or cloud metadata, which Credence does not call',
+  CREDENCE_RESPONSE_TOO_LARGE: 'the answer is too large',
 };
 
 const errorCode = (error: unknown): string | undefined => {

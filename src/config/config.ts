@@ -2,6 +2,7 @@ import { resolve, join } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { Redacted } from '../common/redacted.js';
+import { DEFAULT_ROTATION_THRESHOLD } from '../crypto/encryption-counter.js';
 
 /**
  * Every setting Credence reads, in one schema. Parsed once at start; a bad value stops
@@ -16,13 +17,36 @@ export const EnvSchema = Type.Object({
   ),
   CREDENCE_MASTER_KEY: Type.Optional(Type.String({ description: 'Root key: base64 of 32 random bytes' })),
   CREDENCE_MASTER_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'File holding the root key (base64)' })),
+  CREDENCE_PREVIOUS_MASTER_KEYS: Type.Optional(
+    Type.String({ description: 'Older root keys, comma-separated base64: they only unwrap data keys they wrapped, until `credence keys rotate-root` has re-wrapped them all' }),
+  ),
+  CREDENCE_KEY_ROTATION_THRESHOLD: Type.Integer({
+    minimum: 1,
+    maximum: DEFAULT_ROTATION_THRESHOLD,
+    default: DEFAULT_ROTATION_THRESHOLD,
+    description: 'Encryptions after which a data key is rotated automatically (at most 2^32 - 2^20)',
+  }),
+  CREDENCE_REENCRYPT_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 5000, default: 500, description: 'Rows a key rotation job re-encrypts per batch (one transaction each)' }),
   CREDENCE_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'URL users and OAuth providers reach Credence at' })),
+  CREDENCE_TLS_CERT: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate (chain) file: with CREDENCE_TLS_KEY, serve HTTPS directly' })),
+  CREDENCE_TLS_KEY: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file of CREDENCE_TLS_CERT' })),
   CREDENCE_ALLOW_INSECURE_LOOPBACK: Type.Boolean({ default: false, description: 'Accept http:// OAuth URLs on 127.0.0.1/localhost (development only)' }),
   CREDENCE_SMTP_URL: Type.Optional(
     Type.String({ pattern: '^smtps?://', description: 'SMTP server for authorization emails (smtp:// uses STARTTLS when offered, smtps:// is TLS); without it mail goes to <data dir>/outbox' }),
   ),
   CREDENCE_MAIL_FROM: Type.String({ minLength: 3, default: 'Credence <credence@localhost>', description: 'From address of authorization emails' }),
   CREDENCE_REFRESH_POLL_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 1000, description: 'How often the refresh worker looks for tokens due for refresh' }),
+  CREDENCE_REFRESH_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'How many due grants the refresh worker claims (leases) at once' }),
+  CREDENCE_REFRESH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'How many token requests one refresh worker has in flight at once' }),
+  CREDENCE_API_TOKEN_CACHE_MS: Type.Integer({
+    minimum: 0,
+    maximum: 60_000,
+    default: 5000,
+    description: 'How long an API token, once checked, is trusted without a database read; a revocation takes up to this long to reach other processes (0 turns the cache off)',
+  }),
+  CREDENCE_METRICS_TOKEN: Type.Optional(
+    Type.String({ minLength: 16, description: 'Bearer token for GET /metrics; when set, every scraper must send it (or an org_admin API token), loopback included' }),
+  ),
   CREDENCE_TOKEN_DEFAULT_LIFETIME_SECONDS: Type.Integer({ minimum: 60, maximum: 31_536_000, default: 3600, description: 'Lifetime assumed for an access token issued without expires_in' }),
   CREDENCE_LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, { default: 'info' }),
 });
@@ -42,11 +66,19 @@ export interface Config {
   dataDir: string;
   database: DatabaseConfig;
   masterKey: MasterKeySource;
+  /** Root keys that may still unwrap (never wrap) data keys, during a root key rotation. */
+  previousMasterKeys: Array<Redacted<Buffer>>;
+  keys: { rotationThreshold: number; reencryptBatchSize: number };
   publicUrl: string;
+  /** Serve HTTPS with these PEM files (both set, or neither). */
+  tls: { certFile: string; keyFile: string } | undefined;
   allowInsecureLoopback: boolean;
   logLevel: string;
   mail: { smtpUrl: Redacted<string> | undefined; from: string; outboxDir: string };
-  refresh: { pollMs: number; defaultLifetimeSeconds: number };
+  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number };
+  /** Bearer token that opens GET /metrics, if configured. */
+  metricsToken: Redacted<string> | undefined;
+  apiTokenCacheMs: number;
 }
 
 export class ConfigError extends Error {
@@ -82,7 +114,9 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     : { kind: 'sqlite', file: join(dataDir, 'credence.sqlite') };
 
   const masterKey = resolveMasterKey(converted, database, problems);
-  const publicUrl = resolvePublicUrl(converted, problems);
+  const previousMasterKeys = resolvePreviousMasterKeys(converted, problems);
+  const tls = resolveTls(converted, problems);
+  const publicUrl = resolvePublicUrl(converted, problems, tls !== undefined);
   if (problems.length > 0 || !masterKey || !publicUrl) throw new ConfigError(problems);
 
   return {
@@ -91,7 +125,10 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     dataDir,
     database,
     masterKey,
+    previousMasterKeys,
+    keys: { rotationThreshold: converted.CREDENCE_KEY_ROTATION_THRESHOLD, reencryptBatchSize: converted.CREDENCE_REENCRYPT_BATCH_SIZE },
     publicUrl,
+    tls,
     allowInsecureLoopback: converted.CREDENCE_ALLOW_INSECURE_LOOPBACK,
     logLevel: converted.CREDENCE_LOG_LEVEL,
     mail: {
@@ -99,7 +136,14 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
       from: converted.CREDENCE_MAIL_FROM,
       outboxDir: join(dataDir, 'outbox'),
     },
-    refresh: { pollMs: converted.CREDENCE_REFRESH_POLL_MS, defaultLifetimeSeconds: converted.CREDENCE_TOKEN_DEFAULT_LIFETIME_SECONDS },
+    refresh: {
+      pollMs: converted.CREDENCE_REFRESH_POLL_MS,
+      defaultLifetimeSeconds: converted.CREDENCE_TOKEN_DEFAULT_LIFETIME_SECONDS,
+      batchSize: converted.CREDENCE_REFRESH_BATCH_SIZE,
+      concurrency: converted.CREDENCE_REFRESH_CONCURRENCY,
+    },
+    metricsToken: converted.CREDENCE_METRICS_TOKEN ? new Redacted(converted.CREDENCE_METRICS_TOKEN) : undefined,
+    apiTokenCacheMs: converted.CREDENCE_API_TOKEN_CACHE_MS,
   };
 };
 
@@ -132,8 +176,27 @@ const resolveMasterKey = (env: Env, database: DatabaseConfig, problems: string[]
   return { kind: 'generated-file', path: join(resolve(env.CREDENCE_DATA_DIR), 'master.key') };
 };
 
-const resolvePublicUrl = (env: Env, problems: string[]): string | undefined => {
-  const text = env.CREDENCE_PUBLIC_URL ?? `http://${formatHost(env.HOST)}:${env.PORT}`;
+const resolvePreviousMasterKeys = (env: Env, problems: string[]): Array<Redacted<Buffer>> => {
+  const texts = (env.CREDENCE_PREVIOUS_MASTER_KEYS ?? '').split(',').map((text) => text.trim()).filter((text) => text !== '');
+  const keys: Array<Redacted<Buffer>> = [];
+  texts.forEach((text, index) => {
+    const key = decodeMasterKey(text);
+    // Never echo the key back: name its position only.
+    if (key) keys.push(new Redacted(key));
+    else problems.push(`CREDENCE_PREVIOUS_MASTER_KEYS: key ${index + 1} must be the base64 encoding of exactly 32 bytes`);
+  });
+  return keys;
+};
+
+const resolveTls = (env: Env, problems: string[]): Config['tls'] => {
+  const { CREDENCE_TLS_CERT: cert, CREDENCE_TLS_KEY: key } = env;
+  if (cert && key) return { certFile: resolve(cert), keyFile: resolve(key) };
+  if (cert || key) problems.push('CREDENCE_TLS_CERT and CREDENCE_TLS_KEY go together: set both to serve HTTPS, or neither');
+  return undefined;
+};
+
+const resolvePublicUrl = (env: Env, problems: string[], https: boolean): string | undefined => {
+  const text = env.CREDENCE_PUBLIC_URL ?? `${https ? 'https' : 'http'}://${formatHost(env.HOST)}:${env.PORT}`;
   try {
     const url = new URL(text);
     if (url.search || url.hash) {

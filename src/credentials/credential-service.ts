@@ -5,6 +5,7 @@ import { DEFAULT_PAGE_SIZE, decodeCursor, toPage, type Page } from '../common/pa
 import { Redacted } from '../common/redacted.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { Keyring } from '../crypto/keyring.js';
+import type { Metrics, ResolveOutcome } from '../observability/metrics.js';
 import type { Transact } from '../store/database.js';
 import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
@@ -85,6 +86,7 @@ export const createCredentialService = (deps: {
   transact: Transact;
   clock: Clock;
   allowInsecureLoopback: boolean;
+  metrics?: Pick<Metrics, 'credentialResolved'> | undefined;
 }) => {
   const { store, tenants, keyring, views, audit, transact, clock } = deps;
   const toView = views.one;
@@ -125,6 +127,18 @@ export const createCredentialService = (deps: {
     const values = await openAllValues(keyring, record);
     await audit.record(actor, actor.organizationId, { action: 'credential.resolved', customerId: record.customerId, targetType: 'credential', targetId: id, details });
     return { record, values, token: accessToken };
+  };
+
+  /** Counts how a resolve ended; failures are rethrown as they were. */
+  const counted = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await work();
+      deps.metrics?.credentialResolved('resolved');
+      return result;
+    } catch (error) {
+      deps.metrics?.credentialResolved(resolveOutcomeOf(error));
+      throw error;
+    }
   };
 
   /** Which scope a new credential goes to, checked against what the actor may reach. */
@@ -296,20 +310,28 @@ export const createCredentialService = (deps: {
      * for OAuth 2.0, a fresh access token. Audited with the run and step.
      */
     async resolveForStep(actor: Actor, id: string, context: Record<string, string>): Promise<StepCredential> {
-      const { record, values, token } = await decrypt(actor, id, freshToken, context);
+      const { record, values, token } = await counted(() => decrypt(actor, id, freshToken, context));
       return { id, authMethod: record.authMethod, fields: values, accessToken: token?.accessToken };
     },
 
     /** Decrypts a credential for a run. Only the runtime role may; every call is audited. */
     async resolve(actor: Actor, id: string): Promise<ResolvedCredential> {
-      requireRole(actor, 'runtime');
-      const { record, values, token } = await decrypt(actor, id, tokenIfAuthorized, {});
-      return { credential: await toView(record), values, token };
+      return counted(async () => {
+        requireRole(actor, 'runtime');
+        const { record, values, token } = await decrypt(actor, id, tokenIfAuthorized, {});
+        return { credential: await toView(record), values, token };
+      });
     },
   };
 };
 
 export type CredentialService = ReturnType<typeof createCredentialService>;
+
+const resolveOutcomeOf = (error: unknown): ResolveOutcome => {
+  if (error instanceof AppError && error.code === 'NOT_FOUND') return 'not_found';
+  if (error instanceof AppError && error.code === 'FORBIDDEN') return 'forbidden';
+  return 'failed';
+};
 
 const dropEmpty = (values: Record<string, string | null>): Record<string, string> => {
   const result: Record<string, string> = {};

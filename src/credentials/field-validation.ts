@@ -1,5 +1,6 @@
 import sshpk from 'sshpk';
 import { AppError, type ErrorCode } from '../common/app-error.js';
+import { isForbiddenAddress, isIpLiteral } from '../net/address-policy.js';
 import { AUTH_METHODS, type AuthMethodKey, type FieldSpec } from './auth-methods.js';
 
 export const MAX_FIELD_LENGTH = 64 * 1024;
@@ -82,6 +83,8 @@ const checkUri = (value: string, options: ValidationOptions): string | undefined
   }
   if (url.username || url.password) return 'must not carry a username or password';
   if (url.hash) return 'must not carry a fragment';
+  // The outbound fetch refuses these too (and names that resolve to them); saying so now helps.
+  if (isIpLiteral(url.hostname) && isForbiddenAddress(url.hostname)) return 'must not point at a link-local or cloud metadata address';
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) {
     return options.allowInsecureLoopback ? undefined : 'must use https (http on loopback needs CREDENCE_ALLOW_INSECURE_LOOPBACK=true)';

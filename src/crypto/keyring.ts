@@ -3,8 +3,9 @@ import { newId } from '../common/ids.js';
 import type { Clock } from '../common/clock.js';
 import type { Db } from '../store/database.js';
 import { KEY_BYTES, decryptionFailed, openBytes, sealBytes } from './aead.js';
-import type { DataKeyStore } from './data-key-store.js';
+import type { DataKeyRecord, DataKeyStore } from './data-key-store.js';
 import type { KeyProvider } from './key-provider.js';
+import type { Metrics } from '../observability/metrics.js';
 
 /** Ciphertext format version; part of every ciphertext and of its associated data. */
 const FORMAT = 'cv1';
@@ -29,6 +30,20 @@ export class RootKeyMismatchError extends Error {
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
+/** The clear prefix of every ciphertext sealed under `version`, to find them with SQL `LIKE`. */
+export const ciphertextPrefix = (version: number): string => `${FORMAT}.${version}.`;
+
+/** The data-key version a ciphertext names in its clear prefix; undefined when it is not a ciphertext. */
+export const keyVersionOf = (ciphertext: string): number | undefined => {
+  const [format, versionText] = ciphertext.split('.', 2);
+  return format === FORMAT && /^[1-9]\d{0,8}$/.test(versionText ?? '') ? Number(versionText) : undefined;
+};
+
+/** Told of every value sealed, per data key id, so keys are rotated before they wear out. */
+export interface EncryptionTally {
+  count(dataKeyId: string, values: number): void;
+}
+
 const cipherAad = (ctx: CipherContext, keyVersion: number): Buffer =>
   Buffer.from(JSON.stringify(['credence', FORMAT, ctx.organizationId, ctx.scopeId, ctx.recordId, ctx.fieldSet, keyVersion]));
 
@@ -40,7 +55,14 @@ const wrapContext = (organizationId: string, scopeId: string, version: number): 
  * customer) has its own random 256-bit data key, stored only wrapped by the root key.
  * Unwrapped keys are kept in a bounded in-memory cache and wiped on `close`.
  */
-export const createKeyring = (deps: { provider: KeyProvider; store: DataKeyStore; clock: Clock; cacheSize?: number }) => {
+export const createKeyring = (deps: {
+  provider: KeyProvider;
+  store: DataKeyStore;
+  clock: Clock;
+  cacheSize?: number;
+  metrics?: Pick<Metrics, 'dataKeyLookup'> | undefined;
+  tally?: EncryptionTally | undefined;
+}) => {
   const { provider, store, clock } = deps;
   const cacheSize = Math.max(1, deps.cacheSize ?? 10_000);
   const cache = new Map<string, Buffer>();
@@ -59,6 +81,7 @@ export const createKeyring = (deps: { provider: KeyProvider; store: DataKeyStore
   const unwrapVersion = async (organizationId: string, scopeId: string, version: number, trx?: Db): Promise<Buffer> => {
     const cacheKey = `${organizationId}/${scopeId}/${version}`;
     const cached = cache.get(cacheKey);
+    deps.metrics?.dataKeyLookup(cached ? 'hit' : 'miss');
     if (cached) return cached;
     const inFlight = pending.get(cacheKey);
     if (inFlight) return inFlight;
@@ -78,10 +101,12 @@ export const createKeyring = (deps: { provider: KeyProvider; store: DataKeyStore
   };
 
   return {
-    /** Creates version 1 of a new scope's data key. Call inside the transaction that creates the scope. */
-    async createScopeKey(organizationId: string, scopeId: string, trx?: Db): Promise<void> {
+    /**
+     * Creates version 1 of a new scope's data key (call inside the transaction that creates
+     * the scope), or a later version when the scope's key is rotated.
+     */
+    async createScopeKey(organizationId: string, scopeId: string, trx?: Db, version = 1): Promise<void> {
       const dataKey = randomBytes(KEY_BYTES);
-      const version = 1;
       const wrappedKey = await provider.wrap(dataKey, wrapContext(organizationId, scopeId, version));
       dataKey.fill(0);
       await store.insert(
@@ -105,7 +130,27 @@ export const createKeyring = (deps: { provider: KeyProvider; store: DataKeyStore
       if (!current) throw new Error(`No data key for scope ${ctx.scopeId}`);
       const dataKey = await unwrapVersion(ctx.organizationId, ctx.scopeId, current.version, trx);
       const sealed = sealBytes(dataKey, plaintext, cipherAad(ctx, current.version));
+      deps.tally?.count(current.id, 1);
       return `${FORMAT}.${current.version}.${sealed.toString('base64url')}`;
+    },
+
+    /** Seals several values of one scope under its current data key, looked up once (re-encryption batches). */
+    async sealAll(
+      organizationId: string,
+      scopeId: string,
+      items: ReadonlyArray<{ recordId: string; fieldSet: string; plaintext: Buffer }>,
+      trx?: Db,
+    ): Promise<string[]> {
+      if (items.length === 0) return [];
+      const current = await store.findCurrent(organizationId, scopeId, trx);
+      if (!current) throw new Error(`No data key for scope ${scopeId}`);
+      const dataKey = await unwrapVersion(organizationId, scopeId, current.version, trx);
+      const sealed = items.map(
+        ({ recordId, fieldSet, plaintext }) =>
+          `${FORMAT}.${current.version}.${sealBytes(dataKey, plaintext, cipherAad({ organizationId, scopeId, recordId, fieldSet }, current.version)).toString('base64url')}`,
+      );
+      deps.tally?.count(current.id, items.length);
+      return sealed;
     },
 
     /** Decrypts a value sealed for exactly this context. Any mismatch is DECRYPTION_FAILED. */
@@ -117,6 +162,20 @@ export const createKeyring = (deps: { provider: KeyProvider; store: DataKeyStore
       }
       const dataKey = await unwrapVersion(ctx.organizationId, ctx.scopeId, version, trx);
       return openBytes(dataKey, Buffer.from(body, 'base64url'), cipherAad(ctx, version));
+    },
+
+    /**
+     * Wraps a stored data key anew under `target` (a root key rotation). The data key itself
+     * is unchanged, so nothing it sealed needs touching.
+     */
+    async rewrap(record: Pick<DataKeyRecord, 'organizationId' | 'scopeId' | 'version' | 'wrappedKey'>, target: Pick<KeyProvider, 'wrap'>): Promise<string> {
+      const context = wrapContext(record.organizationId, record.scopeId, record.version);
+      const dataKey = await provider.unwrap(record.wrappedKey, context);
+      try {
+        return await target.wrap(dataKey, context);
+      } finally {
+        dataKey.fill(0);
+      }
     },
 
     /** Drops a scope's keys from the cache (after the scope is deleted or its key rotated). */

@@ -4,9 +4,11 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import cookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Redacted } from '../common/redacted.js';
 import type { Services } from '../services.js';
 import { apiTokenRoutes } from './api-token-routes.js';
 import { auditRoutes } from './audit-routes.js';
+import { keyRoutes } from './key-routes.js';
 import { authMethodRoutes } from './auth-method-routes.js';
 import { cookieSettings, requireAuthentication } from './authentication.js';
 import rateLimit from '@fastify/rate-limit';
@@ -19,8 +21,11 @@ import { integrationRoutes } from './integration-routes.js';
 import { registerErrorHandling } from './errors.js';
 import { healthRoutes } from './health-routes.js';
 import { loggerOptions } from './logging.js';
+import { registerMetrics } from './metrics-routes.js';
 import { oauthApiRoutes, oauthPublicRoutes } from './oauth-routes.js';
 import { createValidatorCompiler } from './validation.js';
+import { registerInputGuards } from './input-guards.js';
+import { httpsServerFactory, type TlsFiles } from './tls.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -32,6 +37,10 @@ export interface AppOptions {
   loggerInstance?: FastifyBaseLogger;
   logger?: boolean | ReturnType<typeof loggerOptions>;
   version?: string;
+  /** `CREDENCE_METRICS_TOKEN`: see `registerMetrics` for who may read /metrics. */
+  metricsToken?: Redacted<string> | undefined;
+  /** Serve HTTPS with this certificate and key (`CREDENCE_TLS_CERT`/`CREDENCE_TLS_KEY`). */
+  https?: TlsFiles | undefined;
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with `inject`. */
@@ -46,14 +55,17 @@ export const buildApp = async (options: AppOptions) => {
     },
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    ...(options.https ? { serverFactory: httpsServerFactory(options.https) } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler());
+  registerInputGuards(app);
   // Security headers everywhere; each page kind sets its own Content-Security-Policy.
   await app.register(helmet, { contentSecurityPolicy: false, global: true });
   // Limits apply where a route asks for one: sign-in, authorization links, the callback.
   await app.register(rateLimit, { global: false });
   registerErrorHandling(app, await registerWebApp(app));
+  registerMetrics(app, services.metrics, { tokens: services.tokens, metricsToken: options.metricsToken });
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
@@ -96,6 +108,7 @@ export const buildApp = async (options: AppOptions) => {
         await authed.register(apiTokenRoutes, { tokens: services.tokens });
         await authed.register(auditRoutes, { audit: services.audit });
         await authed.register(oauthApiRoutes, { authorization: services.authorization });
+        await authed.register(keyRoutes, { keys: services.keys });
       });
     },
     { prefix: '/api/v1' },

@@ -15,7 +15,23 @@ const AuditEvent = Type.Object({
   details: Type.Record(Type.String(), Type.Unknown()),
 });
 
-/** `/audit-events`: who did what, newest first. */
+const ChainBreak = Type.Object({
+  reason: Type.Enum(['altered', 'unlinked', 'missing', 'duplicate', 'truncated', 'unchained'] as const),
+  seq: Type.Integer(),
+  eventId: NullableString,
+  message: Type.String(),
+});
+
+const ChainReport = Type.Object({
+  organizationId: Type.String(),
+  ok: Type.Boolean(),
+  events: Type.Integer({ description: 'Events checked in the hash chain' }),
+  legacyEvents: Type.Integer({ description: 'Events recorded before the chain existed (no hash)' }),
+  head: Type.Union([Type.Object({ seq: Type.Integer(), hash: Type.String() }), Type.Null()]),
+  break: Type.Union([ChainBreak, Type.Null()]),
+});
+
+/** `/audit-events`: who did what, newest first; `/audit-events/verify`: is the hash chain intact. */
 export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = async (app, { audit }) => {
   app.get(
     '/audit-events',
@@ -36,5 +52,18 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = a
       },
     },
     async (request) => audit.list(actorOf(request), request.query),
+  );
+
+  app.get(
+    '/audit-events/verify',
+    {
+      schema: {
+        tags: ['audit'],
+        summary: "Verify the organization's audit hash chain (org_admin)",
+        description: 'Walks every chained event and reports the first edited, removed, inserted or reordered one. `ok` is false when the chain is broken.',
+        response: { 200: ChainReport, ...errorResponses },
+      },
+    },
+    async (request) => audit.verify(actorOf(request)),
   );
 };

@@ -1,10 +1,13 @@
 import * as oauth from 'oauth4webapi';
 import type { Redacted } from '../common/redacted.js';
+import { outboundRefusal } from '../net/guarded-fetch.js';
 
 /** What Credence needs to talk to one provider for one credential. */
 export interface ProviderEndpoint {
   /** Expected `iss` of authorization responses (RFC 9207). */
   issuer: string;
+  /** The provider sends `iss` in authorization responses, so a response without it is refused. */
+  requireIss?: boolean;
   authUri: string | undefined;
   tokenUri: string;
   clientId: string;
@@ -67,6 +70,15 @@ export interface OAuthClientOptions {
   timeoutMs: number;
 }
 
+/** True when the error, or one it wraps, is the request's deadline passing (headers or body). */
+const timedOut = (error: unknown): boolean => {
+  for (let current = error, depth = 0; current instanceof Object && depth < 6; depth++) {
+    if ((current as { name?: unknown }).name === 'TimeoutError') return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+};
+
 const parseRetryAfter = (value: string | null, now: number): number | undefined => {
   if (!value) return undefined;
   const seconds = Number(value);
@@ -77,11 +89,14 @@ const parseRetryAfter = (value: string | null, now: number): number | undefined 
 
 /**
  * The OAuth 2.0 protocol steps, each done by oauth4webapi: build the request, then
- * process the response. Token requests never follow redirects and always time out.
+ * process the response. Token requests never follow redirects and always time out; the
+ * injected fetch (createOAuthFetch in production) also refuses metadata addresses and
+ * bounds the answer's size.
  */
 export const createOAuthClient = (options: OAuthClientOptions) => {
   const serverOf = (provider: ProviderEndpoint): oauth.AuthorizationServer => ({
     issuer: provider.issuer,
+    ...(provider.requireIss ? { authorization_response_iss_parameter_supported: true } : {}),
     token_endpoint: provider.tokenUri,
     ...(provider.authUri ? { authorization_endpoint: provider.authUri } : {}),
   });
@@ -124,6 +139,13 @@ export const createOAuthClient = (options: OAuthClientOptions) => {
     const status = response?.status;
     const retryAfterMs = parseRetryAfter(response?.headers.get('retry-after') ?? null, Date.now());
     const details = { ...(status !== undefined ? { status } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    // A refused address or an oversized answer will not change by retrying.
+    const refusal = outboundRefusal(error);
+    if (refusal) return new TokenRequestError('rejected', `The token endpoint was not called or its answer not read: ${refusal.message}`, details);
+    if (error instanceof oauth.OperationProcessingError && error.code === oauth.HTTP_REQUEST_FORBIDDEN) {
+      return new TokenRequestError('rejected', 'The token endpoint was not called: it is not https', details);
+    }
+    if (timedOut(error)) return new TokenRequestError('transient', 'The token endpoint did not answer in time', details);
     if (error instanceof oauth.ResponseBodyError) {
       const kind: TokenFailureKind =
         error.error === 'invalid_grant' ? 'invalid_grant' : error.status === 429 || error.status >= 500 ? 'transient' : 'rejected';
@@ -138,10 +160,7 @@ export const createOAuthClient = (options: OAuthClientOptions) => {
     if (status !== undefined && status !== 200) {
       return new TokenRequestError('rejected', `The token endpoint answered ${status}`, details);
     }
-    if (response === undefined) {
-      const reason = error instanceof Error && error.name === 'TimeoutError' ? 'did not answer in time' : 'could not be reached';
-      return new TokenRequestError('transient', `The token endpoint ${reason}`, details);
-    }
+    if (response === undefined) return new TokenRequestError('transient', 'The token endpoint could not be reached', details);
     return new TokenRequestError('rejected', 'The token endpoint answered with something that is not a valid token response', details);
   };
 
@@ -172,7 +191,12 @@ export const createOAuthClient = (options: OAuthClientOptions) => {
         if (error instanceof oauth.AuthorizationResponseError) {
           throw new CallbackRejectedError('The provider did not grant access', error.error, error.error_description);
         }
-        const message = error instanceof Error && /iss/.test(error.message) ? 'The response did not come from the expected provider (iss mismatch)' : 'The authorization response is not valid';
+        const text = error instanceof Error ? error.message : '';
+        const message = !/"iss"/.test(text)
+          ? 'The authorization response is not valid'
+          : /missing/.test(text)
+            ? 'The response did not say which provider sent it (no iss), and this provider always does'
+            : 'The response did not come from the expected provider (iss mismatch)';
         throw new CallbackRejectedError(message);
       }
     },

@@ -11,6 +11,11 @@ export interface OAuthSettings {
   provider: string | null;
   /** Expected `iss` of authorization responses; the authorization URL's origin when not set. */
   issuer: string | null;
+  /**
+   * Whether authorization responses must carry `iss` (RFC 9207). True when the issuer
+   * was given explicitly: saying who the issuer is means it identifies itself.
+   */
+  requireIss?: boolean;
   extraAuthParams: Record<string, string>;
   clientAuth: 'client_secret_basic' | 'client_secret_post';
 }
@@ -55,6 +60,7 @@ export const applyOAuthSettings = (
       grantType,
       provider: preset?.key ?? null,
       issuer: input.issuer ?? preset?.issuer ?? null,
+      requireIss: input.issuer !== undefined,
       extraAuthParams: { ...(preset?.extraAuthParams ?? {}) },
       clientAuth: preset?.clientAuth ?? 'client_secret_basic',
     },

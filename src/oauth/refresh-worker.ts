@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { OAuthStore } from './oauth-store.js';
 import type { TokenService } from './token-service.js';
 
@@ -10,7 +12,8 @@ export interface RefreshWorkerLog {
 /**
  * The refresh worker: every `pollMs` it claims a batch of grants whose refresh is due
  * (leased, so other workers skip them) and refreshes them a few at a time. A worker that
- * dies leaves leases that expire, and another worker picks those grants up.
+ * dies leaves leases that expire, and another worker picks those grants up. Every log
+ * line of a pass carries the pass's id (`pass`), so one pass can be followed in the logs.
  */
 export const createRefreshWorker = (deps: {
   store: Pick<OAuthStore, 'claimDue' | 'deleteExpiredStates'>;
@@ -21,6 +24,9 @@ export const createRefreshWorker = (deps: {
   batchSize?: number;
   concurrency?: number;
   leaseMs?: number;
+  metrics?: Pick<Metrics, 'refreshLag' | 'lease'> | undefined;
+  /** A new id for each pass; random unless given. */
+  passId?: () => string;
 }) => {
   const batchSize = deps.batchSize ?? 100;
   const concurrency = deps.concurrency ?? 10;
@@ -30,11 +36,27 @@ export const createRefreshWorker = (deps: {
   let stopped = true;
   let log: RefreshWorkerLog | undefined;
   let ticks = 0;
+  const passId = deps.passId ?? (() => randomBytes(6).toString('hex'));
+  const errorDetails = (error: unknown) => (error instanceof Error ? { name: error.name, message: error.message } : {});
 
   /** One pass: claim what is due and refresh it. Returns how many grants were claimed. */
   const tick = async (): Promise<number> => {
+    const pass = passId();
+    try {
+      return await runPass(pass);
+    } catch (error) {
+      log?.error({ pass, err: errorDetails(error) }, 'refresh worker pass failed');
+      throw error;
+    }
+  };
+
+  const runPass = async (pass: string): Promise<number> => {
     const now = deps.clock.now();
     const claimed = await deps.store.claimDue(deps.owner, now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), batchSize);
+    deps.metrics?.lease('taken', claimed.length);
+    for (const grant of claimed) {
+      if (grant.refreshDueAt) deps.metrics?.refreshLag((now.getTime() - Date.parse(grant.refreshDueAt)) / 1000);
+    }
     const queue = [...claimed];
     const outcomes = { refreshed: 0, failed: 0, skipped: 0 };
     const lane = async () => {
@@ -43,12 +65,12 @@ export const createRefreshWorker = (deps: {
           outcomes[await deps.tokens.refreshClaimed(grant)] += 1;
         } catch (error) {
           outcomes.failed += 1;
-          log?.error({ credentialId: grant.credentialId, err: error instanceof Error ? { name: error.name, message: error.message } : {} }, 'token refresh failed');
+          log?.error({ pass, credentialId: grant.credentialId, err: errorDetails(error) }, 'token refresh failed');
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, claimed.length) }, lane));
-    if (claimed.length > 0) log?.info({ ...outcomes }, 'token refresh pass');
+    if (claimed.length > 0) log?.info({ pass, claimed: claimed.length, ...outcomes, ms: deps.clock.now().getTime() - now.getTime() }, 'token refresh pass');
     ticks += 1;
     if (ticks % 600 === 0) await deps.store.deleteExpiredStates(now.toISOString());
     return claimed.length;
@@ -59,8 +81,8 @@ export const createRefreshWorker = (deps: {
     try {
       // A full batch means more may be waiting: go again at once.
       while (!stopped && (await tick()) === batchSize);
-    } catch (error) {
-      log?.error({ err: error instanceof Error ? { name: error.name, message: error.message } : {} }, 'refresh worker pass failed');
+    } catch {
+      // Logged by the pass, with its id; the next poll tries again.
     }
     if (!stopped) timer = setTimeout(() => (running = loop()), deps.pollMs);
   };

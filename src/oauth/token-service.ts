@@ -7,6 +7,7 @@ import type { CredentialStatus } from '../credentials/auth-methods.js';
 import type { AccessToken } from '../credentials/credential-service.js';
 import type { CredentialRecord, CredentialStore } from '../credentials/credential-store.js';
 import { openAllValues } from '../credentials/field-sealing.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Db, Transact } from '../store/database.js';
 import { TokenRequestError, type OAuthClient, type ProviderEndpoint, type TokenSet } from './oauth-client.js';
 import { expectedIssuer, scopeParameter } from './oauth-settings.js';
@@ -53,6 +54,7 @@ export const createTokenService = (deps: {
   clock: Clock;
   random?: () => number;
   options: TokenServiceOptions;
+  metrics?: Pick<Metrics, 'tokenRefreshed' | 'lease'> | undefined;
 }) => {
   const { store, credentials, keyring, client, audit, transact, clock, options } = deps;
   const random = deps.random ?? Math.random;
@@ -65,6 +67,7 @@ export const createTokenService = (deps: {
     return {
       endpoint: {
         issuer: expectedIssuer(settings, values.auth_uri, values.token_uri),
+        requireIss: settings.requireIss === true,
         authUri: values.auth_uri,
         tokenUri: values.token_uri,
         clientId: values.client_id,
@@ -205,6 +208,7 @@ export const createTokenService = (deps: {
         tokens = await client.refresh(endpoint, refreshToken);
       }
     } catch (error) {
+      deps.metrics?.tokenRefreshed(error instanceof TokenRequestError && error.kind === 'invalid_grant' ? 'invalid_grant' : 'failed');
       if (!(error instanceof TokenRequestError)) {
         await store.releaseLease(record.id, options.owner);
         throw error;
@@ -213,6 +217,8 @@ export const createTokenService = (deps: {
       throw error;
     }
     const updated = await storeTokens(record, grant, tokens);
+    // Another writer moved the grant on meanwhile: its tokens stand, these are dropped.
+    deps.metrics?.tokenRefreshed(updated ? 'refreshed' : 'skipped');
     if (!updated) await store.releaseLease(record.id, options.owner);
     return updated;
   };
@@ -242,7 +248,9 @@ export const createTokenService = (deps: {
         if (current && notExpired(grant)) return toAccessToken(current, grant);
         throw new AppError('TOKEN_REFRESH_FAILED', `The token could not be refreshed (${grant.lastError ?? 'provider error'}); the next attempt is at ${grant.refreshDueAt}`);
       }
-      if (await store.tryLease(record.organizationId, record.id, options.owner, now.toISOString(), new Date(now.getTime() + options.leaseMs).toISOString())) {
+      const gotLease = await store.tryLease(record.organizationId, record.id, options.owner, now.toISOString(), new Date(now.getTime() + options.leaseMs).toISOString());
+      deps.metrics?.lease(gotLease ? 'taken' : 'contended');
+      if (gotLease) {
         const leased = (await store.findGrant(record.organizationId, record.id)) ?? grant;
         const leasedTokens = await openTokens(record, leased);
         if (leasedTokens && validFor(leased, options.minValidityMs)) {
@@ -281,6 +289,7 @@ export const createTokenService = (deps: {
       const record = await credentials.find(grant.organizationId, grant.credentialId);
       if (!record || record.authMethod !== 'oauth2') {
         await store.releaseLease(grant.credentialId, options.owner);
+        deps.metrics?.tokenRefreshed('skipped');
         return 'skipped';
       }
       try {

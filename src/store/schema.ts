@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * Row shapes of every table. They stay inside the store modules; the rest of the code
  * sees domain types. Times are ISO-8601 UTC strings (they sort as text on both
@@ -62,6 +64,29 @@ export interface DataKeysTable {
   root_key_id: string;
   created_at: string;
   retired_at: string | null;
+  /** Values sealed under this key so far (a bigint: PostgreSQL returns it as a string). */
+  encryption_count: Generated<number | string>;
+}
+
+export interface KeyRotationJobsTable {
+  id: string;
+  organization_id: string;
+  scope_id: string;
+  target_version: number;
+  reason: string;
+  status: string;
+  phase: string;
+  cursor: string | null;
+  pass: number;
+  done: number;
+  total: number;
+  failed: number;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  error: string | null;
 }
 
 export interface CredentialsTable {
@@ -96,6 +121,17 @@ export interface AuditEventsTable {
   target_id: string | null;
   details: string;
   occurred_at: string;
+  /** Position in the organization's hash chain (1, 2, …); null for events older than the chain. */
+  seq: number | null;
+  prev_hash: string | null;
+  hash: string | null;
+}
+
+/** The last link of each organization's audit chain; its row lock orders concurrent inserts. */
+export interface AuditHeadsTable {
+  organization_id: string;
+  seq: number;
+  hash: string;
 }
 
 export interface OAuthGrantsTable {
@@ -181,14 +217,21 @@ export interface RunsTable {
   finished_at: string | null;
 }
 
+export interface SetupMarksTable {
+  name: string;
+  done_at: string;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   customers: CustomersTable;
   users: UsersTable;
   api_tokens: ApiTokensTable;
   data_keys: DataKeysTable;
+  key_rotation_jobs: KeyRotationJobsTable;
   credentials: CredentialsTable;
   audit_events: AuditEventsTable;
+  audit_heads: AuditHeadsTable;
   oauth_grants: OAuthGrantsTable;
   oauth_links: OAuthLinksTable;
   oauth_states: OAuthStatesTable;
@@ -197,4 +240,5 @@ export interface Database {
   instance_bindings: InstanceBindingsTable;
   runs: RunsTable;
   sessions: SessionsTable;
+  setup_marks: SetupMarksTable;
 }

@@ -21,9 +21,18 @@ export interface CreateTokenInput {
   customerId?: string | null | undefined;
 }
 
+/** How long a token, once looked up, is trusted without reading the database again. */
+export const DEFAULT_TOKEN_CACHE_MS = 5000;
+const TOKEN_CACHE_SIZE = 10_000;
+
 /**
  * API tokens for machines. A token is shown once, at creation; only its hash is kept.
  * Managing tokens is for organization admins only.
+ *
+ * Tokens that authenticated recently are remembered (hash → actor) for `cacheTtlMs`, so a
+ * busy runtime does not cost a database read per request. Revocation therefore takes effect
+ * at once in the process that revoked the token or deleted its customer, and within
+ * `cacheTtlMs` in every other process. Unknown tokens are never remembered.
  */
 export const createApiTokenService = (deps: {
   store: ApiTokenStore;
@@ -31,8 +40,15 @@ export const createApiTokenService = (deps: {
   audit: Pick<AuditService, 'record'>;
   transact: Transact;
   clock: Clock;
+  /** 0 turns the cache off. */
+  cacheTtlMs?: number;
 }) => {
   const { store, tenants, audit, transact, clock } = deps;
+  const cacheTtlMs = deps.cacheTtlMs ?? DEFAULT_TOKEN_CACHE_MS;
+  const recent = new Map<string, { actor: Actor; until: number }>();
+  const forget = (matches: (actor: Actor) => boolean): void => {
+    for (const [hash, entry] of recent) if (matches(entry.actor)) recent.delete(hash);
+  };
 
   /** Creates a token without a permission check; for `create` and for first-run setup. */
   const issue = async (
@@ -93,14 +109,33 @@ export const createApiTokenService = (deps: {
         await store.revoke(actor.organizationId, id, clock.now().toISOString(), trx);
         await audit.record(actor, actor.organizationId, { action: 'api_token.revoked', customerId: token.customerId, targetType: 'api_token', targetId: id, details: { name: token.name } }, trx);
       });
+      forget((cached) => cached.id === id);
+    },
+
+    /** Drops a deleted customer's tokens from the cache. */
+    forgetCustomer(organizationId: string, customerId: string): void {
+      forget((cached) => cached.organizationId === organizationId && cached.customerId === customerId);
     },
 
     /** The actor a bearer token stands for, or undefined for an unknown or revoked token. */
     async authenticate(bearer: string): Promise<Actor | undefined> {
       if (!bearer.startsWith(TOKEN_PREFIX) || bearer.length > 200) return undefined;
-      const token = await store.findActiveByHash(hashToken(bearer));
-      if (!token) return undefined;
-      return { type: 'api_token', id: token.id, organizationId: token.organizationId, role: token.role, customerId: token.customerId };
+      const hash = hashToken(bearer);
+      const now = clock.now().getTime();
+      const cached = recent.get(hash);
+      if (cached && cached.until > now) return { ...cached.actor };
+      const token = await store.findActiveByHash(hash);
+      if (!token) {
+        recent.delete(hash);
+        return undefined;
+      }
+      const actor: Actor = { type: 'api_token', id: token.id, organizationId: token.organizationId, role: token.role, customerId: token.customerId };
+      if (cacheTtlMs > 0) {
+        recent.delete(hash);
+        if (recent.size >= TOKEN_CACHE_SIZE) recent.delete(recent.keys().next().value as string);
+        recent.set(hash, { actor, until: now + cacheTtlMs });
+      }
+      return { ...actor };
     },
   };
 };

@@ -31,7 +31,11 @@ describe('loadConfig', () => {
       allowInsecureLoopback: false,
       logLevel: 'info',
       mail: { smtpUrl: undefined, from: 'Credence <credence@localhost>', outboxDir: join(dataDir, 'outbox') },
-      refresh: { pollMs: 1000, defaultLifetimeSeconds: 3600 },
+      refresh: { pollMs: 1000, defaultLifetimeSeconds: 3600, batchSize: 100, concurrency: 10 },
+      metricsToken: undefined,
+      previousMasterKeys: [],
+      keys: { rotationThreshold: 2 ** 32 - 2 ** 20, reencryptBatchSize: 500 },
+      apiTokenCacheMs: 5000,
     });
   });
 

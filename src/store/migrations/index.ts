@@ -3,6 +3,10 @@ import * as initial from './0001-initial.js';
 import * as oauth from './0002-oauth.js';
 import * as integrations from './0003-integrations.js';
 import * as sessions from './0004-sessions.js';
+import * as keyRotation from './0005-key-rotation.js';
+import * as auditChain from './0006-audit-chain.js';
+import * as searchIndex from './0007-search-index.js';
+import * as firstRun from './0008-first-run.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +14,8 @@ export const migrations: Record<string, Migration> = {
   '0002-oauth': oauth,
   '0003-integrations': integrations,
   '0004-sessions': sessions,
+  '0005-key-rotation': keyRotation,
+  '0006-audit-chain': auditChain,
+  '0007-search-index': searchIndex,
+  '0008-first-run': firstRun,
 };

@@ -1,0 +1,209 @@
+import { sql, type ExpressionBuilder } from 'kysely';
+import type { Db } from '../store/database.js';
+import type { Database } from '../store/schema.js';
+import { ciphertextPrefix } from './keyring.js';
+
+/**
+ * Every sealed column in the database, in one place: what a scope rotation re-encrypts.
+ * A new sealed column must be added here, or rotating its scope would leave it under a
+ * retired key.
+ */
+
+/** One sealed value of a row, with the context it was sealed for. */
+export interface SealedValue {
+  column: string;
+  fieldSet: string;
+  recordId: string;
+  ciphertext: string;
+}
+
+/** A row holding sealed values; `guard` is what a write must still find (a version, or the old ciphertext). */
+export interface SealedRow {
+  key: string;
+  guard: number | string;
+  values: SealedValue[];
+}
+
+/** New ciphertexts for a row, by column; columns not named keep their value. */
+export interface Resealed {
+  row: SealedRow;
+  replacements: Map<string, string>;
+}
+
+export type SealedSourceName = 'credentials' | 'grants' | 'states';
+
+export interface SealedSource {
+  /** Up to `limit` rows of the scope after `after`, in key order. */
+  read(organizationId: string, scopeId: string, after: string | null, limit: number, trx?: Db): Promise<SealedRow[]>;
+  /** Writes re-sealed rows whose guard still holds; answers how many were written. */
+  write(organizationId: string, rows: Resealed[], trx: Db): Promise<number>;
+  /** Rows of the scope still holding a value sealed under one of `versions`. */
+  countSealedUnder(organizationId: string, scopeId: string, versions: number[]): Promise<number>;
+  /** Rows of the scope holding sealed values. */
+  count(organizationId: string, scopeId: string): Promise<number>;
+}
+
+type CredentialRef = 'credentials.customer_id' | 'c.customer_id';
+
+/** The organization scope holds organization-level credentials; a customer scope, that customer's. */
+const inScope = (organizationId: string, scopeId: string, column: CredentialRef) => (eb: ExpressionBuilder<any, any>) =>
+  scopeId === organizationId ? eb(column, 'is', null) : eb(column, '=', scopeId);
+
+const sealedUnder = (columns: string[], versions: number[]) => (eb: ExpressionBuilder<any, any>) =>
+  eb.or(versions.flatMap((version) => columns.map((column) => eb(column, 'like', `${ciphertextPrefix(version)}%`))));
+
+const toNumber = (row: { count: string | number | bigint } | undefined): number => Number(row?.count ?? 0);
+
+/**
+ * Rewrites many rows in one statement (`WITH v AS (VALUES …) UPDATE … FROM v`, which both
+ * SQLite and PostgreSQL run), each only where its guard column still holds the value read.
+ */
+const guardedUpdate = async (
+  trx: Db,
+  spec: { table: keyof Database; key: string; guard: string; guardType: 'integer' | 'text'; columns: string[] },
+  organizationId: string,
+  rows: Resealed[],
+): Promise<number> => {
+  let written = 0;
+  for (let start = 0; start < rows.length; start += 500) {
+    const chunk = rows.slice(start, start + 500);
+    const names = ['k', 'g', ...spec.columns.map((_, i) => `c${i}`)].join(', ');
+    const tuples = chunk.map(({ row, replacements }) => {
+      const values = spec.columns.map((column) => replacements.get(column) ?? row.values.find((v) => v.column === column)?.ciphertext ?? null);
+      return sql`(${row.key}, cast(${row.guard} as ${sql.raw(spec.guardType)}), ${sql.join(values.map((value) => sql`cast(${value} as text)`))})`;
+    });
+    const assignments = sql.join(spec.columns.map((column, i) => sql`${sql.ref(column)} = v.${sql.raw(`c${i}`)}`));
+    const result = await sql`with v(${sql.raw(names)}) as (values ${sql.join(tuples)})
+      update ${sql.table(spec.table)} set ${assignments} from v
+      where ${sql.ref(`${spec.table}.${spec.key}`)} = v.k
+        and ${sql.ref(`${spec.table}.organization_id`)} = ${organizationId}
+        and ${sql.ref(`${spec.table}.${spec.guard}`)} = v.g`.execute(trx);
+    written += Number(result.numAffectedRows ?? 0n);
+  }
+  return written;
+};
+
+/** Credential values: the `config` and `secret` sets, guarded by `row_version`. */
+const credentialSource = (db: Db): SealedSource => ({
+  async read(organizationId, scopeId, after, limit, trx = db) {
+    let query = trx
+      .selectFrom('credentials')
+      .select(['id', 'row_version', 'config_ciphertext', 'secret_ciphertext'])
+      .where('organization_id', '=', organizationId)
+      .where(inScope(organizationId, scopeId, 'credentials.customer_id'));
+    if (after !== null) query = query.where('id', '>', after);
+    const rows = await query.orderBy('id').limit(limit).execute();
+    return rows.map((row) => ({
+      key: row.id,
+      guard: Number(row.row_version),
+      values: [
+        ...(row.config_ciphertext === null ? [] : [{ column: 'config_ciphertext', fieldSet: 'config', recordId: row.id, ciphertext: row.config_ciphertext }]),
+        { column: 'secret_ciphertext', fieldSet: 'secret', recordId: row.id, ciphertext: row.secret_ciphertext },
+      ],
+    }));
+  },
+  write: (organizationId, rows, trx) =>
+    guardedUpdate(trx, { table: 'credentials', key: 'id', guard: 'row_version', guardType: 'integer', columns: ['config_ciphertext', 'secret_ciphertext'] }, organizationId, rows),
+  async countSealedUnder(organizationId, scopeId, versions) {
+    if (versions.length === 0) return 0;
+    const row = await db
+      .selectFrom('credentials')
+      .select((eb) => eb.fn.countAll().as('count'))
+      .where('organization_id', '=', organizationId)
+      .where(inScope(organizationId, scopeId, 'credentials.customer_id'))
+      .where(sealedUnder(['config_ciphertext', 'secret_ciphertext'], versions))
+      .executeTakeFirst();
+    return toNumber(row);
+  },
+  async count(organizationId, scopeId) {
+    const row = await db
+      .selectFrom('credentials')
+      .select((eb) => eb.fn.countAll().as('count'))
+      .where('organization_id', '=', organizationId)
+      .where(inScope(organizationId, scopeId, 'credentials.customer_id'))
+      .executeTakeFirst();
+    return toNumber(row);
+  },
+});
+
+/** OAuth tokens, guarded by the grant's `version` (bumped by every token write). */
+const grantSource = (db: Db): SealedSource => {
+  const base = (trx: Db, organizationId: string, scopeId: string) =>
+    trx
+      .selectFrom('oauth_grants as g')
+      .innerJoin('credentials as c', 'c.id', 'g.credential_id')
+      .where('g.organization_id', '=', organizationId)
+      .where('c.organization_id', '=', organizationId)
+      .where(inScope(organizationId, scopeId, 'c.customer_id'))
+      .where('g.tokens_ciphertext', 'is not', null);
+  return {
+    async read(organizationId, scopeId, after, limit, trx = db) {
+      let query = base(trx, organizationId, scopeId).select(['g.credential_id', 'g.version', 'g.tokens_ciphertext']);
+      if (after !== null) query = query.where('g.credential_id', '>', after);
+      const rows = await query.orderBy('g.credential_id').limit(limit).execute();
+      return rows.map((row) => ({
+        key: row.credential_id,
+        guard: Number(row.version),
+        values: [{ column: 'tokens_ciphertext', fieldSet: 'tokens', recordId: row.credential_id, ciphertext: row.tokens_ciphertext ?? '' }],
+      }));
+    },
+    write: (organizationId, rows, trx) =>
+      guardedUpdate(trx, { table: 'oauth_grants', key: 'credential_id', guard: 'version', guardType: 'integer', columns: ['tokens_ciphertext'] }, organizationId, rows),
+    async countSealedUnder(organizationId, scopeId, versions) {
+      if (versions.length === 0) return 0;
+      const row = await base(db, organizationId, scopeId)
+        .select((eb) => eb.fn.countAll().as('count'))
+        .where(sealedUnder(['g.tokens_ciphertext'], versions))
+        .executeTakeFirst();
+      return toNumber(row);
+    },
+    async count(organizationId, scopeId) {
+      return toNumber(await base(db, organizationId, scopeId).select((eb) => eb.fn.countAll().as('count')).executeTakeFirst());
+    },
+  };
+};
+
+/** PKCE verifiers of authorizations in progress; written once, so guarded by the ciphertext itself. */
+const stateSource = (db: Db): SealedSource => {
+  const base = (trx: Db, organizationId: string, scopeId: string) =>
+    trx
+      .selectFrom('oauth_states as s')
+      .innerJoin('credentials as c', 'c.id', 's.credential_id')
+      .where('s.organization_id', '=', organizationId)
+      .where('c.organization_id', '=', organizationId)
+      .where(inScope(organizationId, scopeId, 'c.customer_id'));
+  return {
+    async read(organizationId, scopeId, after, limit, trx = db) {
+      let query = base(trx, organizationId, scopeId).select(['s.id', 's.credential_id', 's.verifier_ciphertext']);
+      if (after !== null) query = query.where('s.id', '>', after);
+      const rows = await query.orderBy('s.id').limit(limit).execute();
+      return rows.map((row) => ({
+        key: row.id,
+        guard: row.verifier_ciphertext,
+        values: [{ column: 'verifier_ciphertext', fieldSet: 'pkce-verifier', recordId: `${row.credential_id}/${row.id}`, ciphertext: row.verifier_ciphertext }],
+      }));
+    },
+    write: (organizationId, rows, trx) =>
+      guardedUpdate(trx, { table: 'oauth_states', key: 'id', guard: 'verifier_ciphertext', guardType: 'text', columns: ['verifier_ciphertext'] }, organizationId, rows),
+    async countSealedUnder(organizationId, scopeId, versions) {
+      if (versions.length === 0) return 0;
+      const row = await base(db, organizationId, scopeId)
+        .select((eb) => eb.fn.countAll().as('count'))
+        .where(sealedUnder(['s.verifier_ciphertext'], versions))
+        .executeTakeFirst();
+      return toNumber(row);
+    },
+    async count(organizationId, scopeId) {
+      return toNumber(await base(db, organizationId, scopeId).select((eb) => eb.fn.countAll().as('count')).executeTakeFirst());
+    },
+  };
+};
+
+/** The sealed columns of every table, in the order a rotation job walks them. */
+export const createSealedValueStore = (db: Db): Record<SealedSourceName, SealedSource> => ({
+  credentials: credentialSource(db),
+  grants: grantSource(db),
+  states: stateSource(db),
+});
+
+export type SealedValueStore = ReturnType<typeof createSealedValueStore>;

@@ -1,0 +1,61 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError, forbidden } from '../common/app-error.js';
+import type { Redacted } from '../common/redacted.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ApiTokenService } from '../tenants/api-token-service.js';
+
+export interface MetricsAccess {
+  tokens: Pick<ApiTokenService, 'authenticate'>;
+  /** `CREDENCE_METRICS_TOKEN`: when set, every scraper must present it (or an org_admin API token). */
+  metricsToken?: Redacted<string> | undefined;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/**
+ * A request straight from this machine. One that carries forwarding headers came through a
+ * proxy, and the client behind it may be anywhere.
+ */
+const fromLoopback = (request: FastifyRequest): boolean =>
+  LOOPBACK.has(request.socket.remoteAddress ?? '') && request.headers['x-forwarded-for'] === undefined && request.headers.forwarded === undefined;
+
+/**
+ * Who may read `/metrics`. Metrics carry no secrets and no ids, but they do tell how busy
+ * the service is, so:
+ * - with `CREDENCE_METRICS_TOKEN` set, every request needs `Bearer <that token>` or an
+ *   org_admin API token, loopback included;
+ * - without it, a scraper on this machine (loopback, not through a proxy) may read them
+ *   freely, and anyone else needs an org_admin API token.
+ */
+const checkAccess = async (request: FastifyRequest, access: MetricsAccess): Promise<void> => {
+  const bearer = request.headers.authorization?.match(/^Bearer +(\S+) *$/i)?.[1];
+  if (bearer === undefined) {
+    if (!access.metricsToken && fromLoopback(request)) return;
+    throw new AppError('UNAUTHENTICATED', 'Send the metrics token or an org_admin API token as "Authorization: Bearer <token>"');
+  }
+  // Compared as digests, in constant time, so the comparison says nothing about the token's length or prefix.
+  if (access.metricsToken && timingSafeEqual(digest(bearer), digest(access.metricsToken.reveal()))) return;
+  const actor = await access.tokens.authenticate(bearer);
+  if (!actor) throw new AppError('UNAUTHENTICATED', 'Send the metrics token or an org_admin API token as "Authorization: Bearer <token>"');
+  if (actor.role !== 'org_admin') throw forbidden('Only the metrics token or an org_admin API token may read metrics');
+};
+
+/**
+ * Request durations for every route, and `GET /metrics` in the Prometheus text format.
+ * Register on the root instance, before the routes, so the hook sees every request. The
+ * route label is the route's pattern, never the URL: URLs can carry an authorization
+ * link's token.
+ */
+export const registerMetrics = (app: FastifyInstance, metrics: Metrics, access: MetricsAccess): void => {
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    await checkAccess(request, access);
+    void reply.header('cache-control', 'no-store').type(metrics.contentType);
+    return metrics.render();
+  });
+};

@@ -1,0 +1,221 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { Readable, Transform, pipeline } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { LOOPBACK_HOST_NAMES, isForbiddenAddress, isIpLiteral, isLoopbackAddress } from './address-policy.js';
+
+/**
+ * A `fetch` for calls to addresses that users configure (OAuth token endpoints, integration
+ * steps), built on node:http(s) so it controls the connection itself:
+ *
+ * - the host name is resolved once, every address it resolves to is checked
+ *   (address-policy.ts), and the socket connects to a checked address — a DNS answer that
+ *   changes between check and connect (rebinding) cannot slip through;
+ * - plain http:// is refused, or allowed only to loopback, or allowed, as configured;
+ * - redirects are never followed: a 3xx comes back as it is;
+ * - the whole exchange, body included, is bounded in time, and the (decoded) body in size.
+ *
+ * @example
+ * const guarded = createGuardedFetch({ plainHttp: 'loopback', maxResponseBytes: 1 << 20, timeoutMs: 15_000 });
+ * await guarded('https://oauth2.example.com/token', { method: 'POST', body: form });
+ */
+
+/** Why an outbound call was refused before or while it was made. The message names the host only. */
+export class OutboundRefusedError extends Error {
+  override readonly name = 'OutboundRefusedError';
+  readonly code: 'CREDENCE_OUTBOUND_REFUSED' | 'CREDENCE_RESPONSE_TOO_LARGE';
+
+  constructor(code: OutboundRefusedError['code'], message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Finds an OutboundRefusedError in an error or its causes (fetch users wrap errors). */
+export const outboundRefusal = (error: unknown): OutboundRefusedError | undefined => {
+  for (let current = error, depth = 0; current instanceof Object && depth < 6; depth++) {
+    if (current instanceof OutboundRefusedError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+};
+
+export type ResolveHost = (hostname: string) => Promise<LookupAddress[]>;
+
+export interface GuardedFetchOptions {
+  /** `never`: https only; `loopback`: http:// only to this machine; `always`: http:// anywhere allowed. */
+  plainHttp: 'never' | 'loopback' | 'always';
+  /** A body larger than this (after decompression) fails the read. */
+  maxResponseBytes: number;
+  /** Deadline for the whole exchange, reading the body included. */
+  timeoutMs: number;
+  /** DNS resolution (tests replace it); node:dns lookup by default. */
+  resolve?: ResolveHost;
+}
+
+const systemResolve: ResolveHost = (hostname) =>
+  new Promise((resolve, reject) => {
+    dnsLookup(hostname, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses)));
+  });
+
+const refused = (message: string) => new OutboundRefusedError('CREDENCE_OUTBOUND_REFUSED', message);
+
+/** A lookup for net.connect that hands out only addresses the policy allows. */
+const guardedLookup =
+  (resolve: ResolveHost, loopbackOnly: boolean): LookupFunction =>
+  (hostname: string, options: LookupOptions, callback) => {
+    resolve(hostname).then(
+      (all) => {
+        const usable = all.filter((a) => options.family === undefined || options.family === 0 || a.family === options.family);
+        const bad = usable.find((a) => isForbiddenAddress(a.address) || (loopbackOnly && !isLoopbackAddress(a.address)));
+        const first = usable[0];
+        if (bad || !first) {
+          const why = !first ? 'does not resolve to a usable address' : loopbackOnly ? 'resolves to an address off this machine' : 'resolves to a link-local or cloud metadata address';
+          callback(refused(`${hostname} ${why}; Credence does not call it`), '', 0);
+          return;
+        }
+        if (options.all) callback(null, usable);
+        else callback(null, first.address, first.family);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, '', 0),
+    );
+  };
+
+/** Refuses a URL by scheme and, for IP literals (which skip the lookup), by address. */
+const checkTarget = (url: URL, plainHttp: GuardedFetchOptions['plainHttp']): { loopbackOnly: boolean } => {
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refused(`${url.protocol} URLs are not called`);
+  const loopbackOnly = url.protocol === 'http:' && plainHttp === 'loopback';
+  if (url.protocol === 'http:' && plainHttp === 'never') throw refused(`${url.host} is not called over plain http; use https`);
+  if (loopbackOnly && !LOOPBACK_HOST_NAMES.has(url.hostname) && !(isIpLiteral(url.hostname) && isLoopbackAddress(url.hostname))) {
+    throw refused(`${url.host} is not called over plain http; only loopback addresses are (development setting)`);
+  }
+  if (isIpLiteral(url.hostname) && isForbiddenAddress(url.hostname)) throw refused(`${url.host} is a link-local or cloud metadata address; Credence does not call it`);
+  return { loopbackOnly };
+};
+
+/** Counts bytes and fails the stream once there are more than `limit`. */
+const limitBytes = (limit: number, host: string) => {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.byteLength;
+      if (seen > limit) done(new OutboundRefusedError('CREDENCE_RESPONSE_TOO_LARGE', `The answer from ${host} is larger than ${limit} bytes`));
+      else done(null, chunk);
+    },
+  });
+};
+
+const decoderFor = (encoding: string | undefined) => {
+  switch ((encoding ?? '').trim().toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip();
+    case 'deflate':
+      return createInflate();
+    case 'br':
+      return createBrotliDecompress();
+    default:
+      return undefined;
+  }
+};
+
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/** The Response for `res`; its body stream fails on `signal` or past the size limit. */
+const toResponse = (res: IncomingMessage, method: string, host: string, maxBytes: number, signal: AbortSignal): Response => {
+  const status = res.statusCode ?? 0;
+  const headers = new Headers();
+  for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
+    try {
+      headers.append(res.rawHeaders[i] ?? '', res.rawHeaders[i + 1] ?? '');
+    } catch {
+      // A header fetch itself would refuse to represent: leave it out.
+    }
+  }
+  if (method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
+    res.resume();
+    return new Response(null, { status, statusText: res.statusMessage ?? '', headers });
+  }
+  const limiter = limitBytes(maxBytes, host);
+  const decoder = decoderFor(res.headers['content-encoding']);
+  const done = (error: Error | null) => (error ? limiter.destroy(error) : undefined);
+  if (decoder) pipeline(res, decoder, limiter, done);
+  else pipeline(res, limiter, done);
+  const abort = () => limiter.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+  signal.addEventListener('abort', abort, { once: true });
+  limiter.once('close', () => signal.removeEventListener('abort', abort));
+  const body = Readable.toWeb(limiter) as unknown as ReadableStream<Uint8Array>;
+  return new Response(body, { status, statusText: res.statusMessage ?? '', headers });
+};
+
+/** Builds a guarded `fetch` (see the module comment). */
+export const createGuardedFetch = (options: GuardedFetchOptions): typeof fetch => {
+  const resolve = options.resolve ?? systemResolve;
+  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+
+  const guardedFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    const { loopbackOnly } = checkTarget(url, options.plainHttp);
+    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
+    const headers: Record<string, string> = { accept: '*/*', 'user-agent': 'Credence' };
+    request.headers.forEach((value, name) => (headers[name] = value));
+    if (body) headers['content-length'] = String(body.byteLength);
+    const signal = init?.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(options.timeoutMs)]) : AbortSignal.timeout(options.timeoutMs);
+    signal.throwIfAborted();
+
+    return new Promise<Response>((settle, fail) => {
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(
+        url,
+        {
+          method: request.method,
+          headers,
+          agent: url.protocol === 'https:' ? agents.https : agents.http,
+          lookup: guardedLookup(resolve, loopbackOnly),
+        },
+        (res) => {
+          signal.removeEventListener('abort', abortRequest);
+          const declared = Number(res.headers['content-length'] ?? 0);
+          if (declared > options.maxResponseBytes && !res.headers['content-encoding']) {
+            res.destroy();
+            fail(new OutboundRefusedError('CREDENCE_RESPONSE_TOO_LARGE', `The answer from ${url.host} is larger than ${options.maxResponseBytes} bytes`));
+            return;
+          }
+          if (init?.redirect === 'error' && (res.statusCode ?? 0) >= 300 && (res.statusCode ?? 0) < 400) {
+            res.destroy();
+            fail(new TypeError(`${url.host} answered with a redirect`));
+            return;
+          }
+          try {
+            settle(toResponse(res, request.method, url.host, options.maxResponseBytes, signal));
+          } catch (error) {
+            res.destroy();
+            fail(error);
+          }
+        },
+      );
+      const abortRequest = () => req.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      signal.addEventListener('abort', abortRequest, { once: true });
+      req.once('error', (error) => {
+        signal.removeEventListener('abort', abortRequest);
+        fail(error);
+      });
+      req.end(body);
+    });
+  };
+  return guardedFetch as typeof fetch;
+};
+
+/** The outbound fetch of OAuth token requests: https only (loopback http with the development flag), 1 MiB, 15 s. */
+export const createOAuthFetch = (allowInsecureLoopback: boolean, overrides: Partial<GuardedFetchOptions> = {}): typeof fetch =>
+  createGuardedFetch({ plainHttp: allowInsecureLoopback ? 'loopback' : 'never', maxResponseBytes: 1024 * 1024, timeoutMs: 15_000, ...overrides });
+
+/**
+ * The outbound fetch of components: they keep their own scheme rules (the http component
+ * may call http://), so only the address policy, a 16 MiB bound and a 60 s backstop apply.
+ */
+export const createComponentFetch = (overrides: Partial<GuardedFetchOptions> = {}): typeof fetch =>
+  createGuardedFetch({ plainHttp: 'always', maxResponseBytes: 16 * 1024 * 1024, timeoutMs: 60_000, ...overrides });

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../../src/store/database.js';
+import { API, createCredential, sampleFor } from '../http/credential-fixtures.js';
+import type { TestApp } from '../support/test-app.js';
+
+/**
+ * Shared by the key lifecycle tests: a scope filled with every kind of sealed value
+ * (credential `config` and `secret` sets, OAuth tokens, PKCE verifiers), and readers of
+ * the raw ciphertexts as they sit in the database.
+ */
+
+export interface SeededCredential {
+  id: string;
+  customerId: string | null;
+  /** What resolving it must answer: every field value, and for oauth2 the access token. */
+  expected: Record<string, string>;
+}
+
+export interface SeededScope {
+  credentials: SeededCredential[];
+  /** PKCE verifiers in progress, with the plaintext each must still open to. */
+  states: Array<{ id: string; credentialId: string; verifier: string }>;
+}
+
+export const createCustomer = async (t: TestApp, name = `Customer ${randomBytes(3).toString('hex')}`): Promise<string> => {
+  const response = await t.request('POST', `${API}/customers`, { token: t.adminToken, body: { name } });
+  if (response.status !== 201) throw new Error(`could not create a customer: ${response.text}`);
+  return response.body.id as string;
+};
+
+/** An oauth2 credential holding tokens (sealed as the token service seals them) and one PKCE verifier in progress. */
+const seedOAuth = async (t: TestApp, customerId: string | null): Promise<{ credential: SeededCredential; state: SeededScope['states'][number] }> => {
+  const sample = sampleFor('oauth2');
+  const { id } = await createCredential(t, { label: `OAuth ${randomBytes(3).toString('hex')}`, sample, ...(customerId ? { customerId } : {}) });
+  const db = t.runtime.store.db;
+  const scopeId = customerId ?? t.organizationId;
+  const accessToken = `access-${randomBytes(12).toString('hex')}`;
+  const tokens = JSON.stringify({ access_token: accessToken, refresh_token: `refresh-${randomBytes(12).toString('hex')}` });
+  const sealed = await t.runtime.services.keyring.seal({ organizationId: t.organizationId, scopeId, recordId: id, fieldSet: 'tokens' }, Buffer.from(tokens));
+  await db
+    .updateTable('oauth_grants')
+    .set((eb) => ({ tokens_ciphertext: sealed, token_type: 'bearer', expires_at: '2999-01-01T00:00:00.000Z', version: eb('version', '+', 1) }))
+    .where('credential_id', '=', id)
+    .execute();
+  const stateId = `sta_${randomBytes(14).toString('hex')}`;
+  const verifier = randomBytes(32).toString('base64url');
+  const now = new Date().toISOString();
+  const verifierCiphertext = await t.runtime.services.keyring.seal(
+    { organizationId: t.organizationId, scopeId, recordId: `${id}/${stateId}`, fieldSet: 'pkce-verifier' },
+    Buffer.from(verifier),
+  );
+  await db
+    .insertInto('oauth_states')
+    .values({
+      id: stateId,
+      state_hash: randomBytes(16).toString('hex'),
+      organization_id: t.organizationId,
+      credential_id: id,
+      link_id: `lnk_${randomBytes(14).toString('hex')}`,
+      browser_hash: randomBytes(16).toString('hex'),
+      verifier_ciphertext: verifierCiphertext,
+      redirect_uri: `${t.baseUrl}/oauth2/callback`,
+      issuer: 'https://auth.example.test',
+      created_at: now,
+      expires_at: new Date(Date.now() + 600_000).toISOString(),
+      used_at: null,
+    })
+    .execute();
+  return { credential: { id, customerId, expected: { ...sample.fields, access_token: accessToken } }, state: { id: stateId, credentialId: id, verifier } };
+};
+
+/** `secrets` credentials of assorted methods plus one oauth2 credential with tokens and a PKCE verifier. */
+export const seedScope = async (t: TestApp, customerId: string | null, secrets = 3): Promise<SeededScope> => {
+  const methods = ['api_key_secret', 'basic', 'api_key'] as const;
+  const credentials: SeededCredential[] = [];
+  for (let i = 0; i < secrets; i += 1) {
+    const sample = sampleFor(methods[i % methods.length] ?? 'api_key');
+    const { id } = await createCredential(t, { label: `Secret ${i} ${randomBytes(3).toString('hex')}`, sample, ...(customerId ? { customerId } : {}) });
+    credentials.push({ id, customerId, expected: sample.fields });
+  }
+  const oauth = await seedOAuth(t, customerId);
+  return { credentials: [...credentials, oauth.credential], states: [oauth.state] };
+};
+
+/** Resolves a credential as the runtime does and answers its values, or the error code. */
+export const resolveFields = async (t: TestApp, token: string, id: string): Promise<Record<string, string> | string> => {
+  const response = await t.request('POST', `${API}/credentials/${id}/resolve`, { token });
+  return response.status === 200 ? (response.body.fields as Record<string, string>) : `${response.status} ${response.body?.error?.code ?? ''}`;
+};
+
+export interface StoredCiphertext {
+  table: 'credentials' | 'oauth_grants' | 'oauth_states';
+  rowId: string;
+  fieldSet: string;
+  recordId: string;
+  scopeId: string;
+  ciphertext: string;
+}
+
+/** Every ciphertext of an organization's scope (or of all its scopes), read straight from the tables. */
+export const storedCiphertexts = async (db: Db, organizationId: string, scopeId?: string): Promise<StoredCiphertext[]> => {
+  const credentials = await db.selectFrom('credentials').selectAll().where('organization_id', '=', organizationId).execute();
+  const scopeOf = new Map(credentials.map((row) => [row.id, row.customer_id ?? organizationId]));
+  const result: StoredCiphertext[] = [];
+  for (const row of credentials) {
+    const scope = row.customer_id ?? organizationId;
+    if (row.config_ciphertext) result.push({ table: 'credentials', rowId: row.id, fieldSet: 'config', recordId: row.id, scopeId: scope, ciphertext: row.config_ciphertext });
+    result.push({ table: 'credentials', rowId: row.id, fieldSet: 'secret', recordId: row.id, scopeId: scope, ciphertext: row.secret_ciphertext });
+  }
+  for (const row of await db.selectFrom('oauth_grants').selectAll().where('organization_id', '=', organizationId).execute()) {
+    if (row.tokens_ciphertext) {
+      result.push({ table: 'oauth_grants', rowId: row.credential_id, fieldSet: 'tokens', recordId: row.credential_id, scopeId: scopeOf.get(row.credential_id) ?? '', ciphertext: row.tokens_ciphertext });
+    }
+  }
+  for (const row of await db.selectFrom('oauth_states').selectAll().where('organization_id', '=', organizationId).execute()) {
+    const recordId = `${row.credential_id}/${row.id}`;
+    result.push({ table: 'oauth_states', rowId: row.id, fieldSet: 'pkce-verifier', recordId, scopeId: scopeOf.get(row.credential_id) ?? '', ciphertext: row.verifier_ciphertext });
+  }
+  return scopeId === undefined ? result : result.filter((entry) => entry.scopeId === scopeId);
+};
+
+/** The data-key versions a scope's ciphertexts name, sorted and without repeats. */
+export const versionsIn = (ciphertexts: StoredCiphertext[]): string[] => [...new Set(ciphertexts.map((c) => c.ciphertext.split('.').slice(0, 2).join('.')))].sort();
