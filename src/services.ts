@@ -76,7 +76,7 @@ export const createServices = (options: ServiceOptions) => {
   // Outbound calls go through the guarded fetch (src/net/guarded-fetch.ts) unless a test injects one.
   const oauthFetch = options.fetch ?? createOAuthFetch(allowInsecureLoopback);
   const outboundFetch = options.fetch ?? createComponentFetch();
-  const audit = createAuditService({ store: createAuditStore(db), clock });
+  const audit = createAuditService({ store: createAuditStore(db, options.engine), clock });
   const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs ?? DEFAULT_TOKEN_CACHE_MS });
   const organizations = createOrganizationService({ tenants: tenantStore, keyring, tokens, audit, transact, clock });
   const customers = createCustomerService({

@@ -1,3 +1,4 @@
+import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -34,7 +35,9 @@ export const formatTargets = (targets: Target[]): string =>
 
 export const printReport = (report: BenchReport): void => {
   const parts = [`\n## ${report.title}\n`, formatTable(report.headers, report.rows), '', formatTargets(report.targets)];
-  if (report.notes.length > 0) parts.push('', ...report.notes.map((n) => `- ${n}`));
+  // Other work on the machine shows up in every latency tail: say how busy it was.
+  const machine = `machine: ${cpus().length} CPUs, 1-minute load average ${loadavg()[0]?.toFixed(1)} as this finished`;
+  parts.push('', ...[...report.notes, machine].map((n) => `- ${n}`));
   process.stdout.write(`${parts.join('\n')}\n`);
 };
 

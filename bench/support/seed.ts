@@ -41,7 +41,15 @@ export const createCustomers = async (bench: BenchEnvironment, count: number, on
   return ids;
 };
 
-export const customerName = (i: number): string => `acme-${String(i).padStart(5, '0')}`;
+const NAME_STARTS = ['Bel', 'Cor', 'Dan', 'Eld', 'Fen', 'Gal', 'Har', 'Ist', 'Jor', 'Kel', 'Lum', 'Mar', 'Nor', 'Orv', 'Pel', 'Quin', 'Ros', 'Sar', 'Tor', 'Ul', 'Val', 'Wes', 'Xan', 'Yor', 'Zel', 'Am', 'Bri', 'Cal', 'Dor', 'Ev'];
+const NAME_ENDS = ['mora', 'vex', 'tano', 'lith', 'dara', 'quist', 'ven', 'rock', 'field', 'wick', 'stone', 'brook', 'haven', 'mont', 'gard', 'ley', 'ton', 'ford', 'by', 'well', 'dale', 'moor', 'crest', 'ridge', 'worth', 'shaw', 'wood', 'bury', 'combe', 'holm'];
+const TRADES = ['Freight', 'Dental', 'Bakery', 'Logistics', 'Clinic', 'Studios', 'Foods', 'Labs', 'Realty', 'Motors', 'Textiles', 'Energy'];
+
+/** A distinct, company-like name for the i-th customer ("Belmora Freight"), unique up to 10,800. */
+export const customerName = (i: number): string => {
+  const name = `${NAME_STARTS[i % 30]}${NAME_ENDS[Math.floor(i / 30) % 30]} ${TRADES[Math.floor(i / 900) % 12]}`;
+  return i < 10_800 ? name : `${name} ${Math.floor(i / 10_800) + 1}`;
+};
 
 /**
  * A keyring for seeding: the real one over the same root key and data keys, except that

@@ -33,32 +33,53 @@ export interface ChainedRow {
   occurredAt: string;
 }
 
+export type EventContent = Omit<ChainedRow, 'seq' | 'prevHash' | 'hash'>;
+
+const sha256 = (...parts: Buffer[]): Buffer => {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest();
+};
+
 /**
- * SHA-256 (hex) of a JSON array of the fields in a fixed order. JSON string escaping makes
- * the encoding unambiguous: no choice of field values can make two events encode alike.
+ * SHA-256 (hex) of what an event says: a JSON array of its fields in a fixed order. JSON
+ * string escaping makes the encoding unambiguous: no choice of values encodes like another.
  */
-export const hashEvent = (row: Omit<ChainedRow, 'hash'>): string =>
-  createHash('sha256')
-    .update(
+export const contentHash = (event: EventContent): string =>
+  sha256(
+    Buffer.from(
       JSON.stringify([
         ENCODING_VERSION,
-        row.prevHash,
-        row.seq,
-        row.id,
-        row.organizationId,
-        row.customerId,
-        row.actorType,
-        row.actorId,
-        row.actorRole,
-        row.action,
-        row.targetType,
-        row.targetId,
-        row.details,
-        row.occurredAt,
+        event.id,
+        event.organizationId,
+        event.customerId,
+        event.actorType,
+        event.actorId,
+        event.actorRole,
+        event.action,
+        event.targetType,
+        event.targetId,
+        event.details,
+        event.occurredAt,
       ]),
       'utf8',
-    )
-    .digest('hex');
+    ),
+  ).toString('hex');
+
+/**
+ * One link: SHA-256 over prev_hash (32 bytes), the position (8 bytes, big-endian) and the
+ * content hash (32 bytes) — fixed widths, so the encoding is canonical. PostgreSQL computes
+ * the same bytes in SQL (audit-store.ts): `sha256(decode(prev,'hex') || int8send(seq) ||
+ * decode(content,'hex'))`.
+ */
+export const linkHash = (prevHash: string, seq: number, content: string): string => {
+  const position = Buffer.alloc(8);
+  position.writeBigInt64BE(BigInt(seq));
+  return sha256(Buffer.from(prevHash, 'hex'), position, Buffer.from(content, 'hex')).toString('hex');
+};
+
+/** The hash an event must carry, given its position and the hash before it. */
+export const hashEvent = (row: Omit<ChainedRow, 'hash'>): string => linkHash(row.prevHash, row.seq, contentHash(row));
 
 export type ChainBreakReason =
   /** The event's content no longer matches its hash: it was edited. */

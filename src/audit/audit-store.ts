@@ -1,6 +1,7 @@
-import type { Db } from '../store/database.js';
+import { sql } from 'kysely';
+import type { Db, Engine } from '../store/database.js';
 import type { AuditEventsTable } from '../store/schema.js';
-import { GENESIS_HASH, hashEvent, type ChainSource, type ChainedRow } from './audit-chain.js';
+import { GENESIS_HASH, contentHash, linkHash, type ChainSource, type ChainedRow, type EventContent } from './audit-chain.js';
 
 export interface AuditEvent {
   id: string;
@@ -53,76 +54,113 @@ const toChainedRow = (row: AuditEventsTable): ChainedRow => ({
   occurredAt: row.occurred_at,
 });
 
-/**
- * Takes the next position in the organization's chain: bumps the head row and returns the
- * new seq with the hash of the event before it. The UPDATE locks the head row until the
- * transaction ends, so on PostgreSQL concurrent inserts for one organization — from any
- * process — queue here and each sees the link its predecessor committed (READ COMMITTED
- * re-reads a row it waited for). SQLite serialises writers anyway.
- */
-const claimNextLink = async (trx: Db, organizationId: string): Promise<{ seq: number; prevHash: string }> => {
-  const bump = () =>
-    trx
-      .updateTable('audit_heads')
-      .set((eb) => ({ seq: eb('seq', '+', 1) }))
-      .where('organization_id', '=', organizationId)
-      .returning(['seq', 'hash'])
-      .executeTakeFirst();
-  let head = await bump();
-  if (!head) {
-    // The organization's first chained event: create the head, unless a peer just did.
-    await trx
-      .insertInto('audit_heads')
-      .values({ organization_id: organizationId, seq: 0, hash: GENESIS_HASH })
-      .onConflict((oc) => oc.column('organization_id').doNothing())
-      .execute();
-    head = await bump();
-  }
-  if (!head) throw new Error('The audit chain head could not be claimed');
-  return { seq: Number(head.seq), prevHash: head.hash };
+const contentOf = (event: AuditEvent): EventContent => ({
+  id: event.id,
+  organizationId: event.organizationId,
+  customerId: event.customerId,
+  actorType: event.actor.type,
+  actorId: event.actor.id,
+  actorRole: event.actor.role,
+  action: event.action,
+  targetType: event.targetType,
+  targetId: event.targetId,
+  details: JSON.stringify(event.details),
+  occurredAt: event.occurredAt,
+});
+
+/** The organization's first chained event finds no head row: create it, unless a peer just did. */
+const createHead = async (db: Db, organizationId: string): Promise<void> => {
+  await db
+    .insertInto('audit_heads')
+    .values({ organization_id: organizationId, seq: 0, prev_hash: GENESIS_HASH, hash: GENESIS_HASH })
+    .onConflict((oc) => oc.column('organization_id').doNothing())
+    .execute();
 };
 
-/** The audit trail: append-only, chained by hash per organization, newest first when listed. */
-export const createAuditStore = (db: Db) => {
-  /** Appends one event at the end of its organization's chain, inside `trx`. */
-  const append = async (event: AuditEvent, trx: Db): Promise<void> => {
-    const { seq, prevHash } = await claimNextLink(trx, event.organizationId);
-    const row: Omit<ChainedRow, 'hash'> = {
+/**
+ * PostgreSQL: one statement bumps the head row and inserts the event, the link hash computed
+ * in SQL (the same bytes as linkHash). The UPDATE locks the head row until the transaction
+ * ends — for an event recorded on its own, only for this statement — so concurrent inserts
+ * for one organization, from any process, queue there; READ COMMITTED re-reads the row it
+ * waited for, so each sees the link its predecessor committed. SET expressions read the
+ * old row: `prev_hash = hash` keeps the previous link for the event. The price of one chain:
+ * appends for one organization are serial, each holding the lock through its commit.
+ */
+const appendOnPostgres = async (db: Db, content: EventContent): Promise<boolean> => {
+  const c = content;
+  const { rows } = await sql<{ seq: number }>`
+    with head as (
+      update audit_heads
+      set prev_hash = hash,
+          seq = seq + 1,
+          hash = encode(sha256(decode(hash, 'hex') || int8send((seq + 1)::bigint) || decode(${contentHash(content)}, 'hex')), 'hex')
+      where organization_id = ${c.organizationId}
+      returning seq, prev_hash, hash
+    )
+    insert into audit_events
+      (id, organization_id, customer_id, actor_type, actor_id, actor_role, action, target_type, target_id, details, occurred_at, seq, prev_hash, hash)
+    select ${c.id}::text, ${c.organizationId}::text, ${c.customerId}::text, ${c.actorType}::text, ${c.actorId}::text, ${c.actorRole}::text,
+      ${c.action}::text, ${c.targetType}::text, ${c.targetId}::text, ${c.details}::text, ${c.occurredAt}::text, head.seq, head.prev_hash, head.hash
+    from head
+    returning seq`.execute(db);
+  return rows.length === 1;
+};
+
+/**
+ * Any engine: bump the head (locking it, as above), hash here, insert, move the head's hash
+ * on — inside one transaction. SQLite serialises writers anyway.
+ */
+const appendPortable = async (trx: Db, content: EventContent): Promise<boolean> => {
+  const head = await trx
+    .updateTable('audit_heads')
+    .set((eb) => ({ prev_hash: eb.ref('hash'), seq: eb('seq', '+', 1) }))
+    .where('organization_id', '=', content.organizationId)
+    .returning(['seq', 'prev_hash'])
+    .executeTakeFirst();
+  if (!head) return false;
+  const seq = Number(head.seq);
+  const hash = linkHash(head.prev_hash, seq, contentHash(content));
+  const c = content;
+  await trx
+    .insertInto('audit_events')
+    .values({
+      id: c.id,
+      organization_id: c.organizationId,
+      customer_id: c.customerId,
+      actor_type: c.actorType,
+      actor_id: c.actorId,
+      actor_role: c.actorRole,
+      action: c.action,
+      target_type: c.targetType,
+      target_id: c.targetId,
+      details: c.details,
+      occurred_at: c.occurredAt,
       seq,
-      prevHash,
-      id: event.id,
-      organizationId: event.organizationId,
-      customerId: event.customerId,
-      actorType: event.actor.type,
-      actorId: event.actor.id,
-      actorRole: event.actor.role,
-      action: event.action,
-      targetType: event.targetType,
-      targetId: event.targetId,
-      details: JSON.stringify(event.details),
-      occurredAt: event.occurredAt,
-    };
-    const hash = hashEvent(row);
-    await trx
-      .insertInto('audit_events')
-      .values({
-        id: row.id,
-        organization_id: row.organizationId,
-        customer_id: row.customerId,
-        actor_type: row.actorType,
-        actor_id: row.actorId,
-        actor_role: row.actorRole,
-        action: row.action,
-        target_type: row.targetType,
-        target_id: row.targetId,
-        details: row.details,
-        occurred_at: row.occurredAt,
-        seq,
-        prev_hash: prevHash,
-        hash,
-      })
-      .execute();
-    await trx.updateTable('audit_heads').set({ hash }).where('organization_id', '=', event.organizationId).execute();
+      prev_hash: head.prev_hash,
+      hash,
+    })
+    .execute();
+  await trx.updateTable('audit_heads').set({ hash }).where('organization_id', '=', c.organizationId).execute();
+  return true;
+};
+
+/**
+ * The audit trail: append-only, chained by hash per organization, newest first when listed.
+ * With `engine` 'postgres' each append is a single statement; otherwise the portable path.
+ */
+export const createAuditStore = (db: Db, engine?: Engine) => {
+  /** Appends one event at the end of its organization's chain; `trx` may be a transaction or the database. */
+  const append = async (event: AuditEvent, trx: Db): Promise<void> => {
+    const content = contentOf(event);
+    const once = (): Promise<boolean> =>
+      engine === 'postgres'
+        ? appendOnPostgres(trx, content)
+        : trx.isTransaction
+          ? appendPortable(trx, content)
+          : trx.transaction().execute((own) => appendPortable(own, content));
+    if (await once()) return;
+    await createHead(trx, event.organizationId);
+    if (!(await once())) throw new Error('The audit chain head could not be claimed');
   };
 
   const chain: ChainSource = {
@@ -161,12 +199,11 @@ export const createAuditStore = (db: Db) => {
   return {
     /**
      * Records an event. Inside a caller's transaction it commits or rolls back with the change
-     * it describes; otherwise it gets a transaction of its own. Callers record last in their
-     * transaction: the chain's head stays locked from here until the commit.
+     * it describes. Callers record last in their transaction: the chain's head stays locked
+     * from here until the commit.
      */
     async insert(event: AuditEvent, trx: Db = db): Promise<void> {
-      if (trx.isTransaction) await append(event, trx);
-      else await trx.transaction().execute((own) => append(event, own));
+      await append(event, trx);
     },
 
     async list(organizationId: string, filter: AuditFilter, trx: Db = db): Promise<AuditEvent[]> {

@@ -22,7 +22,7 @@ export const main = async (argv: string[]): Promise<void> => {
   program
     .command('serve')
     .description('serve the API on HOST:PORT and run the token refresh worker')
-    .option('--role <role>', 'all (default), api (HTTP only) or worker (token refresh only, no HTTP)', 'all')
+    .option('--role <role>', 'all (default), api (HTTP only) or worker (token refresh and key rotation jobs, no HTTP)', 'all')
     .action(serve);
 
   program

@@ -1,4 +1,5 @@
 import { buildApp } from '../http/app.js';
+import { buildMetricsApp } from '../http/metrics-routes.js';
 import { openRuntime } from '../runtime.js';
 import { CliError, createLogger, readConfig } from './context.js';
 import { readTlsFiles } from './tls-files.js';
@@ -21,6 +22,12 @@ export const serve = async (options: { role?: string }): Promise<void> => {
     role === 'worker'
       ? undefined
       : await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: log, publicUrl: config.publicUrl, metricsToken: config.metricsToken, https });
+  // A worker has no API port; with CREDENCE_METRICS_PORT it still answers /metrics.
+  const metricsPort = role === 'worker' ? config.metricsPort : undefined;
+  const metricsApp =
+    metricsPort === undefined
+      ? undefined
+      : await buildMetricsApp({ metrics: runtime.services.metrics, access: { tokens: runtime.services.tokens, metricsToken: config.metricsToken }, loggerInstance: log });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -28,6 +35,7 @@ export const serve = async (options: { role?: string }): Promise<void> => {
     stopping = true;
     log.info({ signal }, 'shutting down');
     await app?.close();
+    await metricsApp?.close();
     await runtime.close();
     process.exit(0);
   };
@@ -37,6 +45,14 @@ export const serve = async (options: { role?: string }): Promise<void> => {
   if (app) {
     try {
       await app.listen({ host: config.host, port: config.port });
+    } catch (error) {
+      await runtime.close();
+      throw error;
+    }
+  }
+  if (metricsApp && metricsPort !== undefined) {
+    try {
+      await metricsApp.listen({ host: config.host, port: metricsPort });
     } catch (error) {
       await runtime.close();
       throw error;

@@ -44,6 +44,9 @@ export const EnvSchema = Type.Object({
     default: 5000,
     description: 'How long an API token, once checked, is trusted without a database read; a revocation takes up to this long to reach other processes (0 turns the cache off)',
   }),
+  CREDENCE_METRICS_PORT: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 65535, description: 'With `serve --role worker`: serve /metrics alone on HOST at this port (a worker has no API port)' }),
+  ),
   CREDENCE_METRICS_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'Bearer token for GET /metrics; when set, every scraper must send it (or an org_admin API token), loopback included' }),
   ),
@@ -79,6 +82,8 @@ export interface Config {
   /** Bearer token that opens GET /metrics, if configured. */
   metricsToken: Redacted<string> | undefined;
   apiTokenCacheMs: number;
+  /** Worker-only processes serve /metrics here, if set. */
+  metricsPort: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -144,6 +149,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     },
     metricsToken: converted.CREDENCE_METRICS_TOKEN ? new Redacted(converted.CREDENCE_METRICS_TOKEN) : undefined,
     apiTokenCacheMs: converted.CREDENCE_API_TOKEN_CACHE_MS,
+    metricsPort: converted.CREDENCE_METRICS_PORT,
   };
 };
 

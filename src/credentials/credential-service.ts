@@ -319,7 +319,7 @@ export const createCredentialService = (deps: {
       return counted(async () => {
         requireRole(actor, 'runtime');
         const { record, values, token } = await decrypt(actor, id, tokenIfAuthorized, {});
-        return { credential: await toView(record), values, token };
+        return { credential: await views.opened(record, values.reveal()), values, token };
       });
     },
   };

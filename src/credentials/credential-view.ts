@@ -49,8 +49,9 @@ export const createCredentialViews = (deps: {
   grants: { findGrants(organizationId: string, credentialIds: string[]): Promise<OAuthGrant[]> };
   redirectUri: string;
 }) => {
-  const build = async (record: CredentialRecord, grant: OAuthGrant | undefined): Promise<CredentialView> => {
-    const shown = await openShownValues(deps.keyring, record);
+  /** `opened`: the record's values when the caller has decrypted them already; only the non-secret ones are shown. */
+  const build = async (record: CredentialRecord, grant: OAuthGrant | undefined, opened?: Record<string, string>): Promise<CredentialView> => {
+    const shown = opened ?? (await openShownValues(deps.keyring, record));
     const fields: Record<string, FieldState> = {};
     for (const spec of AUTH_METHODS[record.authMethod].fields) {
       const value = shown[spec.name];
@@ -100,6 +101,12 @@ export const createCredentialViews = (deps: {
   return {
     many,
     one: async (record: CredentialRecord): Promise<CredentialView> => (await many([record]))[0] as CredentialView,
+
+    /** The view of a credential whose values the caller has just decrypted, without decrypting them again. */
+    async opened(record: CredentialRecord, values: Record<string, string>): Promise<CredentialView> {
+      const grants = record.authMethod === 'oauth2' ? await deps.grants.findGrants(record.organizationId, [record.id]) : [];
+      return build(record, grants[0], values);
+    },
   };
 };
 

@@ -66,7 +66,7 @@ export const createReencryptor = (deps: {
   const reseal = async (job: RotationJob, rows: SealedRow[]): Promise<{ resealed: Resealed[]; failed: number }> => {
     const { organizationId, scopeId } = job;
     const items: Array<{ recordId: string; fieldSet: string; plaintext: Buffer; row: SealedRow; column: string }> = [];
-    let failed = 0;
+    const failedRows = new Set<SealedRow>();
     try {
       for (const row of rows) {
         for (const value of row.values) {
@@ -76,7 +76,7 @@ export const createReencryptor = (deps: {
             items.push({ recordId: value.recordId, fieldSet: value.fieldSet, plaintext, row, column: value.column });
           } catch {
             // Left as it is, under a version that stays readable; the final check counts it.
-            failed += 1;
+            failedRows.add(row);
           }
         }
       }
@@ -87,7 +87,7 @@ export const createReencryptor = (deps: {
         entry.replacements.set(item.column, sealed[i] ?? '');
         byRow.set(item.row, entry);
       });
-      return { resealed: [...byRow.values()], failed };
+      return { resealed: [...byRow.values()], failed: failedRows.size };
     } finally {
       for (const item of items) item.plaintext.fill(0);
     }
@@ -96,7 +96,7 @@ export const createReencryptor = (deps: {
   const finish = async (job: RotationJob, status: 'done' | 'cancelled', remaining: number): Promise<RotationJob> => {
     const at = clock.now().toISOString();
     const { organizationId, scopeId } = job;
-    const error = status === 'cancelled' ? 'The scope no longer exists' : remaining > 0 ? `${remaining} values could not be re-encrypted; their key versions stay readable` : null;
+    const error = status === 'cancelled' ? 'The scope no longer exists' : remaining > 0 ? `${remaining} rows hold values that could not be opened to re-encrypt; their key versions stay readable` : null;
     await transact(async (trx) => {
       const retired = status === 'done' ? await dataKeys.retireBelow(organizationId, scopeId, job.targetVersion, at, trx) : [];
       if (!(await jobs.finish(job.id, owner, { status, done: job.done, failed: remaining, at, error }, trx))) throw new LeaseLostError('The rotation job is no longer ours');
@@ -128,34 +128,60 @@ export const createReencryptor = (deps: {
     return finish(job, 'done', remaining);
   };
 
-  /** One step: a batch of the current phase, moving on to the next phase, or the final check. */
-  const step = async (job: RotationJob): Promise<RotationJob> => {
-    if (!(await dataKeys.findCurrent(job.organizationId, job.scopeId))) return finish(job, 'cancelled', 0);
-    if (job.phase === 'verify') return verify(job);
-    const source = values[job.phase];
-    const rows = await source.read(job.organizationId, job.scopeId, job.cursor, batchSize);
-    if (rows.length === 0) return save(job, { ...progressOf(job), phase: NEXT_PHASE[job.phase], cursor: null });
-    const { resealed, failed } = await reseal(job, rows);
+  /** A batch read and re-sealed, ready to write; `at` names the job position it was read from. */
+  interface Prepared {
+    at: string;
+    rows: SealedRow[];
+    resealed: Resealed[];
+    failed: number;
+  }
+  const positionOf = (job: RotationJob, cursor: string | null) => `${job.id}/${job.pass}/${job.phase}/${cursor ?? ''}`;
+
+  const prepare = async (job: RotationJob, phase: SealedSourceName, cursor: string | null): Promise<Prepared> => {
+    const rows = await values[phase].read(job.organizationId, job.scopeId, cursor, batchSize);
+    const { resealed, failed } = rows.length > 0 ? await reseal(job, rows) : { resealed: [], failed: 0 };
+    return { at: positionOf(job, cursor), rows, resealed, failed };
+  };
+
+  /**
+   * One step: a batch of the current phase, moving on to the next phase, or the final
+   * check. While a batch is written, the next one is already read and re-sealed (`ahead`),
+   * so on PostgreSQL the database and the cipher work overlap.
+   */
+  const step = async (job: RotationJob, ahead?: Promise<Prepared>): Promise<{ job: RotationJob; ahead?: Promise<Prepared> }> => {
+    if (!(await dataKeys.findCurrent(job.organizationId, job.scopeId))) return { job: await finish(job, 'cancelled', 0) };
+    if (job.phase === 'verify') return { job: await verify(job) };
+    const phase = job.phase;
+    const prefetched = ahead ? await ahead : undefined;
+    const batch = prefetched?.at === positionOf(job, job.cursor) ? prefetched : await prepare(job, phase, job.cursor);
+    const { rows } = batch;
+    if (rows.length === 0) return { job: await save(job, { ...progressOf(job), phase: NEXT_PHASE[phase], cursor: null }) };
+    const cursor = rows[rows.length - 1]?.key ?? null;
+    const next = rows.length === batchSize ? prepare(job, phase, cursor) : undefined;
+    // Handled here so a batch never needed (the job stopped) cannot fail unobserved.
+    next?.catch(() => undefined);
     const firstPass = job.pass === 1;
-    return transact(async (trx) => {
-      await source.write(job.organizationId, resealed, trx);
+    const saved = await transact(async (trx) => {
+      await values[phase].write(job.organizationId, batch.resealed, trx);
       return save(
         job,
         {
           ...progressOf(job),
-          cursor: rows[rows.length - 1]?.key ?? null,
+          cursor,
           done: firstPass ? job.done + rows.length : job.done,
-          failed: firstPass ? job.failed + failed : job.failed,
+          failed: firstPass ? job.failed + batch.failed : job.failed,
         },
         trx,
       );
     });
+    return next ? { job: saved, ahead: next } : { job: saved };
   };
 
   return {
     /** Runs a job this worker has claimed until it finishes, is taken over, or is told to stop. */
     async run(claimed: RotationJob, options: RunOptions = {}): Promise<RotationJob> {
       let job = claimed;
+      let ahead: Promise<Prepared> | undefined;
       for (let batches = 0; job.status === 'running'; batches += 1) {
         if (options.maxBatches !== undefined && batches >= options.maxBatches) return job;
         if (options.shouldStop?.()) {
@@ -163,7 +189,7 @@ export const createReencryptor = (deps: {
           return job;
         }
         try {
-          job = await step(job);
+          ({ job, ahead } = await step(job, ahead));
         } catch (error) {
           if (error instanceof LeaseLostError) return job;
           throw error;

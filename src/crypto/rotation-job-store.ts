@@ -22,7 +22,7 @@ export interface RotationJob {
   pass: number;
   done: number;
   total: number;
-  /** Values that could not be re-encrypted (they stay under their old, readable version). */
+  /** Rows holding values that could not be re-encrypted (they stay under their old, readable version). */
   failed: number;
   leaseOwner: string | null;
   leaseExpiresAt: string | null;

@@ -1,4 +1,4 @@
-import { sql, type ExpressionBuilder } from 'kysely';
+import { sql } from 'kysely';
 import type { Db } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { ciphertextPrefix } from './keyring.js';
@@ -43,14 +43,16 @@ export interface SealedSource {
   count(organizationId: string, scopeId: string): Promise<number>;
 }
 
-type CredentialRef = 'credentials.customer_id' | 'c.customer_id';
-
 /** The organization scope holds organization-level credentials; a customer scope, that customer's. */
-const inScope = (organizationId: string, scopeId: string, column: CredentialRef) => (eb: ExpressionBuilder<any, any>) =>
-  scopeId === organizationId ? eb(column, 'is', null) : eb(column, '=', scopeId);
+const inScope = (organizationId: string, scopeId: string, customerColumn: string) =>
+  scopeId === organizationId ? sql<boolean>`${sql.ref(customerColumn)} is null` : sql<boolean>`${sql.ref(customerColumn)} = ${scopeId}`;
 
-const sealedUnder = (columns: string[], versions: number[]) => (eb: ExpressionBuilder<any, any>) =>
-  eb.or(versions.flatMap((version) => columns.map((column) => eb(column, 'like', `${ciphertextPrefix(version)}%`))));
+/** Any of `columns` holds a ciphertext sealed under one of `versions` (its clear prefix says so). */
+const sealedUnder = (columns: string[], versions: number[]) =>
+  sql<boolean>`(${sql.join(
+    versions.flatMap((version) => columns.map((column) => sql`${sql.ref(column)} like ${`${ciphertextPrefix(version)}%`}`)),
+    sql` or `,
+  )})`;
 
 const toNumber = (row: { count: string | number | bigint } | undefined): number => Number(row?.count ?? 0);
 

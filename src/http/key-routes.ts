@@ -35,7 +35,7 @@ const Job = Type.Object({
   status: Type.Enum(JOB_STATUSES),
   done: Type.Integer({ description: 'Rows re-encrypted so far' }),
   total: Type.Integer({ description: 'Rows of the scope holding sealed values' }),
-  failed: Type.Integer({ description: 'Values left under an older version because they could not be opened' }),
+  failed: Type.Integer({ description: 'Rows left holding a value under an older version, because it could not be opened' }),
   createdAt: Timestamp,
   finishedAt: Type.Union([Timestamp, Type.Null()]),
   error: NullableString,

@@ -1,9 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { AppError, forbidden } from '../common/app-error.js';
 import type { Redacted } from '../common/redacted.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ApiTokenService } from '../tenants/api-token-service.js';
+import { registerErrorHandling } from './errors.js';
 
 export interface MetricsAccess {
   tokens: Pick<ApiTokenService, 'authenticate'>;
@@ -19,8 +20,10 @@ const digest = (text: string): Buffer => createHash('sha256').update(text).diges
  * A request straight from this machine. One that carries forwarding headers came through a
  * proxy, and the client behind it may be anywhere.
  */
+const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip'];
+
 const fromLoopback = (request: FastifyRequest): boolean =>
-  LOOPBACK.has(request.socket.remoteAddress ?? '') && request.headers['x-forwarded-for'] === undefined && request.headers.forwarded === undefined;
+  LOOPBACK.has(request.socket.remoteAddress ?? '') && FORWARDING_HEADERS.every((name) => request.headers[name] === undefined);
 
 /**
  * Who may read `/metrics`. Metrics carry no secrets and no ids, but they do tell how busy
@@ -58,4 +61,16 @@ export const registerMetrics = (app: FastifyInstance, metrics: Metrics, access: 
     void reply.header('cache-control', 'no-store').type(metrics.contentType);
     return metrics.render();
   });
+};
+
+/**
+ * The whole HTTP surface of a worker-only process (`serve --role worker` with
+ * `CREDENCE_METRICS_PORT`): `/metrics`, under the same access rule, and nothing else.
+ */
+export const buildMetricsApp = async (options: { metrics: Metrics; access: MetricsAccess; loggerInstance: FastifyBaseLogger }): Promise<FastifyInstance> => {
+  const app = Fastify({ loggerInstance: options.loggerInstance });
+  registerErrorHandling(app);
+  registerMetrics(app, options.metrics, options.access);
+  await app.ready();
+  return app;
 };

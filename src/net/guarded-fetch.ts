@@ -2,7 +2,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'nod
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { Readable, Transform, pipeline } from 'node:stream';
+import { Transform, pipeline } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { LOOPBACK_HOST_NAMES, isForbiddenAddress, isIpLiteral, isLoopbackAddress } from './address-policy.js';
 
@@ -123,6 +123,31 @@ const decoderFor = (encoding: string | undefined) => {
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
+/**
+ * A web stream that pulls from `source`. (Node 20's Readable.toWeb can throw "Controller is
+ * already closed" from a data event after the reader cancelled; pulling cannot.)
+ */
+const webStreamOf = (source: Transform): ReadableStream<Uint8Array> => {
+  const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let cancelled = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await chunks.next();
+        if (cancelled) return;
+        if (done) controller.close();
+        else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+      } catch (error) {
+        if (!cancelled) controller.error(error);
+      }
+    },
+    cancel() {
+      cancelled = true;
+      source.destroy();
+    },
+  });
+};
+
 /** The Response for `res`; its body stream fails on `signal` or past the size limit. */
 const toResponse = (res: IncomingMessage, method: string, host: string, maxBytes: number, signal: AbortSignal): Response => {
   const status = res.statusCode ?? 0;
@@ -140,14 +165,14 @@ const toResponse = (res: IncomingMessage, method: string, host: string, maxBytes
   }
   const limiter = limitBytes(maxBytes, host);
   const decoder = decoderFor(res.headers['content-encoding']);
-  const done = (error: Error | null) => (error ? limiter.destroy(error) : undefined);
-  if (decoder) pipeline(res, decoder, limiter, done);
-  else pipeline(res, limiter, done);
+  // On any error pipeline destroys every stream with it; the limiter hands it to the reader.
+  const ignore = () => undefined;
+  if (decoder) pipeline(res, decoder, limiter, ignore);
+  else pipeline(res, limiter, ignore);
   const abort = () => limiter.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
   signal.addEventListener('abort', abort, { once: true });
   limiter.once('close', () => signal.removeEventListener('abort', abort));
-  const body = Readable.toWeb(limiter) as unknown as ReadableStream<Uint8Array>;
-  return new Response(body, { status, statusText: res.statusMessage ?? '', headers });
+  return new Response(webStreamOf(limiter), { status, statusText: res.statusMessage ?? '', headers });
 };
 
 /** Builds a guarded `fetch` (see the module comment). */

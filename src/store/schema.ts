@@ -131,6 +131,8 @@ export interface AuditEventsTable {
 export interface AuditHeadsTable {
   organization_id: string;
   seq: number;
+  /** The link before the last: handed to the event that takes the head. */
+  prev_hash: string;
   hash: string;
 }
 

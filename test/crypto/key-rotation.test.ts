@@ -150,6 +150,16 @@ describe.each(ENGINES)('scope key rotation on %s', (engine) => {
     await t.runtime.services.keys.runNextJob();
   });
 
+  it('publishes the key routes in /openapi.json, and says root key rotation is command-line only', async () => {
+    const response = await t.request('GET', '/openapi.json');
+    const paths = Object.keys(response.body.paths);
+    expect(paths).toEqual(expect.arrayContaining(['/api/v1/keys', '/api/v1/keys/rotate', '/api/v1/keys/jobs/{id}']));
+    expect(paths.some((path) => path.includes('rotate-root'))).toBe(false);
+    expect(response.body.paths['/api/v1/keys/rotate'].post.description).toContain('`credence keys rotate-root`');
+    const rootRotation = await t.request('POST', `${API}/keys/rotate-root`, { token: t.adminToken, body: {} });
+    expect(rootRotation.status).toBe(404);
+  });
+
   it('supersedes a pending job when the scope is rotated again, and the newer job re-encrypts everything', async () => {
     const first = await t.request('POST', `${API}/keys/rotate`, { token: t.adminToken, body: { scope: customerB } });
     const second = await t.request('POST', `${API}/keys/rotate`, { token: t.adminToken, body: { scope: customerB } });

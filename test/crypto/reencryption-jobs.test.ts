@@ -111,6 +111,33 @@ describe.each(ENGINES)('re-encryption jobs on %s', (engine) => {
     }
   });
 
+  it('leaves a value it cannot open under its old version, which is retired but kept readable', async () => {
+    const customer = await createCustomer(t);
+    const seeded = await seedScope(t, customer, 3);
+    const [broken, ...intact] = seeded.credentials;
+    if (!broken) throw new Error('nothing seeded');
+    const db = t.runtime.store.db;
+    const row = await db.selectFrom('credentials').select('secret_ciphertext').where('id', '=', broken.id).executeTakeFirstOrThrow();
+    // Another row's ciphertext: well-formed, sealed under v1, but bound to another record.
+    const other = await db.selectFrom('credentials').select('secret_ciphertext').where('id', '=', intact[0]?.id ?? '').executeTakeFirstOrThrow();
+    await db.updateTable('credentials').set({ secret_ciphertext: other.secret_ciphertext }).where('id', '=', broken.id).execute();
+
+    const rotated = await t.request('POST', `${API}/keys/rotate`, { token: t.adminToken, body: { scope: customer } });
+    const finished = await t.runtime.services.keys.runNextJob();
+    expect(finished).toMatchObject({ id: rotated.body.jobId, status: 'done', failed: 1, pass: 3 });
+    expect(finished?.error).toBe('1 rows hold values that could not be opened to re-encrypt; their key versions stay readable');
+    const keys = await t.request('GET', `${API}/keys`, { token: t.adminToken });
+    const versions = keys.body.items.find((item: any) => item.scopeId === customer).versions;
+    expect(versions.map((v: any) => [v.version, v.retiredAt !== null])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    for (const credential of intact) expect(await resolveFields(t, runtimeToken, credential.id)).toEqual(credential.expected);
+    // Put back, the value under the retired version opens again.
+    await db.updateTable('credentials').set({ secret_ciphertext: row.secret_ciphertext }).where('id', '=', broken.id).execute();
+    expect(await resolveFields(t, runtimeToken, broken.id)).toEqual(broken.expected);
+  });
+
   it('cancels the job of a customer deleted while it waits', async () => {
     const customer = await createCustomer(t, 'Leaving soon');
     await seedScope(t, customer, 2);

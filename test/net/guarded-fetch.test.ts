@@ -215,6 +215,24 @@ describe('the guarded fetch', () => {
     expect(head.body).toBeNull();
   });
 
+  it('lets a reader cancel a body that is still arriving, closing the connection', async () => {
+    let closed = false;
+    server.handle((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const timer = setInterval(() => res.write('chunk '.repeat(100)), 5);
+      res.on('close', () => {
+        clearInterval(timer);
+        closed = true;
+      });
+    });
+    const response = await guarded()(`${server.url}/stream`);
+    const reader = response.body?.getReader();
+    expect((await reader?.read())?.done).toBe(false);
+    await reader?.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(closed).toBe(true);
+  });
+
   it('reports a refused connection with its system error code', async () => {
     const closed = await startServer();
     await closed.close();

@@ -17,6 +17,7 @@ export const up = async (db: Kysely<unknown>): Promise<void> => {
     .createTable('audit_heads')
     .addColumn('organization_id', 'text', (c) => c.primaryKey())
     .addColumn('seq', 'integer', (c) => c.notNull())
+    .addColumn('prev_hash', 'text', (c) => c.notNull())
     .addColumn('hash', 'text', (c) => c.notNull())
     .execute();
 };
