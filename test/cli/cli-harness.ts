@@ -145,10 +145,10 @@ export const stopServer = async (server: Server, signal: NodeJS.Signals = 'SIGTE
 
 /** A JSON request against a running server. */
 export const api = async (
-  server: Server,
+  server: Pick<Server, 'baseUrl'>,
   method: string,
   path: string,
-  options: { token?: string; body?: unknown } = {},
+  options: { token?: string | undefined; body?: unknown; timeoutMs?: number } = {},
 ): Promise<{ status: number; body: any }> => {
   const response = await fetch(`${server.baseUrl}${path}`, {
     method,
@@ -157,7 +157,7 @@ export const api = async (
       ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
     },
     ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
   });
   const text = await response.text();
   let body: unknown;

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { CLI, freePort, type CliResult, type Server } from '../cli/cli-harness.js';
+import { CLI, api, freePort, type CliResult, type Server } from '../cli/cli-harness.js';
 import type { EngineName } from '../support/databases.js';
 import { followAuthorization, startOAuthServer, type OAuthServer, type OAuthServerOptions } from '../support/oauth-server.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -20,25 +20,7 @@ export type Api = (method: string, path: string, options?: { token?: string; bod
 
 export const apiOfApp = (t: TestApp): Api => (method, path, options = {}) => t.request(method, path, options);
 
-export const apiOfUrl = (baseUrl: string): Api => async (method, path, options = {}) => {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: {
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-    signal: AbortSignal.timeout(25_000),
-  });
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
-  return { status: response.status, body };
-};
+export const apiOfUrl = (baseUrl: string): Api => (method, path, options = {}) => api({ baseUrl }, method, path, { ...options, timeoutMs: 25_000 });
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
