@@ -178,7 +178,9 @@ const toResponse = (res: IncomingMessage, method: string, host: string, maxBytes
 /** Builds a guarded `fetch` (see the module comment). */
 export const createGuardedFetch = (options: GuardedFetchOptions): typeof fetch => {
   const resolve = options.resolve ?? systemResolve;
-  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  // No keep-alive: a pooled socket the server has just closed fails the next request
+  // ("socket hang up"), and outbound calls are too rare for reuse to matter.
+  const agents = { http: new HttpAgent({ keepAlive: false }), https: new HttpsAgent({ keepAlive: false }) };
 
   const guardedFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init);
