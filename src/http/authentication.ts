@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type {} from '@fastify/cookie';
 import { AppError } from '../common/app-error.js';
 import type { Actor } from '../tenants/actor.js';
 import type { ApiTokenService } from '../tenants/api-token-service.js';

@@ -15,7 +15,7 @@ const Step = Type.Object({
   inputs: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { description: 'Values, or "{{steps.<name>.<path>}}" references to an earlier step\'s output' })),
 });
 
-const Integration = Type.Object({
+export const Integration = Type.Object({
   id: Type.String(),
   name: Type.String(),
   description: NullableString,
@@ -24,7 +24,7 @@ const Integration = Type.Object({
   updatedAt: Timestamp,
 });
 
-const Instance = Type.Object({
+export const Instance = Type.Object({
   id: Type.String(),
   integrationId: Type.String(),
   customerId: Type.String(),
@@ -34,7 +34,7 @@ const Instance = Type.Object({
   updatedAt: Timestamp,
 });
 
-const Run = Type.Object({
+export const Run = Type.Object({
   id: Type.String(),
   instanceId: Type.String(),
   status: Type.String({ description: 'running, succeeded or failed' }),

@@ -8,6 +8,7 @@ import type { Static } from 'typebox';
 import type { Credential as CredentialSchema, Customer as CustomerSchema, ErrorBody } from '../../../src/http/schemas.js';
 import type { AuthMethod as AuthMethodSpec, AuthMethodKey, CredentialStatus, FieldSpec } from '../../../src/credentials/auth-methods.js';
 import type { Role } from '../../../src/tenants/actor.js';
+import type { Instance as InstanceSchema, Integration as IntegrationSchema, Run as RunSchema } from '../../../src/http/integration-routes.js';
 import type { OAuthPreset } from '../../../src/oauth/oauth-presets.js';
 
 export type { AuthMethodKey, CredentialStatus, FieldSpec, Role };
@@ -114,55 +115,12 @@ export interface Component {
   actions: ComponentAction[];
 }
 
-export interface IntegrationStep {
-  name: string;
-  component: string;
-  action: string;
-  inputs: Record<string, unknown>;
-}
-
-export interface Integration {
-  id: string;
-  name: string;
-  description: string | null;
-  steps: IntegrationStep[];
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface Instance {
-  id: string;
-  integrationId: string;
-  customerId: string;
-  name: string;
-  /** Step name → credential id; null: the bound credential was deleted. */
-  bindings: Record<string, string | null>;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface RunStep {
-  name: string;
-  component: string;
-  action: string;
-  status: string;
-  credentialId: string | null;
-  output: unknown;
-  error: string | null;
-  startedAt: string | null;
-  durationMs: number | null;
-  logs: { level: string; message: string; at: string }[];
-}
-
-export interface Run {
-  id: string;
-  instanceId: string;
-  status: string;
-  error: string | null;
-  startedAt: string;
-  finishedAt: string | null;
-  steps: RunStep[];
-}
+// Integrations, instances and runs: the shapes the routes declare, never copied by hand.
+export type Integration = Static<typeof IntegrationSchema>;
+export type IntegrationStep = Integration['steps'][number];
+export type Instance = Static<typeof InstanceSchema>;
+export type Run = Static<typeof RunSchema>;
+export type RunStep = Run['steps'][number];
 
 export interface AuditEvent {
   id: string;
