@@ -44,7 +44,8 @@ export interface ServiceOptions {
   allowInsecureLoopback: boolean;
   publicUrl: string;
   mailer: Mailer;
-  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number };
+  /** Refresh worker settings; `leaseMs` is how long its claim on a due grant holds. */
+  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number };
   /** Key lifecycle settings (defaults: rotate at 2^32 - 2^20 encryptions, 500 rows per re-encryption batch). */
   keys?: { rotationThreshold: number; reencryptBatchSize: number };
   /** Where this process's metrics go (a fresh registry unless given). */
@@ -151,8 +152,8 @@ export const createServices = (options: ServiceOptions) => {
   const instances = createInstanceService({ store: integrationStore, credentials: credentialStore, tenants: tenantStore, components, audit, transact, clock });
   const runs = createRunService({ store: integrationStore, components, credentials, audit, clock, fetch: outboundFetch });
   const credentialTests = createCredentialTestService({ credentials, store: credentialStore, components, audit, clock, fetch: outboundFetch });
-  const { pollMs, batchSize, concurrency } = options.refresh;
-  const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, metrics });
+  const { pollMs, batchSize, concurrency, leaseMs } = options.refresh;
+  const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, metrics });
   const keyLifecycle = createKeyLifecycle({
     db,
     engine: options.engine,

@@ -19,7 +19,9 @@ export interface CredenceProcess {
  * exactly `env` (plus PATH and HOME), so nothing of the caller's own settings leaks in.
  */
 export const startCredence = (args: string[], env: Record<string, string>, readyLine: RegExp): CredenceProcess => {
-  const child = spawn(process.execPath, ['--import', 'tsx', CREDENCE, ...args], {
+  // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=<dir>' profiles each process.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', CREDENCE, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Engine } from '../store/database.js';
+import { createBatcher } from '../store/batcher.js';
 import type { AuditEventsTable } from '../store/schema.js';
 import { GENESIS_HASH, contentHash, linkHash, type ChainSource, type ChainedRow, type EventContent } from './audit-chain.js';
 
@@ -106,42 +107,65 @@ const appendOnPostgres = async (db: Db, content: EventContent): Promise<boolean>
   return rows.length === 1;
 };
 
+/** The stored row for one event at `seq`, linked to `prevHash`. */
+const chainedRow = (c: EventContent, seq: number, prevHash: string, hash: string): AuditEventsTable => ({
+  id: c.id,
+  organization_id: c.organizationId,
+  customer_id: c.customerId,
+  actor_type: c.actorType,
+  actor_id: c.actorId,
+  actor_role: c.actorRole,
+  action: c.action,
+  target_type: c.targetType,
+  target_id: c.targetId,
+  details: c.details,
+  occurred_at: c.occurredAt,
+  seq,
+  prev_hash: prevHash,
+  hash,
+});
+
+/** Rows per INSERT: 14 parameters each stays far below either engine's limit. */
+const INSERT_CHUNK = 500;
+
 /**
- * Any engine: bump the head (locking it, as above), hash here, insert, move the head's hash
- * on — inside one transaction. SQLite serialises writers anyway.
+ * Any engine: reserve `contents.length` places at the end of one organization's chain by
+ * bumping the head (locking it, as above), link the events here, insert them, move the
+ * head's hash on — inside the caller's transaction. SQLite serialises writers anyway.
+ * The contents must all belong to `organizationId`, in the order they are to be chained.
  */
-const appendPortable = async (trx: Db, content: EventContent): Promise<boolean> => {
+const appendPortable = async (trx: Db, organizationId: string, contents: readonly EventContent[]): Promise<boolean> => {
   const head = await trx
     .updateTable('audit_heads')
-    .set((eb) => ({ prev_hash: eb.ref('hash'), seq: eb('seq', '+', 1) }))
-    .where('organization_id', '=', content.organizationId)
-    .returning(['seq', 'prev_hash'])
+    .set((eb) => ({ seq: eb('seq', '+', contents.length) }))
+    .where('organization_id', '=', organizationId)
+    .returning(['seq', 'hash'])
     .executeTakeFirst();
   if (!head) return false;
-  const seq = Number(head.seq);
-  const hash = linkHash(head.prev_hash, seq, contentHash(content));
-  const c = content;
-  await trx
-    .insertInto('audit_events')
-    .values({
-      id: c.id,
-      organization_id: c.organizationId,
-      customer_id: c.customerId,
-      actor_type: c.actorType,
-      actor_id: c.actorId,
-      actor_role: c.actorRole,
-      action: c.action,
-      target_type: c.targetType,
-      target_id: c.targetId,
-      details: c.details,
-      occurred_at: c.occurredAt,
-      seq,
-      prev_hash: head.prev_hash,
-      hash,
-    })
-    .execute();
-  await trx.updateTable('audit_heads').set({ hash }).where('organization_id', '=', c.organizationId).execute();
+  let seq = Number(head.seq) - contents.length;
+  let prevHash = head.hash;
+  const rows = contents.map((content) => {
+    seq += 1;
+    const hash = linkHash(prevHash, seq, contentHash(content));
+    const row = chainedRow(content, seq, prevHash, hash);
+    prevHash = hash;
+    return row;
+  });
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('audit_events').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+  const last = rows[rows.length - 1];
+  await trx.updateTable('audit_heads').set({ prev_hash: last?.prev_hash ?? head.hash, hash: prevHash }).where('organization_id', '=', organizationId).execute();
   return true;
+};
+
+/** Groups events by organization, keeping their order; organizations in a fixed order so two processes never lock heads in opposite orders. */
+const byOrganization = (contents: readonly EventContent[]): Array<[string, EventContent[]]> => {
+  const groups = new Map<string, EventContent[]>();
+  for (const content of contents) {
+    const group = groups.get(content.organizationId);
+    if (group) group.push(content);
+    else groups.set(content.organizationId, [content]);
+  }
+  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 };
 
 /**
@@ -149,19 +173,29 @@ const appendPortable = async (trx: Db, content: EventContent): Promise<boolean> 
  * With `engine` 'postgres' each append is a single statement; otherwise the portable path.
  */
 export const createAuditStore = (db: Db, engine?: Engine) => {
-  /** Appends one event at the end of its organization's chain; `trx` may be a transaction or the database. */
-  const append = async (event: AuditEvent, trx: Db): Promise<void> => {
-    const content = contentOf(event);
-    const once = (): Promise<boolean> =>
-      engine === 'postgres'
-        ? appendOnPostgres(trx, content)
-        : trx.isTransaction
-          ? appendPortable(trx, content)
-          : trx.transaction().execute((own) => appendPortable(own, content));
-    if (await once()) return;
-    await createHead(trx, event.organizationId);
-    if (!(await once())) throw new Error('The audit chain head could not be claimed');
+  /** Appends events at the end of their organizations' chains, creating a chain's head on its first event. */
+  const appendAll = async (trx: Db, contents: readonly EventContent[]): Promise<void> => {
+    for (const [organizationId, group] of byOrganization(contents)) {
+      if (await appendPortable(trx, organizationId, group)) continue;
+      await createHead(trx, organizationId);
+      if (!(await appendPortable(trx, organizationId, group))) throw new Error('The audit chain head could not be claimed');
+    }
   };
+
+  /** Appends one event inside the caller's transaction. */
+  const appendInTransaction = async (event: AuditEvent, trx: Db): Promise<void> => {
+    const content = contentOf(event);
+    if (engine !== 'postgres') return appendAll(trx, [content]);
+    if (await appendOnPostgres(trx, content)) return;
+    await createHead(trx, event.organizationId);
+    if (!(await appendOnPostgres(trx, content))) throw new Error('The audit chain head could not be claimed');
+  };
+
+  /** Events recorded on their own share transactions: one commit and one head update per organization for many events. */
+  const standalone = createBatcher<EventContent>(async (contents) => {
+    await db.transaction().execute((trx) => appendAll(trx, contents));
+    return contents.map(() => undefined);
+  });
 
   const chain: ChainSource = {
     async head(organizationId) {
@@ -200,10 +234,11 @@ export const createAuditStore = (db: Db, engine?: Engine) => {
     /**
      * Records an event. Inside a caller's transaction it commits or rolls back with the change
      * it describes. Callers record last in their transaction: the chain's head stays locked
-     * from here until the commit.
+     * from here until the commit. Without one it resolves once the event is committed,
+     * possibly together with events recorded at the same moment (group commit).
      */
-    async insert(event: AuditEvent, trx: Db = db): Promise<void> {
-      await append(event, trx);
+    async insert(event: AuditEvent, trx?: Db): Promise<void> {
+      await (trx?.isTransaction ? appendInTransaction(event, trx) : standalone.add(contentOf(event)));
     },
 
     async list(organizationId: string, filter: AuditFilter, trx: Db = db): Promise<AuditEvent[]> {

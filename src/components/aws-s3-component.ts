@@ -1,6 +1,10 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { ListBucketsCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Type, type Static, type TObject } from 'typebox';
 import { Value } from 'typebox/value';
+import { isForbiddenAddress, isIpLiteral } from '../net/address-policy.js';
+import { guardedLookup, outboundRefusal, systemResolve, type ResolveHost } from '../net/guarded-fetch.js';
 import { ComponentError, type ActionContext, type Component, type ComponentAction } from './component.js';
 
 /**
@@ -8,6 +12,11 @@ import { ComponentError, type ActionContext, type Component, type ComponentActio
  * `api_key_secret` pair: `api_key` is the access key id, `api_secret` the secret access key.
  * Each call builds its own client, makes a single attempt (a refused key must not be
  * retried), and destroys the client when done.
+ *
+ * Its sockets resolve host names through the address policy (src/net/address-policy.ts): every
+ * address is checked and the socket connects to a checked one, so neither an `endpoint` nor DNS
+ * can make it call a link-local or cloud metadata address; an endpoint that is such an address
+ * is refused before any client is built. Connecting and each request are bounded by `timeoutMs`.
  *
  * @example
  * const listObjects = awsS3Component.actions.find((action) => action.key === 'listObjects');
@@ -52,6 +61,8 @@ interface Location {
 const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied']);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 const NETWORK_NAMES = new Set(['TimeoutError', 'AbortError', 'RequestTimeout']);
+/** Worded as the http component words it. */
+const REFUSED_ADDRESS = 'the address is link-local or cloud metadata, which Credence does not call';
 
 const parseInputs = <T extends TObject>(schema: T, inputs: Record<string, unknown>): Static<T> => {
   const value = Value.Convert(schema, Value.Default(schema, structuredClone(inputs)));
@@ -73,6 +84,8 @@ const resolveLocation = (inputs: { region?: string; endpoint?: string }): Locati
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ComponentError('bad_input', 'endpoint must be an absolute http(s) URL');
   // Keys belong in the credential, never in a URL that ends up in inputs and logs.
   if (url.username !== '' || url.password !== '') throw new ComponentError('bad_input', 'endpoint must not contain a user name or password');
+  // An IP address is connected to without a lookup, so the lookup's check cannot see it.
+  if (isIpLiteral(url.hostname) && isForbiddenAddress(url.hostname)) throw new ComponentError('unreachable', `Could not reach ${url.host} (${REFUSED_ADDRESS})`);
   return { region, endpoint: url, where: url.host };
 };
 
@@ -89,14 +102,22 @@ const readKeys = (context: ActionContext): { accessKeyId: string; secretAccessKe
   return { accessKeyId, secretAccessKey };
 };
 
-const createClient = (context: ActionContext, location: Location): S3Client =>
+const createClient = (context: ActionContext, location: Location, resolve: ResolveHost): S3Client =>
   new S3Client({
     region: location.region,
     credentials: readKeys(context),
     // One attempt: a refused key must not be tried again, and the step owns the timeout.
     maxAttempts: 1,
-    // Without throwOnRequestTimeout the SDK only warns when requestTimeout passes.
-    requestHandler: { connectionTimeout: context.timeoutMs, requestTimeout: context.timeoutMs, throwOnRequestTimeout: true },
+    requestHandler: {
+      // Without throwOnRequestTimeout the SDK only warns when requestTimeout passes.
+      connectionTimeout: context.timeoutMs,
+      requestTimeout: context.timeoutMs,
+      throwOnRequestTimeout: true,
+      // The address policy is the agents' lookup. Agents, not agent options: from options the SDK
+      // builds a second, unguarded agent for Expect: 100-continue requests.
+      httpAgent: new HttpAgent({ keepAlive: false, lookup: guardedLookup(resolve, false) }),
+      httpsAgent: new HttpsAgent({ keepAlive: false, lookup: guardedLookup(resolve, false) }),
+    },
     // A bucket in another region answers with a redirect; follow it rather than fail.
     followRegionRedirects: true,
     ...(location.endpoint === undefined ? {} : { endpoint: location.endpoint.href, forcePathStyle: true }),
@@ -121,6 +142,7 @@ const isServiceFailure = (error: unknown): error is ServiceFailure =>
  */
 const describeFailure = (error: unknown, context: ActionContext, location: Location, bucket?: string): ComponentError => {
   if (error instanceof ComponentError) return error;
+  if (outboundRefusal(error)) return new ComponentError('unreachable', `Could not reach ${location.where} (${REFUSED_ADDRESS})`);
   if (isServiceFailure(error)) {
     const status = error.$metadata.httpStatusCode;
     // The code comes from the server: keep it only if it looks like one.
@@ -151,9 +173,10 @@ const withClient = async <T>(
   context: ActionContext,
   location: Location,
   bucket: string | undefined,
+  resolve: ResolveHost,
   work: (client: S3Client) => Promise<T>,
 ): Promise<T> => {
-  const client = createClient(context, location);
+  const client = createClient(context, location, resolve);
   try {
     return await work(client);
   } catch (error) {
@@ -165,7 +188,7 @@ const withClient = async <T>(
 
 const isoDate = (date: Date | undefined): string | null => (date === undefined ? null : date.toISOString());
 
-const listBuckets: ComponentAction = {
+const createListBuckets = (resolve: ResolveHost): ComponentAction => ({
   key: 'listBuckets',
   name: 'List buckets',
   description: 'Lists the buckets the access key can see.',
@@ -176,7 +199,7 @@ const listBuckets: ComponentAction = {
     const inputs = parseInputs(ListBucketsInputs, rawInputs);
     const location = resolveLocation(inputs);
     context.log.info('Listing S3 buckets', { region: location.region, where: location.where });
-    return withClient(context, location, undefined, async (client) => {
+    return withClient(context, location, undefined, resolve, async (client) => {
       const answer = await client.send(new ListBucketsCommand({}), { abortSignal: context.signal });
       const buckets = (answer.Buckets ?? []).flatMap((bucket) =>
         bucket.Name === undefined ? [] : [{ name: bucket.Name, createdAt: isoDate(bucket.CreationDate) }],
@@ -184,9 +207,9 @@ const listBuckets: ComponentAction = {
       return { buckets };
     });
   },
-};
+});
 
-const createListObjects = (pageSize: number): ComponentAction => ({
+const createListObjects = (pageSize: number, resolve: ResolveHost): ComponentAction => ({
   key: 'listObjects',
   name: 'List objects',
   description: `Lists the objects of a bucket, optionally under a prefix, following pages up to maxKeys (at most ${MAX_KEYS_LIMIT}).`,
@@ -198,7 +221,7 @@ const createListObjects = (pageSize: number): ComponentAction => ({
     const maxKeys = inputs.maxKeys ?? S3_PAGE_LIMIT;
     const location = resolveLocation(inputs);
     context.log.info('Listing S3 objects', { bucket: inputs.bucket, prefix: inputs.prefix, maxKeys, region: location.region, where: location.where });
-    return withClient(context, location, inputs.bucket, async (client) => {
+    return withClient(context, location, inputs.bucket, resolve, async (client) => {
       const objects: Array<{ key: string; size: number; lastModified: string | null }> = [];
       let token: string | undefined;
       let truncated = false;
@@ -228,16 +251,19 @@ const createListObjects = (pageSize: number): ComponentAction => ({
 export interface AwsS3ComponentOptions {
   /** Keys asked for per ListObjectsV2 page (S3 caps it at 1000). Tests lower it to see paging. */
   pageSize?: number;
+  /** DNS resolution of the endpoint's host (tests replace it); node:dns lookup by default. */
+  resolve?: ResolveHost;
 }
 
 /** Builds the S3 component; `awsS3Component` is the one Credence registers. */
 export const createAwsS3Component = (options: AwsS3ComponentOptions = {}): Component => {
   const pageSize = Math.max(1, Math.min(options.pageSize ?? S3_PAGE_LIMIT, S3_PAGE_LIMIT));
+  const resolve = options.resolve ?? systemResolve;
   return {
     key: 'aws-s3',
     name: 'Amazon S3',
     description: 'Lists buckets and objects in Amazon S3 or an S3-compatible store, with an access key id and secret access key.',
-    actions: [listBuckets, createListObjects(pageSize)],
+    actions: [createListBuckets(resolve), createListObjects(pageSize, resolve)],
     testAction: 'listBuckets',
   };
 };

@@ -5,6 +5,7 @@ import SftpClient from 'ssh2-sftp-client';
 import sshpk from 'sshpk';
 import { Type, type Static, type TObject } from 'typebox';
 import { Value } from 'typebox/value';
+import { resolveCheckedAddress, systemResolve, type ResolveHost } from '../net/guarded-fetch.js';
 import { ComponentError, type ActionContext, type Component, type ComponentAction } from './component.js';
 
 /**
@@ -13,6 +14,11 @@ import { ComponentError, type ActionContext, type Component, type ComponentActio
  * OpenSSH, without passphrase). An optional expected host-key fingerprint, in the form
  * `ssh-keygen -lf` prints (`SHA256:<base64>`), pins the server: any other key is refused
  * before credentials are sent. Each action opens one connection and always closes it.
+ *
+ * The host is resolved once and every address it resolves to checked against
+ * src/net/address-policy.ts; ssh2 then connects to the checked address, so a link-local or
+ * cloud metadata address is never reached, whatever DNS answers in between. The handshake is
+ * bounded by `timeoutMs`, everything else by the step's signal.
  *
  * @example
  * await sftpComponent.actions[0]!.perform(context, { host: 'sftp.example.com', path: '/outbox' });
@@ -139,8 +145,8 @@ interface Observed {
 // channel is open; the raw client is needed to cut a connection that is still handshaking.
 const sshClientOf = (client: SftpClient): SshClient => (client as unknown as { client: SshClient }).client;
 
-/** Opens one SFTP connection, runs `work` on it, and always closes it. */
-const withSftp = async <T>(context: ActionContext, target: Target, work: (client: SftpClient) => Promise<T>): Promise<T> => {
+/** Opens one SFTP connection to a checked address, runs `work` on it, and always closes it. */
+const withSftp = async <T>(context: ActionContext, target: Target, resolve: ResolveHost, work: (client: SftpClient) => Promise<T>): Promise<T> => {
   const login = readLogin(context);
   const observed: Observed = { sshError: undefined, presentedFingerprint: undefined, hostKeyRejected: false, authenticated: false, connected: false };
   if (context.signal.aborted) throw describeFailure(context.signal.reason, context, target, login, observed);
@@ -158,8 +164,9 @@ const withSftp = async <T>(context: ActionContext, target: Target, work: (client
   context.signal.addEventListener('abort', abort, { once: true });
   try {
     context.log.info('Connecting to the SFTP server', { host: target.host, port: target.port });
+    const address = await resolveCheckedAddress(target.host, resolve, context.signal);
     await client.connect({
-      host: target.host,
+      host: address,
       port: target.port,
       readyTimeout: context.timeoutMs,
       ...login.config,
@@ -196,6 +203,8 @@ const UNREACHABLE_CODES: Record<string, string> = {
   ENETUNREACH: 'the network cannot be reached',
   ETIMEDOUT: 'the connection timed out',
   ECONNRESET: 'the connection was reset',
+  // From the address check (src/net/guarded-fetch.ts), worded as the http component words it.
+  CREDENCE_OUTBOUND_REFUSED: 'the address is link-local or cloud metadata, which Credence does not call',
 };
 
 /** Turns any failure into a ComponentError a person can act on; no message carries a secret. */
@@ -240,11 +249,41 @@ const messageOf = (error: unknown): string => (error instanceof Error ? error.me
 const scrub = (message: string, secrets: readonly string[]): string =>
   secrets.reduce((text, secret) => (secret === '' ? text : text.split(secret).join('[redacted]')), message);
 
-const targetOf = (inputs: { host: string; port?: number | undefined; hostKeyFingerprint?: string | undefined }, path: string): Target => ({
-  host: inputs.host,
-  port: inputs.port ?? DEFAULT_PORT,
-  hostKeyFingerprint: inputs.hostKeyFingerprint,
-  path,
+/** What every action's inputs say about where to connect (connectionInputs). */
+interface Connection {
+  host: string;
+  port?: number | undefined;
+  hostKeyFingerprint?: string | undefined;
+}
+
+/** One SFTP action: its inputs, the path they name, and its work on an open connection. */
+interface SftpActionDefinition<T extends TObject> {
+  key: string;
+  name: string;
+  description: string;
+  inputs: T;
+  /** The connection and the path the action works on (named in messages), from the parsed inputs. */
+  locate(inputs: Static<T>): Connection & { path: string };
+  work(client: SftpClient, inputs: Static<T>, path: string, context: ActionContext): Promise<unknown>;
+}
+
+/**
+ * Every SFTP action does the same around its work: take basic or private_key credentials, parse
+ * the inputs, connect to a checked address, work, close.
+ */
+const sftpAction = <T extends TObject>(definition: SftpActionDefinition<T>, resolve: ResolveHost): ComponentAction => ({
+  key: definition.key,
+  name: definition.name,
+  description: definition.description,
+  inputs: definition.inputs,
+  authMethods: ['basic', 'private_key'],
+  credentialRequired: true,
+  async perform(context, rawInputs) {
+    const inputs = parseInputs(definition.inputs, rawInputs);
+    const { host, port, hostKeyFingerprint, path } = definition.locate(inputs);
+    const target: Target = { host, port: port ?? DEFAULT_PORT, hostKeyFingerprint, path };
+    return withSftp(context, target, resolve, (client) => definition.work(client, inputs, path, context));
+  },
 });
 
 const entryType = (type: string): SftpEntryType => {
@@ -254,51 +293,42 @@ const entryType = (type: string): SftpEntryType => {
   return 'other';
 };
 
-const listDirectory: ComponentAction = {
+const listDirectory: SftpActionDefinition<typeof ListDirectoryInputs> = {
   key: 'listDirectory',
   name: 'List directory',
   description: 'Lists the entries of a directory: name, type, size and last modification time.',
   inputs: ListDirectoryInputs,
-  authMethods: ['basic', 'private_key'],
-  credentialRequired: true,
-  async perform(context, rawInputs) {
-    const inputs = parseInputs(ListDirectoryInputs, rawInputs);
-    const path = inputs.path ?? '.';
-    return withSftp(context, targetOf(inputs, path), async (client) => {
-      const listing = await client.list(path).catch(async (error: unknown) => {
-        // OpenSSH answers "no such file" for a regular file too: tell the two apart.
-        if ((await client.exists(path).catch(() => false)) === '-') {
-          throw new ComponentError('bad_input', `${path} is a file, not a directory`);
-        }
-        throw error;
-      });
-      const entries: SftpEntry[] = listing
-        .map((item) => ({ name: item.name, type: entryType(item.type), size: item.size, modifiedAt: new Date(item.modifyTime).toISOString() }))
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      context.log.info('Listed directory', { path, entries: entries.length });
-      return { entries };
+  locate: (inputs) => ({ ...inputs, path: inputs.path ?? '.' }),
+  async work(client, _inputs, path, context) {
+    const listing = await client.list(path).catch(async (error: unknown) => {
+      // OpenSSH answers "no such file" for a regular file too: tell the two apart.
+      if ((await client.exists(path).catch(() => false)) === '-') {
+        throw new ComponentError('bad_input', `${path} is a file, not a directory`);
+      }
+      throw error;
     });
+    const entries: SftpEntry[] = listing
+      .map((item) => ({ name: item.name, type: entryType(item.type), size: item.size, modifiedAt: new Date(item.modifyTime).toISOString() }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    context.log.info('Listed directory', { path, entries: entries.length });
+    return { entries };
   },
 };
 
-const readFile: ComponentAction = {
+const readFile: SftpActionDefinition<typeof ReadFileInputs> = {
   key: 'readFile',
   name: 'Read file',
   description: 'Reads a text file (UTF-8), refusing files larger than maxBytes.',
   inputs: ReadFileInputs,
-  authMethods: ['basic', 'private_key'],
-  credentialRequired: true,
-  async perform(context, rawInputs) {
-    const inputs = parseInputs(ReadFileInputs, rawInputs);
+  locate: (inputs) => inputs,
+  async work(client, inputs, path, context) {
     const maxBytes = inputs.maxBytes ?? DEFAULT_MAX_BYTES;
-    return withSftp(context, targetOf(inputs, inputs.path), async (client) => {
-      const stats = await client.stat(inputs.path);
-      if (stats.isDirectory) throw new ComponentError('bad_input', `${inputs.path} is a directory, not a file`);
-      if (stats.size > maxBytes) throw tooLarge(inputs.path, maxBytes);
-      const content = await readAtMost(client, inputs.path, maxBytes);
-      context.log.info('Read file', { path: inputs.path, size: content.length });
-      return { path: inputs.path, size: content.length, content: content.toString('utf8') };
-    });
+    const stats = await client.stat(path);
+    if (stats.isDirectory) throw new ComponentError('bad_input', `${path} is a directory, not a file`);
+    if (stats.size > maxBytes) throw tooLarge(path, maxBytes);
+    const content = await readAtMost(client, path, maxBytes);
+    context.log.info('Read file', { path, size: content.length });
+    return { path, size: content.length, content: content.toString('utf8') };
   },
 };
 
@@ -324,28 +354,35 @@ const readAtMost = (client: SftpClient, path: string, maxBytes: number): Promise
     stream.on('close', () => (total > maxBytes ? reject(tooLarge(path, maxBytes)) : resolve(Buffer.concat(chunks, total))));
   });
 
-const writeFile: ComponentAction = {
+const writeFile: SftpActionDefinition<typeof WriteFileInputs> = {
   key: 'writeFile',
   name: 'Write file',
   description: 'Creates or replaces a file with the given text (UTF-8).',
   inputs: WriteFileInputs,
-  authMethods: ['basic', 'private_key'],
-  credentialRequired: true,
-  async perform(context, rawInputs) {
-    const inputs = parseInputs(WriteFileInputs, rawInputs);
+  locate: (inputs) => inputs,
+  async work(client, inputs, path, context) {
     const data = Buffer.from(inputs.content, 'utf8');
-    return withSftp(context, targetOf(inputs, inputs.path), async (client) => {
-      await client.put(data, inputs.path);
-      context.log.info('Wrote file', { path: inputs.path, size: data.length });
-      return { path: inputs.path, size: data.length };
-    });
+    await client.put(data, path);
+    context.log.info('Wrote file', { path, size: data.length });
+    return { path, size: data.length };
   },
 };
 
-export const sftpComponent: Component = {
-  key: 'sftp',
-  name: 'SFTP',
-  description: 'Lists directories and reads and writes files on an SFTP server, with a password or a private key.',
-  actions: [listDirectory, readFile, writeFile],
-  testAction: 'listDirectory',
+export interface SftpComponentOptions {
+  /** DNS resolution of the host (tests replace it); node:dns lookup by default. */
+  resolve?: ResolveHost;
+}
+
+/** Builds the SFTP component; `sftpComponent` is the one Credence registers. */
+export const createSftpComponent = (options: SftpComponentOptions = {}): Component => {
+  const resolve = options.resolve ?? systemResolve;
+  return {
+    key: 'sftp',
+    name: 'SFTP',
+    description: 'Lists directories and reads and writes files on an SFTP server, with a password or a private key.',
+    actions: [sftpAction(listDirectory, resolve), sftpAction(readFile, resolve), sftpAction(writeFile, resolve)],
+    testAction: 'listDirectory',
+  };
 };
+
+export const sftpComponent: Component = createSftpComponent();

@@ -38,6 +38,12 @@ export const EnvSchema = Type.Object({
   CREDENCE_REFRESH_POLL_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 1000, description: 'How often the refresh worker looks for tokens due for refresh' }),
   CREDENCE_REFRESH_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'How many due grants the refresh worker claims (leases) at once' }),
   CREDENCE_REFRESH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'How many token requests one refresh worker has in flight at once' }),
+  CREDENCE_REFRESH_LEASE_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 3_600_000,
+    default: 60_000,
+    description: 'How long a refresh worker holds the grants it claims; the claims of a worker that died pass to another worker after this long. A refresh starts only while half of it is left, so keep it above twice the 15 s token request timeout',
+  }),
   CREDENCE_API_TOKEN_CACHE_MS: Type.Integer({
     minimum: 0,
     maximum: 60_000,
@@ -78,7 +84,7 @@ export interface Config {
   allowInsecureLoopback: boolean;
   logLevel: string;
   mail: { smtpUrl: Redacted<string> | undefined; from: string; outboxDir: string };
-  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number };
+  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number };
   /** Bearer token that opens GET /metrics, if configured. */
   metricsToken: Redacted<string> | undefined;
   apiTokenCacheMs: number;
@@ -118,7 +124,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     ? { kind: 'postgres', url: new Redacted(converted.DATABASE_URL) }
     : { kind: 'sqlite', file: join(dataDir, 'credence.sqlite') };
 
-  const masterKey = resolveMasterKey(converted, database, problems);
+  const masterKey = resolveMasterKey(converted, database, problems, env);
   const previousMasterKeys = resolvePreviousMasterKeys(converted, problems);
   const tls = resolveTls(converted, problems);
   const publicUrl = resolvePublicUrl(converted, problems, tls !== undefined);
@@ -146,6 +152,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
       defaultLifetimeSeconds: converted.CREDENCE_TOKEN_DEFAULT_LIFETIME_SECONDS,
       batchSize: converted.CREDENCE_REFRESH_BATCH_SIZE,
       concurrency: converted.CREDENCE_REFRESH_CONCURRENCY,
+      leaseMs: converted.CREDENCE_REFRESH_LEASE_MS,
     },
     metricsToken: converted.CREDENCE_METRICS_TOKEN ? new Redacted(converted.CREDENCE_METRICS_TOKEN) : undefined,
     apiTokenCacheMs: converted.CREDENCE_API_TOKEN_CACHE_MS,
@@ -161,7 +168,15 @@ export const decodeMasterKey = (text: string): Buffer | undefined => {
   return key.length === 32 ? key : undefined;
 };
 
-const resolveMasterKey = (env: Env, database: DatabaseConfig, problems: string[]): MasterKeySource | undefined => {
+/**
+ * Where the root key comes from. A root key setting that is present but empty is refused, never
+ * read as unset: a secret that failed to reach the environment must not start the server on a
+ * freshly generated key file.
+ */
+const resolveMasterKey = (env: Env, database: DatabaseConfig, problems: string[], given: Record<string, string | undefined>): MasterKeySource | undefined => {
+  const empty = (['CREDENCE_MASTER_KEY', 'CREDENCE_MASTER_KEY_FILE'] as const).filter((name) => given[name]?.trim() === '');
+  for (const name of empty) problems.push(`${name}: is set but empty; give it a value, or remove the variable`);
+  if (empty.length > 0) return undefined;
   if (env.CREDENCE_MASTER_KEY && env.CREDENCE_MASTER_KEY_FILE) {
     problems.push('CREDENCE_MASTER_KEY and CREDENCE_MASTER_KEY_FILE cannot both be set; choose one');
     return undefined;

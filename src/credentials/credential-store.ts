@@ -106,6 +106,21 @@ export const createCredentialStore = (db: Db) => ({
     return row && toRecord(row);
   },
 
+  /** Several credentials by id, in one query; each answer only if it belongs to the organization asked with it. */
+  async findEach(keys: ReadonlyArray<{ organizationId: string; id: string }>, trx: Db = db): Promise<Array<CredentialRecord | undefined>> {
+    if (keys.length === 0) return [];
+    const rows = await trx
+      .selectFrom('credentials')
+      .selectAll()
+      .where('id', 'in', [...new Set(keys.map((key) => key.id))])
+      .execute();
+    const byId = new Map(rows.map((row) => [row.id, toRecord(row)]));
+    return keys.map(({ organizationId, id }) => {
+      const record = byId.get(id);
+      return record?.organizationId === organizationId ? record : undefined;
+    });
+  },
+
   /** Credentials in creation order, `filter.limit` rows after the cursor. */
   async list(organizationId: string, filter: CredentialFilter, trx: Db = db): Promise<CredentialRecord[]> {
     let query = trx.selectFrom('credentials').selectAll().where('organization_id', '=', organizationId);

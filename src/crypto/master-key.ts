@@ -56,7 +56,8 @@ const readKeyFile = async (path: string, log: MasterKeyLog): Promise<Buffer> => 
     throw new MasterKeyError(`Cannot read the root key file ${path}`);
   }
   const key = decodeMasterKey(text);
-  if (!key) throw new MasterKeyError(`The root key file ${path} must hold the base64 encoding of exactly 32 bytes`);
+  // An empty file is refused like any other bad key, never replaced by a fresh one.
+  if (!key) throw new MasterKeyError(`The root key file ${path} ${text.trim() === '' ? 'is empty; it ' : ''}must hold the base64 encoding of exactly 32 bytes`);
   const { mode } = await stat(path);
   if ((mode & 0o077) !== 0) log.warn(`The root key file ${path} is readable by other users; chmod 600 it`);
   return key;

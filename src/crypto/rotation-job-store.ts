@@ -1,5 +1,6 @@
+import type { ExpressionBuilder } from 'kysely';
 import type { Db, Engine } from '../store/database.js';
-import type { KeyRotationJobsTable } from '../store/schema.js';
+import type { Database, KeyRotationJobsTable } from '../store/schema.js';
 
 export const JOB_STATUSES = ['pending', 'running', 'done', 'superseded', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -136,21 +137,23 @@ export const createRotationJobStore = (db: Db, engine: Engine) => ({
    * claiming at the same moment take different jobs.
    */
   async claim(owner: string, now: string, until: string, onlyId?: string): Promise<RotationJob | undefined> {
-    let candidate = db
-      .selectFrom('key_rotation_jobs')
-      .select('id')
-      .where('status', 'in', ACTIVE)
-      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]));
-    if (onlyId !== undefined) candidate = candidate.where('id', '=', onlyId);
-    const picked = candidate.orderBy('created_at').orderBy('id').limit(1);
-    const row = await db
-      .updateTable('key_rotation_jobs')
-      .set({ lease_owner: owner, lease_expires_at: until, status: 'running', updated_at: now })
-      .where('id', 'in', engine === 'postgres' ? picked.forUpdate().skipLocked() : picked)
-      .where('status', 'in', ACTIVE)
-      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
-      .returningAll()
-      .executeTakeFirst();
+    const claimable = (eb: ExpressionBuilder<Database, 'key_rotation_jobs'>) =>
+      eb.and([eb('status', 'in', ACTIVE), eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)])]);
+    const candidate = (trx: Db) => {
+      const query = trx.selectFrom('key_rotation_jobs').select('id').where(claimable);
+      return (onlyId === undefined ? query : query.where('id', '=', onlyId)).orderBy('created_at').orderBy('id').limit(1);
+    };
+    const take = (trx: Db) =>
+      trx.updateTable('key_rotation_jobs').set({ lease_owner: owner, lease_expires_at: until, status: 'running', updated_at: now }).where(claimable);
+    // On PostgreSQL the job is picked (FOR UPDATE SKIP LOCKED) and taken by id in two statements:
+    // picked in a subquery of the UPDATE, PostgreSQL may run the subquery again and take every job.
+    const row =
+      engine === 'postgres'
+        ? await db.transaction().execute(async (trx) => {
+            const picked = await candidate(trx).forUpdate().skipLocked().executeTakeFirst();
+            return picked && take(trx).where('id', '=', picked.id).returningAll().executeTakeFirst();
+          })
+        : await take(db).where('id', 'in', candidate(db)).returningAll().executeTakeFirst();
     return row && toJob(row);
   },
 

@@ -55,15 +55,19 @@ export interface GuardedFetchOptions {
   resolve?: ResolveHost;
 }
 
-const systemResolve: ResolveHost = (hostname) =>
+/** node:dns lookup, every address. */
+export const systemResolve: ResolveHost = (hostname) =>
   new Promise((resolve, reject) => {
     dnsLookup(hostname, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses)));
   });
 
 const refused = (message: string) => new OutboundRefusedError('CREDENCE_OUTBOUND_REFUSED', message);
 
-/** A lookup for net.connect that hands out only addresses the policy allows. */
-const guardedLookup =
+/**
+ * A lookup for net.connect that hands out only addresses the policy allows. Clients that make
+ * their own connections through node:http(s) take it in their agents (the aws-s3 component).
+ */
+export const guardedLookup =
   (resolve: ResolveHost, loopbackOnly: boolean): LookupFunction =>
   (hostname: string, options: LookupOptions, callback) => {
     resolve(hostname).then(
@@ -82,6 +86,29 @@ const guardedLookup =
       (error: NodeJS.ErrnoException) => callback(error, '', 0),
     );
   };
+
+/**
+ * For clients that connect to an address they are given (ssh2 has no lookup option): resolves
+ * `hostname` once, checks every address, and answers the one to connect to; an IP literal is
+ * checked as it is. Stops waiting when `signal` aborts, with its reason.
+ */
+export const resolveCheckedAddress = (hostname: string, resolve: ResolveHost = systemResolve, signal?: AbortSignal): Promise<string> =>
+  new Promise((settle, fail) => {
+    const literal = hostname.replace(/^\[|\]$/g, '');
+    if (isIpLiteral(literal)) {
+      if (isForbiddenAddress(literal)) fail(refused(`${hostname} is a link-local or cloud metadata address; Credence does not call it`));
+      else settle(literal);
+      return;
+    }
+    const stop = () => fail(signal?.reason);
+    signal?.addEventListener('abort', stop, { once: true });
+    guardedLookup(resolve, false)(hostname, {}, (error, address) => {
+      signal?.removeEventListener('abort', stop);
+      if (error) fail(error);
+      else if (typeof address === 'string') settle(address);
+      else fail(refused(`${hostname} does not resolve to a usable address; Credence does not call it`));
+    });
+  });
 
 /** Refuses a URL by scheme and, for IP literals (which skip the lookup), by address. */
 const checkTarget = (url: URL, plainHttp: GuardedFetchOptions['plainHttp']): { loopbackOnly: boolean } => {
@@ -175,12 +202,18 @@ const toResponse = (res: IncomingMessage, method: string, host: string, maxBytes
   return new Response(webStreamOf(limiter), { status, statusText: res.statusMessage ?? '', headers });
 };
 
+/** How long an idle outbound connection is kept for reuse. */
+const IDLE_SOCKET_MS = 1000;
+
 /** Builds a guarded `fetch` (see the module comment). */
 export const createGuardedFetch = (options: GuardedFetchOptions): typeof fetch => {
   const resolve = options.resolve ?? systemResolve;
-  // No keep-alive: a pooled socket the server has just closed fails the next request
-  // ("socket hang up"), and outbound calls are too rare for reuse to matter.
-  const agents = { http: new HttpAgent({ keepAlive: false }), https: new HttpsAgent({ keepAlive: false }) };
+  // Connections are reused (a worker refreshing thousands of tokens at one provider would
+  // otherwise pay a TCP and TLS handshake each time) but closed after a second idle, well
+  // before servers close theirs (5 s for Node, more for most others). Should a server
+  // close one just as a request goes out anyway, the request is sent again (below).
+  const pooled = { keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' } as const;
+  const agents = { http: new HttpAgent(pooled), https: new HttpsAgent(pooled) };
 
   const guardedFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init);
@@ -193,7 +226,7 @@ export const createGuardedFetch = (options: GuardedFetchOptions): typeof fetch =
     const signal = init?.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(options.timeoutMs)]) : AbortSignal.timeout(options.timeoutMs);
     signal.throwIfAborted();
 
-    return new Promise<Response>((settle, fail) => {
+    const exchange = (retried: boolean) => new Promise<Response>((settle, fail) => {
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = send(
         url,
@@ -226,12 +259,16 @@ export const createGuardedFetch = (options: GuardedFetchOptions): typeof fetch =
       );
       const abortRequest = () => req.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
       signal.addEventListener('abort', abortRequest, { once: true });
-      req.once('error', (error) => {
+      req.once('error', (error: NodeJS.ErrnoException) => {
         signal.removeEventListener('abort', abortRequest);
-        fail(error);
+        // A reused connection the server had closed fails before the server has read the
+        // request (Node's documented case): send it once more, on a new connection.
+        if (req.reusedSocket && !retried && !signal.aborted && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) settle(exchange(true));
+        else fail(error);
       });
       req.end(body);
     });
+    return exchange(false);
   };
   return guardedFetch as typeof fetch;
 };

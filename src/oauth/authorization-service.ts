@@ -217,8 +217,8 @@ export const createAuthorizationService = (deps: {
       if (!state) throw new AuthorizationFlowError('This authorization attempt is not known; start again from your authorization link.');
       if (state.usedAt) throw new AuthorizationFlowError('This authorization attempt was already completed or refused; start again from your authorization link.');
       if (Date.parse(state.expiresAt) <= now.getTime()) throw new AuthorizationFlowError('This authorization attempt took too long and expired; start again from your authorization link.');
-      // The state is consumed before anything else, so it can never be replayed.
-      if (!(await store.useState(state.id, now.toISOString()))) throw new AuthorizationFlowError('This authorization attempt was already completed; start again from your authorization link.');
+      // Only the browser that followed the link may spend its state: someone who merely learned
+      // the state value (a log, a referrer, a shoulder) is refused and the attempt stays open.
       if (!browserBinding || hashSecret(browserBinding) !== state.browserHash) {
         throw new AuthorizationFlowError('This authorization was started in another browser; open your authorization link again in this one.');
       }
@@ -226,6 +226,8 @@ export const createAuthorizationService = (deps: {
       const link = await store.findLink(state.linkId);
       if (!record || !link) throw new AuthorizationFlowError('The credential this authorization was for no longer exists.', 410);
       if (link.revokedAt || link.usedAt) throw new AuthorizationFlowError('This authorization link was revoked or already used. Ask for a new one.', 410);
+      // Then the state is consumed, before the provider's answer is read or the code exchanged, so it can never be replayed.
+      if (!(await store.useState(state.id, now.toISOString()))) throw new AuthorizationFlowError('This authorization attempt was already completed; start again from your authorization link.');
 
       const { endpoint } = await tokens.providerOf(record);
       let callback: URLSearchParams;

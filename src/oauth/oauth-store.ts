@@ -1,4 +1,6 @@
+import type { ExpressionBuilder } from 'kysely';
 import type { Db, Engine } from '../store/database.js';
+import type { Database } from '../store/schema.js';
 import type { OAuthGrantsTable, OAuthLinksTable, OAuthStatesTable } from '../store/schema.js';
 
 /** The token side of an oauth2 credential. Tokens are sealed; the schedule is in the clear. */
@@ -182,26 +184,21 @@ export const createOAuthStore = (db: Db, engine: Engine) => ({
 
   /**
    * Claims up to `limit` grants whose refresh is due and whose lease is free, leasing
-   * them to `owner`. On PostgreSQL rows are picked with FOR UPDATE SKIP LOCKED, so
-   * workers claiming at the same moment get disjoint batches.
+   * them to `owner`. On PostgreSQL rows are picked with FOR UPDATE SKIP LOCKED in one
+   * statement and leased by id in the next, inside one transaction: workers claiming at
+   * the same moment get disjoint batches, and never more than `limit` rows. (Picked in a
+   * subquery of the UPDATE, PostgreSQL may run the subquery again and lease more.)
    */
   async claimDue(owner: string, now: string, until: string, limit: number): Promise<OAuthGrant[]> {
-    const due = db
-      .selectFrom('oauth_grants')
-      .select('credential_id')
-      .where('refresh_due_at', '<=', now)
-      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
-      .orderBy('refresh_due_at')
-      .limit(limit);
-    const picked = engine === 'postgres' ? due.forUpdate().skipLocked() : due;
-    const rows = await db
-      .updateTable('oauth_grants')
-      .set({ lease_owner: owner, lease_expires_at: until })
-      .where('credential_id', 'in', picked)
-      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
-      .returningAll()
-      .execute();
-    return rows.map(toGrant);
+    const free = (eb: ExpressionBuilder<Database, 'oauth_grants'>) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]);
+    const due = (trx: Db) => trx.selectFrom('oauth_grants').select('credential_id').where('refresh_due_at', '<=', now).where(free).orderBy('refresh_due_at').limit(limit);
+    const lease = (trx: Db) => trx.updateTable('oauth_grants').set({ lease_owner: owner, lease_expires_at: until }).where(free);
+    if (engine !== 'postgres') return (await lease(db).where('credential_id', 'in', due(db)).returningAll().execute()).map(toGrant);
+    return db.transaction().execute(async (trx) => {
+      const ids = (await due(trx).forUpdate().skipLocked().execute()).map((row) => row.credential_id);
+      if (ids.length === 0) return [];
+      return (await lease(trx).where('credential_id', 'in', ids).returningAll().execute()).map(toGrant);
+    });
   },
 
   async insertLink(link: AuthorizationLink, tokenHash: string, trx: Db = db): Promise<void> {

@@ -12,7 +12,9 @@ export interface RefreshWorkerLog {
 /**
  * The refresh worker: every `pollMs` it claims a batch of grants whose refresh is due
  * (leased, so other workers skip them) and refreshes them a few at a time. A worker that
- * dies leaves leases that expire, and another worker picks those grants up. Every log
+ * dies leaves leases that expire, and another worker picks those grants up. A refresh
+ * starts only while at least half of its lease is left, so it ends before another worker
+ * may take the grant over (given token requests time out within half a lease). Every log
  * line of a pass carries the pass's id (`pass`), so one pass can be followed in the logs.
  */
 export const createRefreshWorker = (deps: {
@@ -52,15 +54,22 @@ export const createRefreshWorker = (deps: {
 
   const runPass = async (pass: string): Promise<number> => {
     const now = deps.clock.now();
-    const claimed = await deps.store.claimDue(deps.owner, now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), batchSize);
+    const leaseEnd = now.getTime() + leaseMs;
+    const claimed = await deps.store.claimDue(deps.owner, now.toISOString(), new Date(leaseEnd).toISOString(), batchSize);
     deps.metrics?.lease('taken', claimed.length);
     for (const grant of claimed) {
       if (grant.refreshDueAt) deps.metrics?.refreshLag((now.getTime() - Date.parse(grant.refreshDueAt)) / 1000);
     }
     const queue = [...claimed];
-    const outcomes = { refreshed: 0, failed: 0, skipped: 0 };
+    const outcomes = { refreshed: 0, failed: 0, skipped: 0, deferred: 0 };
     const lane = async () => {
       for (let grant = queue.shift(); grant; grant = queue.shift()) {
+        // Started this late, the refresh could outlive the lease and race the worker that takes
+        // the grant over (the same refresh token sent twice); the grant waits for the next claim.
+        if (leaseEnd - deps.clock.now().getTime() < leaseMs / 2) {
+          outcomes.deferred += 1;
+          continue;
+        }
         try {
           outcomes[await deps.tokens.refreshClaimed(grant)] += 1;
         } catch (error) {

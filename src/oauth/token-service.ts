@@ -8,6 +8,7 @@ import type { AccessToken } from '../credentials/credential-service.js';
 import type { CredentialRecord, CredentialStore } from '../credentials/credential-store.js';
 import { openAllValues } from '../credentials/field-sealing.js';
 import type { Metrics } from '../observability/metrics.js';
+import { createBatcher } from '../store/batcher.js';
 import type { Db, Transact } from '../store/database.js';
 import { TokenRequestError, type OAuthClient, type ProviderEndpoint, type TokenSet } from './oauth-client.js';
 import { expectedIssuer, scopeParameter } from './oauth-settings.js';
@@ -17,6 +18,16 @@ import { nextRefreshAt, retryDelayMs, type RefreshPolicy } from './refresh-polic
 interface StoredTokens {
   access_token: string;
   refresh_token?: string | undefined;
+}
+
+/** A token response waiting to be stored for `grant`. */
+interface PendingTokens {
+  record: CredentialRecord;
+  grant: OAuthGrant;
+  tokens: TokenSet;
+  /** Kept when the response brings no new refresh token. */
+  previousRefreshToken: string | undefined;
+  authorizedAt: string | undefined;
 }
 
 export interface TokenServiceOptions extends RefreshPolicy {
@@ -46,8 +57,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export const createTokenService = (deps: {
   store: OAuthStore;
-  credentials: Pick<CredentialStore, 'find' | 'setStatus'>;
-  keyring: Pick<Keyring, 'seal' | 'open'>;
+  credentials: Pick<CredentialStore, 'findEach' | 'setStatus'>;
+  keyring: Pick<Keyring, 'sealAll' | 'open'>;
   client: OAuthClient;
   audit: Pick<AuditService, 'record'>;
   transact: Transact;
@@ -117,45 +128,89 @@ export const createTokenService = (deps: {
   };
 
   /**
-   * Stores a token response: the refresh token first (the old one is kept if none came
-   * back), then the new schedule, in one transaction guarded by the grant's version.
+   * Writes token responses, each in the same transaction as its grant's new schedule and
+   * guarded by the grant's version (undefined where another writer moved the grant on).
+   * Values of one scope are sealed together under its current data key, looked up once.
+   */
+  const writeTokens = async (trx: Db, items: readonly PendingTokens[]): Promise<Array<OAuthGrant | undefined>> => {
+    const now = clock.now();
+    const plaintexts = items.map(({ tokens, previousRefreshToken }) =>
+      Buffer.from(JSON.stringify({ access_token: tokens.accessToken, refresh_token: tokens.refreshToken ?? previousRefreshToken } satisfies StoredTokens)),
+    );
+    try {
+      const sealed = await sealByScope(trx, items, plaintexts);
+      const results: Array<OAuthGrant | undefined> = [];
+      for (const [i, { record, grant, tokens, previousRefreshToken, authorizedAt }] of items.entries()) {
+        const lifetimeMs = (tokens.expiresIn ?? options.defaultLifetimeSeconds) * 1000;
+        const changes = {
+          tokensCiphertext: sealed[i] as string,
+          tokenType: tokens.tokenType,
+          grantedScopes: tokens.scope ?? grant.grantedScopes,
+          expiresAt: new Date(now.getTime() + lifetimeMs).toISOString(),
+          refreshDueAt:
+            (tokens.refreshToken ?? previousRefreshToken) || record.oauthSettings?.grantType === 'client_credentials'
+              ? nextRefreshAt(now, lifetimeMs, options, random)
+              : null,
+          lastRefreshedAt: now.toISOString(),
+          failureCount: 0,
+          lastError: null,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          ...(authorizedAt ? { authorizedAt } : {}),
+        };
+        if (!(await store.updateGrant(record.organizationId, record.id, grant.version, changes, trx))) {
+          results.push(undefined);
+          continue;
+        }
+        await setStatus(record, 'authorized', trx);
+        results.push({ ...grant, ...changes, version: grant.version + 1 });
+      }
+      return results;
+    } finally {
+      for (const plaintext of plaintexts) plaintext.fill(0);
+    }
+  };
+
+  /** Seals each item's plaintext for its credential, one data-key lookup per scope. */
+  const sealByScope = async (trx: Db, items: readonly PendingTokens[], plaintexts: readonly Buffer[]): Promise<string[]> => {
+    const scopes = new Map<string, number[]>();
+    items.forEach(({ record }, i) => {
+      const key = `${record.organizationId}/${record.customerId ?? record.organizationId}`;
+      scopes.set(key, [...(scopes.get(key) ?? []), i]);
+    });
+    const sealed: string[] = [];
+    for (const indexes of scopes.values()) {
+      const ctx = tokensContext(items[indexes[0] as number]?.record as CredentialRecord);
+      const values = await keyring.sealAll(
+        ctx.organizationId,
+        ctx.scopeId,
+        indexes.map((i) => ({ recordId: (items[i] as PendingTokens).record.id, fieldSet: ctx.fieldSet, plaintext: plaintexts[i] as Buffer })),
+        trx,
+      );
+      indexes.forEach((i, n) => (sealed[i] = values[n] as string));
+    }
+    return sealed;
+  };
+
+  /** The worker's lookups of the credentials behind its grants, made close together, share one query. */
+  const credentialLookups = createBatcher<{ organizationId: string; id: string }, CredentialRecord | undefined>((keys) => credentials.findEach(keys), 500);
+
+  /** Token responses stored close together share one transaction (group commit). */
+  const tokenWrites = createBatcher<PendingTokens, OAuthGrant | undefined>((items) => transact((trx) => writeTokens(trx, items)), 200);
+
+  /**
+   * Stores a token response: the refresh token first (`previousRefreshToken` is kept if
+   * none came back), then the new schedule, committed before this returns. Inside `trx`
+   * when given; otherwise possibly together with other responses stored at the same time.
    */
   const storeTokens = async (
     record: CredentialRecord,
     grant: OAuthGrant,
     tokens: TokenSet,
-    extra: { authorizedAt?: string; trx?: Db } = {},
+    extra: { authorizedAt?: string; previousRefreshToken?: string | undefined; trx?: Db } = {},
   ): Promise<OAuthGrant | undefined> => {
-    const now = clock.now();
-    const previous = extra.authorizedAt ? undefined : await openTokens(record, grant);
-    const stored: StoredTokens = { access_token: tokens.accessToken, refresh_token: tokens.refreshToken ?? previous?.refresh_token };
-    const plaintext = Buffer.from(JSON.stringify(stored));
-    const work = async (trx: Db) => {
-      const tokensCiphertext = await keyring.seal(tokensContext(record), plaintext, trx);
-      const lifetimeMs = (tokens.expiresIn ?? options.defaultLifetimeSeconds) * 1000;
-      const changes = {
-        tokensCiphertext,
-        tokenType: tokens.tokenType,
-        grantedScopes: tokens.scope ?? grant.grantedScopes,
-        expiresAt: new Date(now.getTime() + lifetimeMs).toISOString(),
-        refreshDueAt:
-          stored.refresh_token || record.oauthSettings?.grantType === 'client_credentials' ? nextRefreshAt(now, lifetimeMs, options, random) : null,
-        lastRefreshedAt: now.toISOString(),
-        failureCount: 0,
-        lastError: null,
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        ...(extra.authorizedAt ? { authorizedAt: extra.authorizedAt } : {}),
-      };
-      if (!(await store.updateGrant(record.organizationId, record.id, grant.version, changes, trx))) return undefined;
-      await setStatus(record, 'authorized', trx);
-      return { ...grant, ...changes, version: grant.version + 1 };
-    };
-    try {
-      return extra.trx ? await work(extra.trx) : await transact(work);
-    } finally {
-      plaintext.fill(0);
-    }
+    const item: PendingTokens = { record, grant, tokens, previousRefreshToken: extra.previousRefreshToken, authorizedAt: extra.authorizedAt };
+    return extra.trx ? (await writeTokens(extra.trx, [item]))[0] : tokenWrites.add(item);
   };
 
   /** Records a failed refresh: when to try again, and what the status now says. */
@@ -170,13 +225,15 @@ export const createTokenService = (deps: {
         : record.status;
     const refreshDueAt = permanent ? null : new Date(now.getTime() + retryDelayMs(failureCount, error.retryAfterMs, options, random)).toISOString();
     await transact(async (trx) => {
-      await store.updateGrant(
+      const recorded = await store.updateGrant(
         record.organizationId,
         record.id,
         grant.version,
         { failureCount, lastError: error.oauthError ?? error.message, refreshDueAt, leaseOwner: null, leaseExpiresAt: null },
         trx,
       );
+      // Another writer moved the grant on (a peer's refresh landed): its outcome stands, not this failure.
+      if (!recorded) return;
       await setStatus(record, status, trx);
       if (status !== record.status) {
         await audit.record(
@@ -199,11 +256,12 @@ export const createTokenService = (deps: {
   const refreshLeased = async (record: CredentialRecord, grant: OAuthGrant): Promise<OAuthGrant | undefined> => {
     const { endpoint, scopes } = await providerOf(record);
     let tokens: TokenSet;
+    let refreshToken: string | undefined;
     try {
       if (record.oauthSettings?.grantType === 'client_credentials') {
         tokens = await client.clientCredentials(endpoint, scopes);
       } else {
-        const refreshToken = (await openTokens(record, grant))?.refresh_token;
+        refreshToken = (await openTokens(record, grant))?.refresh_token;
         if (!refreshToken) throw new TokenRequestError('invalid_grant', 'No refresh token was issued; authorize again', { oauthError: 'no_refresh_token' });
         tokens = await client.refresh(endpoint, refreshToken);
       }
@@ -216,7 +274,7 @@ export const createTokenService = (deps: {
       await recordFailure(record, grant, error);
       throw error;
     }
-    const updated = await storeTokens(record, grant, tokens);
+    const updated = await storeTokens(record, grant, tokens, { previousRefreshToken: refreshToken });
     // Another writer moved the grant on meanwhile: its tokens stand, these are dropped.
     deps.metrics?.tokenRefreshed(updated ? 'refreshed' : 'skipped');
     if (!updated) await store.releaseLease(record.id, options.owner);
@@ -286,7 +344,7 @@ export const createTokenService = (deps: {
 
     /** Refreshes a grant the worker has claimed (and leased). Failures are recorded, not thrown. */
     async refreshClaimed(grant: OAuthGrant): Promise<'refreshed' | 'failed' | 'skipped'> {
-      const record = await credentials.find(grant.organizationId, grant.credentialId);
+      const record = await credentialLookups.add({ organizationId: grant.organizationId, id: grant.credentialId });
       if (!record || record.authMethod !== 'oauth2') {
         await store.releaseLease(grant.credentialId, options.owner);
         deps.metrics?.tokenRefreshed('skipped');

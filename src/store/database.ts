@@ -2,7 +2,18 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type MigrationProvider } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  sql,
+  type DatabaseConnection,
+  type MigrationProvider,
+  type SqliteDatabase as SqliteDialectDatabase,
+} from 'kysely';
 import type { DatabaseConfig } from '../config/config.js';
 import type { Database } from './schema.js';
 import { migrations } from './migrations/index.js';
@@ -14,6 +25,50 @@ export interface StoreHandle {
   db: Db;
   engine: Engine;
   close(): Promise<void>;
+}
+
+/** How many prepared SQLite statements are kept: far more than the queries Credence makes, a bound all the same. */
+const STATEMENT_CACHE_SIZE = 1000;
+
+/**
+ * Kysely prepares every SQLite query again on each call; preparing costs more than running
+ * a lookup by primary key. This keeps prepared statements by their SQL text, least recently
+ * used dropped first. Safe because queries are run whole (`all`/`run`), never left iterating.
+ */
+const withStatementCache = (sqlite: SqliteDatabase.Database): SqliteDialectDatabase => {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      let statement = statements.get(text);
+      if (statement) statements.delete(text);
+      else statement = sqlite.prepare(text);
+      statements.set(text, statement);
+      if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+      return statement;
+    },
+  };
+};
+
+/**
+ * SQLite transactions start with BEGIN IMMEDIATE, taking the write lock up front (waiting
+ * for it up to the busy timeout). A plain BEGIN reads first and fails at once with "database
+ * is locked" when it then writes after another process (a CLI command beside `credence
+ * serve`) committed in between; waiting cannot help it.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(settings);
+  }
+  override createDriver() {
+    return new ImmediateSqliteDriver(this.settings);
+  }
 }
 
 /** Opens the configured database (SQLite file or PostgreSQL pool). */
@@ -28,7 +83,7 @@ export const openDatabase = (config: DatabaseConfig): StoreHandle => {
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) });
     return { db, engine: 'sqlite', close: () => db.destroy() };
   }
   const pool = new pg.Pool({ connectionString: config.url.reveal(), max: 10 });

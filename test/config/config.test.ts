@@ -31,7 +31,7 @@ describe('loadConfig', () => {
       allowInsecureLoopback: false,
       logLevel: 'info',
       mail: { smtpUrl: undefined, from: 'Credence <credence@localhost>', outboxDir: join(dataDir, 'outbox') },
-      refresh: { pollMs: 1000, defaultLifetimeSeconds: 3600, batchSize: 100, concurrency: 10 },
+      refresh: { pollMs: 1000, defaultLifetimeSeconds: 3600, batchSize: 100, concurrency: 10, leaseMs: 60_000 },
       metricsToken: undefined,
       previousMasterKeys: [],
       keys: { rotationThreshold: 2 ** 32 - 2 ** 20, reencryptBatchSize: 500 },
@@ -40,11 +40,29 @@ describe('loadConfig', () => {
   });
 
   it('treats empty variables as unset', () => {
-    const config = loadConfig({ PORT: '', HOST: '', DATABASE_URL: '', CREDENCE_MASTER_KEY: '' });
+    const config = loadConfig({ PORT: '', HOST: '', DATABASE_URL: '' });
     expect(config.port).toBe(8080);
     expect(config.host).toBe('127.0.0.1');
     expect(config.database.kind).toBe('sqlite');
     expect(config.masterKey.kind).toBe('generated-file');
+  });
+
+  it('refuses an empty CREDENCE_MASTER_KEY or CREDENCE_MASTER_KEY_FILE instead of falling back to a generated key', () => {
+    for (const name of ['CREDENCE_MASTER_KEY', 'CREDENCE_MASTER_KEY_FILE']) {
+      for (const value of ['', '  ']) {
+        for (const database of [{}, { DATABASE_URL: 'postgres://db.internal/credence' }]) {
+          expect(configError({ ...database, [name]: value }).problems, `${name}=${JSON.stringify(value)}`).toEqual([
+            `${name}: is set but empty; give it a value, or remove the variable`,
+          ]);
+        }
+      }
+    }
+    // Next to a valid other setting it is still a mistake, not a choice.
+    expect(configError({ CREDENCE_MASTER_KEY: '', CREDENCE_MASTER_KEY_FILE: '/etc/credence/root.key' }).problems).toEqual([
+      'CREDENCE_MASTER_KEY: is set but empty; give it a value, or remove the variable',
+    ]);
+    // Listed with the other problems, not instead of them.
+    expect(configError({ CREDENCE_MASTER_KEY_FILE: '', CREDENCE_TLS_CERT: 'cert.pem' }).problems).toHaveLength(2);
   });
 
   it('resolves a relative data directory to an absolute path holding the SQLite file', () => {
@@ -70,6 +88,11 @@ describe('loadConfig', () => {
 
   it('refuses a port outside 0-65535', () => {
     expect(configError({ PORT: '70000' }).problems.some((problem) => problem.startsWith('PORT'))).toBe(true);
+  });
+
+  it('reads the refresh lease length, and refuses one shorter than a second', () => {
+    expect(loadConfig({ CREDENCE_REFRESH_LEASE_MS: '3000' }).refresh.leaseMs).toBe(3000);
+    expect(configError({ CREDENCE_REFRESH_LEASE_MS: '999' }).problems).toEqual([expect.stringMatching(/^CREDENCE_REFRESH_LEASE_MS: /)]);
   });
 
   it('selects PostgreSQL from a postgres:// URL and keeps the URL redacted', () => {

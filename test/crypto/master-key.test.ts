@@ -76,6 +76,19 @@ describe('loadMasterKey', () => {
     }
   });
 
+  it('refuses an empty key file, saying it is empty, and leaves a generated-file path alone', async () => {
+    for (const content of ['', '\n', '  \n']) {
+      const path = join(dir, 'master.key');
+      await writeFile(path, content, { mode: 0o600 });
+      for (const kind of ['file', 'generated-file'] as const) {
+        const error = await rejection(loadMasterKey({ kind, path }, recordingLog().log));
+        expect(error, kind).toBeInstanceOf(MasterKeyError);
+        expect((error as Error).message, kind).toBe(`The root key file ${path} is empty; it must hold the base64 encoding of exactly 32 bytes`);
+      }
+      expect(await readFile(path, 'utf8')).toBe(content);
+    }
+  });
+
   it('refuses a key file that does not exist', async () => {
     const path = join(dir, 'missing.key');
     const error = await rejection(loadMasterKey({ kind: 'file', path }, recordingLog().log));

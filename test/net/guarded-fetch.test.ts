@@ -239,3 +239,71 @@ describe('the guarded fetch', () => {
     expect((await refusal(guarded()(`${closed.url}/`))).code).toBe('ECONNREFUSED');
   });
 });
+
+describe('connection reuse by the guarded fetch', () => {
+  /** A server that numbers its connections; `dropReused` makes it close a connection when a second request arrives on it, unanswered. */
+  const startCountingServer = async (dropReused: boolean) => {
+    const requests: Array<{ connection: number; body: string }> = [];
+    let connections = 0;
+    const numbers = new WeakMap<object, { number: number; served: number }>();
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const socket = numbers.get(req.socket) ?? { number: 0, served: 0 };
+        socket.served += 1;
+        if (dropReused && socket.served > 1) {
+          req.socket.destroy();
+          return;
+        }
+        requests.push({ connection: socket.number, body: Buffer.concat(chunks).toString('utf8') });
+        res.end('ok');
+      });
+    });
+    server.on('connection', (socket) => numbers.set(socket, { number: (connections += 1), served: 0 }));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { url, requests, connections: () => connections, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  };
+
+  it('sends calls made one after another over one connection', async () => {
+    const server = await startCountingServer(false);
+    try {
+      const fetch = guarded();
+      for (const n of [1, 2, 3]) expect(await (await fetch(`${server.url}/`, { method: 'POST', body: `call ${n}` })).text()).toBe('ok');
+      expect(server.requests).toEqual([1, 2, 3].map((n) => ({ connection: 1, body: `call ${n}` })));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('sends a request again on a new connection, once, when the server closed the reused one before answering', async () => {
+    const server = await startCountingServer(true);
+    try {
+      const fetch = guarded();
+      expect(await (await fetch(`${server.url}/`, { method: 'POST', body: 'first' })).text()).toBe('ok');
+      expect(await (await fetch(`${server.url}/`, { method: 'POST', body: 'second' })).text()).toBe('ok');
+      // The second went out on connection 1, was dropped unread, and was answered on connection 2.
+      expect(server.requests).toEqual([
+        { connection: 1, body: 'first' },
+        { connection: 2, body: 'second' },
+      ]);
+      expect(server.connections()).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('does not keep an idle connection past a second', async () => {
+    const server = await startCountingServer(false);
+    try {
+      const fetch = guarded();
+      await (await fetch(`${server.url}/`)).text();
+      await new Promise((resolve) => setTimeout(resolve, 1300));
+      await (await fetch(`${server.url}/`)).text();
+      expect(server.requests.map((r) => r.connection)).toEqual([1, 2]);
+    } finally {
+      await server.close();
+    }
+  });
+});

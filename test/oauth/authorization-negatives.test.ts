@@ -251,6 +251,25 @@ describe('refused authorization attempts on sqlite', () => {
     await p.expectNothingStored(id);
   });
 
+  it('refuses the right state without the browser\'s cookie without spending it, and the browser that followed the link then completes', async () => {
+    const id = await p.newCredential();
+    const { callback, jar } = await p.toCallback(await p.newLink(id));
+    const before = p.server.tokenRequests;
+    // Someone who learned the whole callback URL, state and code included: no cookie, then a made-up one.
+    expectRefused(await followAuthorization(callback.href, { jar: new CookieJar() }), 400, 'started in another browser');
+    const forged = await fetch(callback.href, { redirect: 'manual', headers: { cookie: `__Host-credence-oauth=${randomValue()}` } });
+    expect(forged.status).toBe(400);
+    expect(await forged.text()).toContain('started in another browser');
+    expect(p.server.tokenRequests).toBe(before);
+    await p.expectNothingStored(id);
+
+    const done = await followAuthorization(callback.href, { jar });
+    expect(done.finalUrl).toBe(`${p.t.baseUrl}/oauth2/complete`);
+    expect(p.server.tokenRequests).toBe(before + 1);
+    const credential = await p.t.request('GET', `${API}/credentials/${id}`, { token: p.t.adminToken });
+    expect(credential.body.status).toBe('authorized');
+  });
+
   it('shows the provider\'s access_denied and its description plainly, storing nothing', async () => {
     const id = await p.newCredential();
     p.server.denyNextAuthorization('access_denied', 'The customer declined');

@@ -94,10 +94,11 @@ const refreshCutOff = async (d: Deployment, providers: FakeProvider[], rotate: b
   const second = await d.live();
   const runtime = (await second.api('POST', `${API}/api-tokens`, { token: d.adminToken, body: { name: 'runner', role: 'runtime' } })).body.token as string;
   const settled = await waitFor('the credential to settle', async () => {
-    const credential = (await second.api('GET', `${API}/credentials/${id}`, { token: d.adminToken })).body;
+    // The grant first: a credential read after it is at least as new (status and grant change in one transaction).
     const grant = (await d.sql('select lease_owner, refresh_due_at from oauth_grants where credential_id = ?', [id]))[0];
-    const due = Date.parse(String(grant?.refresh_due_at ?? '')) <= Date.now();
-    return credential.status === 'reauthorization_required' || (credential.status === 'authorized' && !due && grant?.lease_owner === null) ? credential : undefined;
+    const credential = (await second.api('GET', `${API}/credentials/${id}`, { token: d.adminToken })).body;
+    const rescheduled = grant?.refresh_due_at != null && Date.parse(String(grant.refresh_due_at)) > Date.now();
+    return credential.status === 'reauthorization_required' || (credential.status === 'authorized' && rescheduled && grant?.lease_owner === null) ? credential : undefined;
   }, 15_000, 100);
   const resolved = await second.api('POST', `${API}/credentials/${id}/resolve`, { token: runtime });
   const events = await listAll(second.api, d.adminToken, `${API}/audit-events?targetId=${id}`);
