@@ -40,6 +40,9 @@ const toUsage = (row: Parameters<typeof toRecord>[0] & { encryption_count: numbe
   encryptionCount: Number(row.encryption_count),
 });
 
+/** How findCurrentEach names a scope. */
+export const scopeKey = (organizationId: string, scopeId: string): string => `${organizationId}/${scopeId}`;
+
 /** Wrapped data keys, one row per scope and version. */
 export const createDataKeyStore = (db: Db) => ({
   async insert(record: DataKeyRecord, trx: Db = db): Promise<void> {
@@ -81,6 +84,23 @@ export const createDataKeyStore = (db: Db) => ({
       .limit(1)
       .executeTakeFirst();
     return row && toRecord(row);
+  },
+
+  /** The newest unretired version of each of several scopes, in one query, by scopeKey. */
+  async findCurrentEach(scopes: ReadonlyArray<{ organizationId: string; scopeId: string }>, trx: Db = db): Promise<Map<string, DataKeyRecord>> {
+    const wanted = new Set(scopes.map(({ organizationId, scopeId }) => scopeKey(organizationId, scopeId)));
+    const rows = await trx
+      .selectFrom('data_keys')
+      .selectAll()
+      .where('scope_id', 'in', [...new Set(scopes.map(({ scopeId }) => scopeId))])
+      .where('retired_at', 'is', null)
+      .execute();
+    const current = new Map<string, DataKeyRecord>();
+    for (const record of rows.map(toRecord)) {
+      const key = scopeKey(record.organizationId, record.scopeId);
+      if (wanted.has(key) && (current.get(key)?.version ?? 0) < record.version) current.set(key, record);
+    }
+    return current;
   },
 
   /** One data key per root key id in use, to prove at start that the root key opens them. */

@@ -3,7 +3,7 @@ import { newId } from '../common/ids.js';
 import type { Clock } from '../common/clock.js';
 import type { Db } from '../store/database.js';
 import { KEY_BYTES, decryptionFailed, openBytes, sealBytes } from './aead.js';
-import type { DataKeyRecord, DataKeyStore } from './data-key-store.js';
+import { scopeKey, type DataKeyRecord, type DataKeyStore } from './data-key-store.js';
 import type { KeyProvider } from './key-provider.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -82,7 +82,12 @@ export const createKeyring = (deps: {
     const cacheKey = `${organizationId}/${scopeId}/${version}`;
     const cached = cache.get(cacheKey);
     deps.metrics?.dataKeyLookup(cached ? 'hit' : 'miss');
-    if (cached) return cached;
+    if (cached) {
+      // Least recently used goes first: a hit moves the key to the back.
+      cache.delete(cacheKey);
+      cache.set(cacheKey, cached);
+      return cached;
+    }
     const inFlight = pending.get(cacheKey);
     if (inFlight) return inFlight;
     const unwrapping = (async () => {
@@ -150,6 +155,27 @@ export const createKeyring = (deps: {
           `${FORMAT}.${current.version}.${sealBytes(dataKey, plaintext, cipherAad({ organizationId, scopeId, recordId, fieldSet }, current.version)).toString('base64url')}`,
       );
       deps.tally?.count(current.id, items.length);
+      return sealed;
+    },
+
+    /**
+     * Seals values of any scopes, each under its scope's current data key; the current
+     * versions of all the scopes are looked up in one query.
+     */
+    async sealEach(items: ReadonlyArray<{ ctx: CipherContext; plaintext: Buffer }>, trx?: Db): Promise<string[]> {
+      if (items.length === 0) return [];
+      const current = await store.findCurrentEach(
+        items.map(({ ctx }) => ctx),
+        trx,
+      );
+      const sealed: string[] = [];
+      for (const { ctx, plaintext } of items) {
+        const key = current.get(scopeKey(ctx.organizationId, ctx.scopeId));
+        if (!key) throw new Error(`No data key for scope ${ctx.scopeId}`);
+        const dataKey = await unwrapVersion(ctx.organizationId, ctx.scopeId, key.version, trx);
+        sealed.push(`${FORMAT}.${key.version}.${sealBytes(dataKey, plaintext, cipherAad(ctx, key.version)).toString('base64url')}`);
+        deps.tally?.count(key.id, 1);
+      }
       return sealed;
     },
 

@@ -58,7 +58,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export const createTokenService = (deps: {
   store: OAuthStore;
   credentials: Pick<CredentialStore, 'findEach' | 'setStatus'>;
-  keyring: Pick<Keyring, 'sealAll' | 'open'>;
+  keyring: Pick<Keyring, 'sealEach' | 'open'>;
   client: OAuthClient;
   audit: Pick<AuditService, 'record'>;
   transact: Transact;
@@ -138,7 +138,10 @@ export const createTokenService = (deps: {
       Buffer.from(JSON.stringify({ access_token: tokens.accessToken, refresh_token: tokens.refreshToken ?? previousRefreshToken } satisfies StoredTokens)),
     );
     try {
-      const sealed = await sealByScope(trx, items, plaintexts);
+      const sealed = await keyring.sealEach(
+        items.map(({ record }, i) => ({ ctx: tokensContext(record), plaintext: plaintexts[i] as Buffer })),
+        trx,
+      );
       const results: Array<OAuthGrant | undefined> = [];
       for (const [i, { record, grant, tokens, previousRefreshToken, authorizedAt }] of items.entries()) {
         const lifetimeMs = (tokens.expiresIn ?? options.defaultLifetimeSeconds) * 1000;
@@ -171,32 +174,11 @@ export const createTokenService = (deps: {
     }
   };
 
-  /** Seals each item's plaintext for its credential, one data-key lookup per scope. */
-  const sealByScope = async (trx: Db, items: readonly PendingTokens[], plaintexts: readonly Buffer[]): Promise<string[]> => {
-    const scopes = new Map<string, number[]>();
-    items.forEach(({ record }, i) => {
-      const key = `${record.organizationId}/${record.customerId ?? record.organizationId}`;
-      scopes.set(key, [...(scopes.get(key) ?? []), i]);
-    });
-    const sealed: string[] = [];
-    for (const indexes of scopes.values()) {
-      const ctx = tokensContext(items[indexes[0] as number]?.record as CredentialRecord);
-      const values = await keyring.sealAll(
-        ctx.organizationId,
-        ctx.scopeId,
-        indexes.map((i) => ({ recordId: (items[i] as PendingTokens).record.id, fieldSet: ctx.fieldSet, plaintext: plaintexts[i] as Buffer })),
-        trx,
-      );
-      indexes.forEach((i, n) => (sealed[i] = values[n] as string));
-    }
-    return sealed;
-  };
-
   /** The worker's lookups of the credentials behind its grants, made close together, share one query. */
-  const credentialLookups = createBatcher<{ organizationId: string; id: string }, CredentialRecord | undefined>((keys) => credentials.findEach(keys), 500);
+  const credentialLookups = createBatcher<{ organizationId: string; id: string }, CredentialRecord | undefined>((keys) => credentials.findEach(keys), { maxBatch: 500, maxConcurrent: 4 });
 
-  /** Token responses stored close together share one transaction (group commit). */
-  const tokenWrites = createBatcher<PendingTokens, OAuthGrant | undefined>((items) => transact((trx) => writeTokens(trx, items)), 200);
+  /** Token responses stored close together share one transaction (group commit); a few such transactions run side by side. */
+  const tokenWrites = createBatcher<PendingTokens, OAuthGrant | undefined>((items) => transact((trx) => writeTokens(trx, items)), { maxBatch: 200, maxConcurrent: 2 });
 
   /**
    * Stores a token response: the refresh token first (`previousRefreshToken` is kept if

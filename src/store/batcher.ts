@@ -1,8 +1,8 @@
 /**
  * Combines calls made close together into one piece of work: one transaction for many
  * writes (group commit: one commit, one fsync, one lock), or one query for many lookups.
- * Callers hand in an item and wait for their own result. One run is in progress at a
- * time; items that arrive meanwhile go into the next. A run starts on the event loop's
+ * Callers hand in an item and wait for their own result. Up to `maxConcurrent` runs (one
+ * unless given) are in progress at a time; items that arrive meanwhile go into the next. A run starts on the event loop's
  * next turn, so requests already being handled can join it; an item that arrives alone
  * waits no longer than that. A caller is answered only after the run holding its item
  * has finished, so for writes nothing acknowledged can be lost.
@@ -10,13 +10,15 @@
  * If a shared run fails, each of its items is run again alone, so one bad item fails
  * only its own caller.
  */
-export const createBatcher = <T, R = void>(run: (items: T[]) => Promise<R[]>, maxBatch = 1000) => {
+export const createBatcher = <T, R = void>(run: (items: T[]) => Promise<R[]>, options: { maxBatch?: number; maxConcurrent?: number } = {}) => {
+  const maxBatch = options.maxBatch ?? 1000;
+  const maxConcurrent = options.maxConcurrent ?? 1;
   interface Entry {
     item: T;
     settle(result: { ok: true; value: R } | { ok: false; error: unknown }): void;
   }
   let queue: Entry[] = [];
-  let running: Promise<void> | undefined;
+  let running = 0;
 
   const runAlone = async (entry: Entry): Promise<void> => {
     try {
@@ -45,11 +47,12 @@ export const createBatcher = <T, R = void>(run: (items: T[]) => Promise<R[]>, ma
 
   /** Starts a run on the next turn; a caller answered by the last run may already have queued more. */
   const schedule = (): void => {
-    running = new Promise((next) => setImmediate(next))
+    running += 1;
+    void new Promise((next) => setImmediate(next))
       .then(drain)
       .finally(() => {
-        running = undefined;
-        if (queue.length > 0) schedule();
+        running -= 1;
+        if (queue.length > 0 && running < maxConcurrent) schedule();
       });
   };
 
@@ -58,7 +61,7 @@ export const createBatcher = <T, R = void>(run: (items: T[]) => Promise<R[]>, ma
     add(item: T): Promise<R> {
       return new Promise<R>((resolve, reject) => {
         queue.push({ item, settle: (result) => (result.ok ? resolve(result.value) : reject(result.error)) });
-        if (!running) schedule();
+        if (running < maxConcurrent) schedule();
       });
     },
   };

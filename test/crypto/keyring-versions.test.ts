@@ -69,6 +69,23 @@ describe('keyring: key versions, batch sealing and re-wrapping', () => {
     expect(tallied).toEqual([[current?.id, 2]]);
   });
 
+  it('seals values of several scopes each under its own current version, and refuses a scope without a key', async () => {
+    const keyring = createKeyring({ provider: createLocalKeyProvider(rootKey), store, clock, tally });
+    await keyring.createScopeKey(ORG, ORG);
+    await keyring.createScopeKey(ORG, CUS, undefined, 2);
+    const orgCtx: CipherContext = { organizationId: ORG, scopeId: ORG, recordId: 'cred_9', fieldSet: 'tokens' };
+    const sealed = await keyring.sealEach([
+      { ctx: ctx('cred_1'), plaintext: Buffer.from('customer') },
+      { ctx: orgCtx, plaintext: Buffer.from('organization') },
+    ]);
+    expect(sealed.map(keyVersionOf)).toEqual([2, 1]);
+    expect((await keyring.open(ctx('cred_1'), sealed[0] ?? '')).toString()).toBe('customer');
+    expect((await keyring.open(orgCtx, sealed[1] ?? '')).toString()).toBe('organization');
+    // Bound to its own scope: the customer's value does not open as the organization's.
+    await expect(keyring.open({ ...orgCtx, recordId: 'cred_1', fieldSet: 'secret' }, sealed[0] ?? '')).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });
+    await expect(keyring.sealEach([{ ctx: { ...orgCtx, scopeId: 'cus_unknown' }, plaintext: Buffer.from('x') }])).rejects.toThrow('No data key for scope cus_unknown');
+  });
+
   it('re-wraps a data key under another root key without changing it', async () => {
     const keyring = createKeyring({ provider: createLocalKeyProvider(rootKey), store, clock });
     const ciphertext = await keyring.seal(ctx(), Buffer.from('kept'));

@@ -40,7 +40,7 @@ describe('the batcher', () => {
       sizes.push(items.length);
       await tick();
       return items.map(() => undefined);
-    }, 3);
+    }, { maxBatch: 3 });
     await Promise.all(Array.from({ length: 8 }, (_, i) => group.add(i)));
     // All eight arrive in one turn of the event loop: they would share one write but for the bound.
     expect(sizes).toEqual([3, 3, 2]);
@@ -79,5 +79,22 @@ describe('the batcher', () => {
     });
     for (const n of [1, 2, 3]) await batcher.add(n);
     expect(runs).toEqual([[1], [2], [3]]);
+  });
+
+  it('runs up to maxConcurrent batches side by side, and no more', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const batcher = createBatcher<number>(
+      async (items) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight -= 1;
+        return items.map(() => undefined);
+      },
+      { maxBatch: 2, maxConcurrent: 3 },
+    );
+    await Promise.all(Array.from({ length: 20 }, (_, i) => batcher.add(i)));
+    expect(most).toBe(3);
   });
 });
