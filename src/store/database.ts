@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -12,6 +13,9 @@ import {
   sql,
   type DatabaseConnection,
   type MigrationProvider,
+  type PostgresCursor,
+  type PostgresPool,
+  type PostgresPoolClient,
   type SqliteDatabase as SqliteDialectDatabase,
 } from 'kysely';
 import type { DatabaseConfig } from '../config/config.js';
@@ -71,6 +75,54 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+/** How many distinct statements one process prepares on PostgreSQL; later ones run unprepared. */
+const PREPARED_STATEMENT_LIMIT = 500;
+
+/**
+ * PostgreSQL: data queries (those with parameters) run as named prepared statements, so the
+ * server parses and plans each once per connection instead of on every call. Names come
+ * from the SQL text; past PREPARED_STATEMENT_LIMIT distinct texts (lists of varying
+ * length), queries run unprepared. A prepared statement invalidated by a schema change made
+ * by a newer process ("cached plan must not change result type") is run once more unprepared,
+ * and its connection is closed rather than returned to the pool.
+ */
+const withPreparedStatements = (pool: pg.Pool): PostgresPool => {
+  const names = new Map<string, string>();
+  const nameOf = (text: string): string | undefined => {
+    let name = names.get(text);
+    if (name === undefined && names.size < PREPARED_STATEMENT_LIMIT) {
+      name = `credence_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+  return {
+    async connect() {
+      const client = await pool.connect();
+      // A connection whose prepared statements a schema change made stale is closed on release.
+      let stale = false;
+      const query = async (text: string, values: unknown[]) => {
+        const name = values.length > 0 ? nameOf(text) : undefined;
+        if (!name) return client.query(text, values);
+        try {
+          return await client.query({ name, text, values });
+        } catch (error) {
+          if ((error as { code?: string }).code !== '0A000') throw error;
+          stale = true;
+          // Outside a transaction this answers; inside one, PostgreSQL has aborted it and the first error stands.
+          return client.query(text, values).catch(() => Promise.reject(error));
+        }
+      };
+      return {
+        query: ((textOrCursor: string | PostgresCursor<unknown>, values?: readonly unknown[]) =>
+          typeof textOrCursor === 'string' ? query(textOrCursor, [...(values ?? [])]) : client.query(textOrCursor as never)) as unknown as PostgresPoolClient['query'],
+        release: (destroy?: boolean) => client.release(destroy === true || stale),
+      };
+    },
+    end: () => pool.end(),
+  };
+};
+
 /** Opens the configured database (SQLite file or PostgreSQL pool). */
 export const openDatabase = (config: DatabaseConfig): StoreHandle => {
   if (config.kind === 'sqlite') {
@@ -89,7 +141,7 @@ export const openDatabase = (config: DatabaseConfig): StoreHandle => {
   const pool = new pg.Pool({ connectionString: config.url.reveal(), max: 10 });
   // An idle client losing its connection must not crash the process.
   pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
   return { db, engine: 'postgres', close: () => db.destroy() };
 };
 
