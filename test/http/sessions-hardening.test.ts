@@ -15,64 +15,19 @@ import { WEB_CSP, registerWebApp } from '../../src/http/web-app.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { ENGINES, createTestDatabase, type EngineName } from '../support/databases.js';
 import { randomMasterKey, startTestApp, type ApiResponse, type TestApp } from '../support/test-app.js';
+import { addressSource, newEmail, newPassword, send, sessionCookieOf, signIn as signInFrom, type Caller } from './session-support.js';
 import { API, expectError, expectNoSecrets } from './credential-fixtures.js';
 
 // Hardening of sign-in (issue 7): lockout with back-off, rate limits, session and
 // invitation lifetimes, security headers and Content-Security-Policies, and passwords
 // that never show up anywhere.
 
-const COOKIE_NAME = '__Host-credence-session';
 const MINUTE = 60_000;
 const OAUTH_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-const newPassword = (): string => `pw-${randomBytes(12).toString('hex')}`;
-const newEmail = (who: string): string => `${who}-${randomBytes(4).toString('hex')}@example.test`;
+const nextIp = addressSource('10.2');
 
-/** Sign-ins come from their own addresses unless a test says otherwise, so the rate limit stays out of the way. */
-let lastOctet = 0;
-const nextIp = (): string => `10.2.${Math.floor(++lastOctet / 250)}.${(lastOctet % 250) + 1}`;
-
-interface Caller {
-  app: FastifyInstance;
-  responses?: Array<{ method: string; url: string; text: string }>;
-}
-
-const send = async (
-  caller: Caller,
-  method: string,
-  url: string,
-  options: { body?: unknown; cookie?: string; csrf?: string; token?: string; ip?: string; headers?: Record<string, string> } = {},
-): Promise<ApiResponse> => {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.cookie) headers.cookie = options.cookie;
-  if (options.csrf !== undefined) headers['x-csrf-token'] = options.csrf;
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  const response = await caller.app.inject({
-    method: method as 'GET',
-    url,
-    headers,
-    ...(options.ip ? { remoteAddress: options.ip } : {}),
-    ...(options.body !== undefined ? { payload: options.body as object } : {}),
-  });
-  caller.responses?.push({ method, url, text: response.body });
-  let body: unknown;
-  try {
-    body = response.body ? JSON.parse(response.body) : undefined;
-  } catch {
-    body = undefined;
-  }
-  return { status: response.statusCode, headers: response.headers, body, text: response.body };
-};
-
-const signIn = (caller: Caller, email: string, password: string, ip = nextIp()) =>
-  send(caller, 'POST', `${API}/sessions`, { body: { email, password }, ip });
-
-const sessionCookieOf = (response: ApiResponse): string => {
-  const header = response.headers['set-cookie'];
-  const cookies = (Array.isArray(header) ? header.map(String) : typeof header === 'string' ? [header] : []).filter((c) => c.startsWith(`${COOKIE_NAME}=`));
-  expect(cookies).toHaveLength(1);
-  return (cookies[0] ?? '').split(';')[0] ?? '';
-};
+const signIn = (caller: Caller, email: string, password: string, ip = nextIp()) => signInFrom(caller, email, password, ip);
 
 /** Credence on a fresh database with a clock the test moves, set up through POST /setup by an admin whose password is known. */
 const openClockedApp = async (engine: EngineName) => {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { buildApp } from '../../src/http/app.js';
@@ -9,32 +8,13 @@ import { loggerOptions } from '../../src/http/logging.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { ENGINES, createTestDatabase, type EngineName, type TestDatabase } from '../support/databases.js';
 import { randomMasterKey, startTestApp, type ApiResponse, type TestApp } from '../support/test-app.js';
+import { COOKIE_NAME, addressSource, newEmail, newPassword, send, sessionCookieOf, setCookiesOf, signIn as signInFrom, type Caller } from './session-support.js';
 import { API, createCredential, createCustomer, expectError, expectNoSecrets, sampleFor } from './credential-fixtures.js';
 
 // Signing in to the web app: first run, invitations, sign-in, the session cookie with its
 // CSRF token, sign-out, and roles seen through a session.
 
-const COOKIE_NAME = '__Host-credence-session';
-
-/** A password nobody else uses, so finding it anywhere means it leaked. */
-const newPassword = (): string => `pw-${randomBytes(12).toString('hex')}`;
-const newEmail = (who: string): string => `${who}-${randomBytes(4).toString('hex')}@example.test`;
-
-/** Every sign-in comes from its own address, so the sign-in rate limit (10/min per IP) never interferes here. */
-let lastOctet = 0;
-const nextIp = (): string => `10.1.${Math.floor(++lastOctet / 250)}.${(lastOctet % 250) + 1}`;
-
-const setCookiesOf = (response: ApiResponse): string[] => {
-  const header = response.headers['set-cookie'];
-  return Array.isArray(header) ? header.map(String) : typeof header === 'string' ? [header] : [];
-};
-
-/** The session cookie a response sets, as `name=value` for a `cookie` header. */
-const sessionCookieOf = (response: ApiResponse): string => {
-  const cookies = setCookiesOf(response).filter((c) => c.startsWith(`${COOKIE_NAME}=`));
-  expect(cookies).toHaveLength(1);
-  return (cookies[0] ?? '').split(';')[0] ?? '';
-};
+const nextIp = addressSource('10.1');
 
 /** The attributes of the session cookie, lower-cased names, for exact checks. */
 const cookieAttributes = (response: ApiResponse): Record<string, string> => {
@@ -47,41 +27,7 @@ const cookieAttributes = (response: ApiResponse): Record<string, string> => {
   return attributes;
 };
 
-interface Caller {
-  app: FastifyInstance;
-  responses?: Array<{ method: string; url: string; text: string }>;
-}
-
-/** A request through `inject`, optionally from a chosen client address. */
-const send = async (
-  caller: Caller,
-  method: string,
-  url: string,
-  options: { body?: unknown; cookie?: string; csrf?: string; token?: string; ip?: string } = {},
-): Promise<ApiResponse> => {
-  const headers: Record<string, string> = {};
-  if (options.cookie) headers.cookie = options.cookie;
-  if (options.csrf !== undefined) headers['x-csrf-token'] = options.csrf;
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  const response = await caller.app.inject({
-    method: method as 'GET',
-    url,
-    headers,
-    ...(options.ip ? { remoteAddress: options.ip } : {}),
-    ...(options.body !== undefined ? { payload: options.body as object } : {}),
-  });
-  caller.responses?.push({ method, url, text: response.body });
-  let body: unknown;
-  try {
-    body = response.body ? JSON.parse(response.body) : undefined;
-  } catch {
-    body = undefined;
-  }
-  return { status: response.statusCode, headers: response.headers, body, text: response.body };
-};
-
-const signIn = (caller: Caller, email: string, password: string, ip = nextIp()) =>
-  send(caller, 'POST', `${API}/sessions`, { body: { email, password }, ip });
+const signIn = (caller: Caller, email: string, password: string, ip = nextIp()) => signInFrom(caller, email, password, ip);
 
 /** An app on a fresh, empty database: no organization yet, so first-run setup is open. */
 const openFreshApp = async (engine: EngineName) => {
