@@ -37,41 +37,40 @@ export const createMetrics = (options: { processMetrics?: boolean } = {}) => {
     buckets: HTTP_BUCKETS,
     registers,
   });
-  const resolves = new Counter({
-    name: 'credence_credential_resolves_total',
-    help: 'Credential resolves (decryptions for runs) by outcome',
-    labelNames: ['outcome'] as const,
-    registers,
-  });
-  const refreshes = new Counter({
-    name: 'credence_token_refreshes_total',
-    help: 'OAuth 2.0 token refreshes by outcome',
-    labelNames: ['outcome'] as const,
-    registers,
-  });
+  /** A counter with one label, each of whose values exists from the start at zero, so rates and ratios are defined before the first event. */
+  const labelledCounter = <L extends string>(name: string, help: string, label: L, values: readonly string[]) => {
+    const counter = new Counter<L>({ name, help, labelNames: [label], registers });
+    for (const value of values) counter.inc({ [label]: value } as Partial<Record<L, string>>, 0);
+    return counter;
+  };
+  const resolves = labelledCounter('credence_credential_resolves_total', 'Credential resolves (decryptions for runs) by outcome', 'outcome', [
+    'resolved',
+    'not_found',
+    'forbidden',
+    'failed',
+  ] satisfies ResolveOutcome[]);
+  const refreshes = labelledCounter('credence_token_refreshes_total', 'OAuth 2.0 token refreshes by outcome', 'outcome', [
+    'refreshed',
+    'failed',
+    'invalid_grant',
+    'skipped',
+  ] satisfies RefreshOutcome[]);
   const refreshLag = new Histogram({
     name: 'credence_token_refresh_lag_seconds',
     help: 'How late the refresh worker claimed a grant, against its scheduled refresh time',
     buckets: LAG_BUCKETS,
     registers,
   });
-  const leases = new Counter({
-    name: 'credence_refresh_leases_total',
-    help: 'Refresh leases taken, and lease attempts that found another process holding one',
-    labelNames: ['result'] as const,
-    registers,
-  });
-  const dataKeyCache = new Counter({
-    name: 'credence_data_key_cache_lookups_total',
-    help: 'Lookups of unwrapped data keys: hit (cached) or miss (unwrapped, or waiting for an unwrap)',
-    labelNames: ['result'] as const,
-    registers,
-  });
-  // Zero series exist from the start, so rates and ratios are defined before the first event.
-  for (const outcome of ['resolved', 'not_found', 'forbidden', 'failed'] satisfies ResolveOutcome[]) resolves.inc({ outcome }, 0);
-  for (const outcome of ['refreshed', 'failed', 'invalid_grant', 'skipped'] satisfies RefreshOutcome[]) refreshes.inc({ outcome }, 0);
-  for (const result of ['taken', 'contended'] satisfies LeaseResult[]) leases.inc({ result }, 0);
-  for (const result of ['hit', 'miss'] as const) dataKeyCache.inc({ result }, 0);
+  const leases = labelledCounter('credence_refresh_leases_total', 'Refresh leases taken, and lease attempts that found another process holding one', 'result', [
+    'taken',
+    'contended',
+  ] satisfies LeaseResult[]);
+  const dataKeyCache = labelledCounter(
+    'credence_data_key_cache_lookups_total',
+    'Lookups of unwrapped data keys: hit (cached) or miss (unwrapped, or waiting for an unwrap)',
+    'result',
+    ['hit', 'miss'],
+  );
 
   return {
     contentType: registry.contentType,
