@@ -1,7 +1,6 @@
 import type { ExpressionBuilder } from 'kysely';
 import type { Db, Engine } from '../store/database.js';
-import type { Database } from '../store/schema.js';
-import type { OAuthGrantsTable, OAuthLinksTable, OAuthStatesTable } from '../store/schema.js';
+import type { Database, OAuthGrantsTable, OAuthLinksTable, OAuthStatesTable } from '../store/schema.js';
 
 /** The token side of an oauth2 credential. Tokens are sealed; the schedule is in the clear. */
 export interface OAuthGrant {

@@ -18,7 +18,7 @@ export interface RefreshWorkerLog {
  * line of a pass carries the pass's id (`pass`), so one pass can be followed in the logs.
  */
 export const createRefreshWorker = (deps: {
-  store: Pick<OAuthStore, 'claimDue' | 'deleteExpiredStates'>;
+  store: Pick<OAuthStore, 'claimDue' | 'deleteExpiredStates' | 'releaseLease'>;
   tokens: Pick<TokenService, 'refreshClaimed'>;
   clock: Clock;
   owner: string;
@@ -61,13 +61,14 @@ export const createRefreshWorker = (deps: {
       if (grant.refreshDueAt) deps.metrics?.refreshLag((now.getTime() - Date.parse(grant.refreshDueAt)) / 1000);
     }
     const queue = [...claimed];
-    const outcomes = { refreshed: 0, failed: 0, skipped: 0, deferred: 0 };
+    const outcomes = { refreshed: 0, failed: 0, skipped: 0 };
+    const deferred: string[] = [];
     const lane = async () => {
       for (let grant = queue.shift(); grant; grant = queue.shift()) {
         // Started this late, the refresh could outlive the lease and race the worker that takes
         // the grant over (the same refresh token sent twice); the grant waits for the next claim.
         if (leaseEnd - deps.clock.now().getTime() < leaseMs / 2) {
-          outcomes.deferred += 1;
+          deferred.push(grant.credentialId);
           continue;
         }
         try {
@@ -79,7 +80,9 @@ export const createRefreshWorker = (deps: {
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, claimed.length) }, lane));
-    if (claimed.length > 0) log?.info({ pass, claimed: claimed.length, ...outcomes, ms: deps.clock.now().getTime() - now.getTime() }, 'token refresh pass');
+    // Deferred grants are let go at once, for the next claim by any worker.
+    for (const credentialId of deferred) await deps.store.releaseLease(credentialId, deps.owner);
+    if (claimed.length > 0) log?.info({ pass, claimed: claimed.length, ...outcomes, deferred: deferred.length, ms: deps.clock.now().getTime() - now.getTime() }, 'token refresh pass');
     ticks += 1;
     if (ticks % 600 === 0) await deps.store.deleteExpiredStates(now.toISOString());
     return claimed.length;

@@ -40,7 +40,7 @@ describe('the refresh worker', () => {
     const claimed = [grant('cred_a', 2), grant('cred_b', 30), grant('cred_c', 0)];
     const ids = ['pass-1', 'pass-2'];
     const worker = createRefreshWorker({
-      store: { claimDue: async () => claimed.splice(0), deleteExpiredStates: async () => undefined },
+      store: { claimDue: async () => claimed.splice(0), deleteExpiredStates: async () => undefined, releaseLease: async () => undefined },
       tokens: {
         refreshClaimed: async (g) => {
           if (g.credentialId === 'cred_b') throw new Error('database went away');
@@ -74,6 +74,7 @@ describe('the refresh worker', () => {
           if (calls === 1) throw new Error('connection refused');
           return [grant('cred_a', 2), grant('cred_b', 30)];
         },
+        releaseLease: async () => undefined,
         deleteExpiredStates: async () => undefined,
       },
       tokens: { refreshClaimed: async () => 'refreshed' },
@@ -94,5 +95,37 @@ describe('the refresh worker', () => {
     expect(text).toContain('credence_token_refresh_lag_seconds_count 2');
     expect(text).toContain('credence_token_refresh_lag_seconds_sum 32');
     expect(text).toContain('credence_token_refresh_lag_seconds_bucket{le="2"} 1');
+  });
+
+  it('starts no refresh once half the lease is gone, and lets those grants go for the next claim', async () => {
+    let now = NOW.getTime();
+    const released: string[] = [];
+    const started: string[] = [];
+    const worker = createRefreshWorker({
+      store: {
+        claimDue: async () => [grant('cred_a', 0), grant('cred_b', 0), grant('cred_c', 0)],
+        releaseLease: async (credentialId, owner) => void released.push(`${credentialId} ${owner}`),
+        deleteExpiredStates: async () => undefined,
+      },
+      tokens: {
+        // A slow provider: the first refresh takes 60% of the lease.
+        refreshClaimed: async (g) => {
+          started.push(g.credentialId);
+          now += 600;
+          return 'refreshed';
+        },
+      },
+      clock: { now: () => new Date(now) },
+      owner: 'worker-a',
+      pollMs: 1000,
+      concurrency: 1,
+      leaseMs: 1000,
+    });
+    const { lines, log } = capture();
+    worker.start(log);
+    await worker.stop();
+    expect(started).toEqual(['cred_a']);
+    expect(released).toEqual(['cred_b worker-a', 'cred_c worker-a']);
+    expect(lines.find((l) => l.message === 'token refresh pass')?.details).toMatchObject({ claimed: 3, refreshed: 1, deferred: 2 });
   });
 });
