@@ -14,7 +14,7 @@ import type { CredentialFilter, CredentialRecord, CredentialStore } from './cred
 import { openAllValues, sealFieldValues } from './field-sealing.js';
 import type { CredentialView, CredentialViews } from './credential-view.js';
 import { applyOAuthSettings, optionalFieldsFor, type OAuthSettings } from '../oauth/oauth-settings.js';
-import type { OAuthStore } from '../oauth/oauth-store.js';
+import type { OAuthGrant, OAuthStore } from '../oauth/oauth-store.js';
 import type { IntegrationStore } from '../integrations/integration-store.js';
 import type { StepCredential } from '../components/component.js';
 import { rejectUnknownFields, validateFields } from './field-validation.js';
@@ -55,6 +55,8 @@ export interface AccessToken {
   tokenType: string;
   expiresAt: string | null;
   scopes: string | null;
+  /** The grant as it stood when the token was handed out, so a view of the credential needs no second read. */
+  grant?: OAuthGrant | undefined;
 }
 
 export interface ResolvedCredential {
@@ -319,7 +321,7 @@ export const createCredentialService = (deps: {
       return counted(async () => {
         requireRole(actor, 'runtime');
         const { record, values, token } = await decrypt(actor, id, tokenIfAuthorized, {});
-        return { credential: await views.opened(record, values.reveal()), values, token };
+        return { credential: await views.opened(record, values.reveal(), token?.grant), values, token };
       });
     },
   };

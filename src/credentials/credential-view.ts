@@ -102,10 +102,14 @@ export const createCredentialViews = (deps: {
     many,
     one: async (record: CredentialRecord): Promise<CredentialView> => (await many([record]))[0] as CredentialView,
 
-    /** The view of a credential whose values the caller has just decrypted, without decrypting them again. */
-    async opened(record: CredentialRecord, values: Record<string, string>): Promise<CredentialView> {
-      const grants = record.authMethod === 'oauth2' ? await deps.grants.findGrants(record.organizationId, [record.id]) : [];
-      return build(record, grants[0], values);
+    /**
+     * The view of a credential whose values the caller has just decrypted, without decrypting
+     * them again; with `grant` when the caller has just read it (a resolve that fetched a token).
+     */
+    async opened(record: CredentialRecord, values: Record<string, string>, grant?: OAuthGrant): Promise<CredentialView> {
+      if (grant || record.authMethod !== 'oauth2') return build(record, grant, values);
+      const [found] = await deps.grants.findGrants(record.organizationId, [record.id]);
+      return build(record, found, values);
     },
   };
 };

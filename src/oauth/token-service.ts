@@ -99,11 +99,12 @@ export const createTokenService = (deps: {
     }
   };
 
-  const toAccessToken = (tokens: StoredTokens, grant: Pick<OAuthGrant, 'tokenType' | 'expiresAt' | 'grantedScopes'>): AccessToken => ({
+  const toAccessToken = (tokens: StoredTokens, grant: OAuthGrant): AccessToken => ({
     accessToken: new Redacted(tokens.access_token),
     tokenType: grant.tokenType ?? 'bearer',
     expiresAt: grant.expiresAt,
     scopes: grant.grantedScopes,
+    grant,
   });
 
   /**
