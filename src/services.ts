@@ -29,7 +29,7 @@ import { createIntegrationService } from './integrations/integration-service.js'
 import { createInstanceService } from './integrations/instance-service.js';
 import { createRunService } from './integrations/run-service.js';
 import { createCredentialTestService } from './credentials/credential-test-service.js';
-import { createApiTokenService, DEFAULT_TOKEN_CACHE_MS } from './tenants/api-token-service.js';
+import { createApiTokenService } from './tenants/api-token-service.js';
 import { createApiTokenStore } from './tenants/api-token-store.js';
 import { createCustomerService } from './tenants/customer-service.js';
 import { createOrganizationService } from './tenants/organization-service.js';
@@ -78,7 +78,7 @@ export const createServices = (options: ServiceOptions) => {
   const oauthFetch = options.fetch ?? createOAuthFetch(allowInsecureLoopback);
   const outboundFetch = options.fetch ?? createComponentFetch();
   const audit = createAuditService({ store: createAuditStore(db, options.engine), clock });
-  const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs ?? DEFAULT_TOKEN_CACHE_MS });
+  const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs });
   const organizations = createOrganizationService({ tenants: tenantStore, keyring, tokens, audit, transact, clock });
   const customers = createCustomerService({
     tenants: tenantStore,

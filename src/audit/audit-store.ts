@@ -170,25 +170,27 @@ const byOrganization = (contents: readonly EventContent[]): Array<[string, Event
 
 /**
  * The audit trail: append-only, chained by hash per organization, newest first when listed.
- * With `engine` 'postgres' each append is a single statement; otherwise the portable path.
+ * An event recorded inside a change's transaction is appended there (with `engine` 'postgres'
+ * in a single statement); events recorded on their own are appended in shared batches.
  */
 export const createAuditStore = (db: Db, engine?: Engine) => {
-  /** Appends events at the end of their organizations' chains, creating a chain's head on its first event. */
-  const appendAll = async (trx: Db, contents: readonly EventContent[]): Promise<void> => {
-    for (const [organizationId, group] of byOrganization(contents)) {
-      if (await appendPortable(trx, organizationId, group)) continue;
-      await createHead(trx, organizationId);
-      if (!(await appendPortable(trx, organizationId, group))) throw new Error('The audit chain head could not be claimed');
-    }
+  /** Runs `append`, creating the organization's chain head first when it has none yet (its first event). */
+  const withHead = async (trx: Db, organizationId: string, append: () => Promise<boolean>): Promise<void> => {
+    if (await append()) return;
+    await createHead(trx, organizationId);
+    if (!(await append())) throw new Error('The audit chain head could not be claimed');
   };
 
-  /** Appends one event inside the caller's transaction. */
+  /** Appends events at the end of their organizations' chains. */
+  const appendAll = async (trx: Db, contents: readonly EventContent[]): Promise<void> => {
+    for (const [organizationId, group] of byOrganization(contents)) await withHead(trx, organizationId, () => appendPortable(trx, organizationId, group));
+  };
+
+  /** Appends one event inside the caller's transaction: on PostgreSQL in a single statement. */
   const appendInTransaction = async (event: AuditEvent, trx: Db): Promise<void> => {
     const content = contentOf(event);
     if (engine !== 'postgres') return appendAll(trx, [content]);
-    if (await appendOnPostgres(trx, content)) return;
-    await createHead(trx, event.organizationId);
-    if (!(await appendOnPostgres(trx, content))) throw new Error('The audit chain head could not be claimed');
+    return withHead(trx, event.organizationId, () => appendOnPostgres(trx, content));
   };
 
   /** Events recorded on their own share transactions: one commit and one head update per organization for many events. */

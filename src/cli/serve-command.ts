@@ -16,18 +16,18 @@ export const serve = async (options: { role?: string }): Promise<void> => {
   if (!SERVE_ROLES.includes(role)) throw new CliError(`--role must be one of ${SERVE_ROLES.join(', ')}`);
   const config = readConfig();
   const log = createLogger(config);
-  const https = role === 'worker' ? undefined : readTlsFiles(config);
+  // A worker has no API port; with CREDENCE_METRICS_PORT it still answers /metrics, over TLS when configured.
+  const metricsPort = role === 'worker' ? config.metricsPort : undefined;
+  const https = role === 'worker' && metricsPort === undefined ? undefined : readTlsFiles(config);
   const runtime = await openRuntime(config, { warn: (message) => log.warn(message) });
   const app =
     role === 'worker'
       ? undefined
       : await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: log, publicUrl: config.publicUrl, metricsToken: config.metricsToken, https });
-  // A worker has no API port; with CREDENCE_METRICS_PORT it still answers /metrics.
-  const metricsPort = role === 'worker' ? config.metricsPort : undefined;
   const metricsApp =
     metricsPort === undefined
       ? undefined
-      : await buildMetricsApp({ metrics: runtime.services.metrics, access: { tokens: runtime.services.tokens, metricsToken: config.metricsToken }, loggerInstance: log });
+      : await buildMetricsApp({ metrics: runtime.services.metrics, access: { tokens: runtime.services.tokens, metricsToken: config.metricsToken }, loggerInstance: log, https });
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -4,7 +4,7 @@ import { ListBucketsCommand, ListObjectsV2Command, S3Client, S3ServiceException 
 import { Type, type Static, type TObject } from 'typebox';
 import { Value } from 'typebox/value';
 import { isForbiddenAddress, isIpLiteral } from '../net/address-policy.js';
-import { guardedLookup, outboundRefusal, systemResolve, type ResolveHost } from '../net/guarded-fetch.js';
+import { REFUSED_ADDRESS_REASON, guardedLookup, outboundRefusal, systemResolve, type ResolveHost } from '../net/guarded-fetch.js';
 import { ComponentError, type ActionContext, type Component, type ComponentAction } from './component.js';
 
 /**
@@ -61,8 +61,6 @@ interface Location {
 const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied']);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 const NETWORK_NAMES = new Set(['TimeoutError', 'AbortError', 'RequestTimeout']);
-/** Worded as the http component words it. */
-const REFUSED_ADDRESS = 'the address is link-local or cloud metadata, which Credence does not call';
 
 const parseInputs = <T extends TObject>(schema: T, inputs: Record<string, unknown>): Static<T> => {
   const value = Value.Convert(schema, Value.Default(schema, structuredClone(inputs)));
@@ -85,7 +83,7 @@ const resolveLocation = (inputs: { region?: string; endpoint?: string }): Locati
   // Keys belong in the credential, never in a URL that ends up in inputs and logs.
   if (url.username !== '' || url.password !== '') throw new ComponentError('bad_input', 'endpoint must not contain a user name or password');
   // An IP address is connected to without a lookup, so the lookup's check cannot see it.
-  if (isIpLiteral(url.hostname) && isForbiddenAddress(url.hostname)) throw new ComponentError('unreachable', `Could not reach ${url.host} (${REFUSED_ADDRESS})`);
+  if (isIpLiteral(url.hostname) && isForbiddenAddress(url.hostname)) throw new ComponentError('unreachable', `Could not reach ${url.host} (${REFUSED_ADDRESS_REASON})`);
   return { region, endpoint: url, where: url.host };
 };
 
@@ -142,7 +140,7 @@ const isServiceFailure = (error: unknown): error is ServiceFailure =>
  */
 const describeFailure = (error: unknown, context: ActionContext, location: Location, bucket?: string): ComponentError => {
   if (error instanceof ComponentError) return error;
-  if (outboundRefusal(error)) return new ComponentError('unreachable', `Could not reach ${location.where} (${REFUSED_ADDRESS})`);
+  if (outboundRefusal(error)) return new ComponentError('unreachable', `Could not reach ${location.where} (${REFUSED_ADDRESS_REASON})`);
   if (isServiceFailure(error)) {
     const status = error.$metadata.httpStatusCode;
     // The code comes from the server: keep it only if it looks like one.

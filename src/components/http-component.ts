@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Type, type Static, type TObject } from 'typebox';
 import { Value } from 'typebox/value';
+import { REFUSED_ADDRESS_REASON } from '../net/guarded-fetch.js';
 import { ComponentError, type ActionContext, type Component, type StepCredential } from './component.js';
 
 /**
@@ -91,7 +92,7 @@ const NETWORK_REASONS: Record<string, string> = {
   CERT_HAS_EXPIRED: 'TLS certificate expired',
   ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate is for another host',
   // From the guarded fetch (src/net/guarded-fetch.ts).
-  CREDENCE_OUTBOUND_REFUSED: 'the address is link-local or cloud metadata, which Credence does not call',
+  CREDENCE_OUTBOUND_REFUSED: REFUSED_ADDRESS_REASON,
   CREDENCE_RESPONSE_TOO_LARGE: 'the answer is too large',
 };
 

@@ -5,7 +5,7 @@ import SftpClient from 'ssh2-sftp-client';
 import sshpk from 'sshpk';
 import { Type, type Static, type TObject } from 'typebox';
 import { Value } from 'typebox/value';
-import { resolveCheckedAddress, systemResolve, type ResolveHost } from '../net/guarded-fetch.js';
+import { REFUSED_ADDRESS_REASON, resolveCheckedAddress, systemResolve, type ResolveHost } from '../net/guarded-fetch.js';
 import { ComponentError, type ActionContext, type Component, type ComponentAction } from './component.js';
 
 /**
@@ -203,8 +203,8 @@ const UNREACHABLE_CODES: Record<string, string> = {
   ENETUNREACH: 'the network cannot be reached',
   ETIMEDOUT: 'the connection timed out',
   ECONNRESET: 'the connection was reset',
-  // From the address check (src/net/guarded-fetch.ts), worded as the http component words it.
-  CREDENCE_OUTBOUND_REFUSED: 'the address is link-local or cloud metadata, which Credence does not call',
+  // From the address check (src/net/guarded-fetch.ts).
+  CREDENCE_OUTBOUND_REFUSED: REFUSED_ADDRESS_REASON,
 };
 
 /** Turns any failure into a ComponentError a person can act on; no message carries a secret. */

@@ -78,16 +78,26 @@ export const createKeyring = (deps: {
     cache.set(key, dataKey);
   };
 
-  const unwrapVersion = async (organizationId: string, scopeId: string, version: number, trx?: Db): Promise<Buffer> => {
+  /**
+   * A cached key, synchronously. Callers use it before they next yield, so a key wiped from the
+   * cache meanwhile (a rotation or deletion in another request) is never used zeroed.
+   */
+  const cachedKey = (organizationId: string, scopeId: string, version: number): Buffer | undefined => {
     const cacheKey = `${organizationId}/${scopeId}/${version}`;
     const cached = cache.get(cacheKey);
-    deps.metrics?.dataKeyLookup(cached ? 'hit' : 'miss');
-    if (cached) {
-      // Least recently used goes first: a hit moves the key to the back.
-      cache.delete(cacheKey);
-      cache.set(cacheKey, cached);
-      return cached;
-    }
+    if (!cached) return undefined;
+    deps.metrics?.dataKeyLookup('hit');
+    // Least recently used goes first: a hit moves the key to the back.
+    cache.delete(cacheKey);
+    cache.set(cacheKey, cached);
+    return cached;
+  };
+
+  const unwrapVersion = async (organizationId: string, scopeId: string, version: number, trx?: Db): Promise<Buffer> => {
+    const cacheKey = `${organizationId}/${scopeId}/${version}`;
+    const cached = cachedKey(organizationId, scopeId, version);
+    if (cached) return cached;
+    deps.metrics?.dataKeyLookup('miss');
     const inFlight = pending.get(cacheKey);
     if (inFlight) return inFlight;
     const unwrapping = (async () => {
@@ -103,6 +113,29 @@ export const createKeyring = (deps: {
     } finally {
       pending.delete(cacheKey);
     }
+  };
+
+  /**
+   * Seals values of any scopes, each under its scope's current data key; the current
+   * versions of all the scopes are looked up in one query, and each key's use is tallied once.
+   */
+  const sealEach = async (items: ReadonlyArray<{ ctx: CipherContext; plaintext: Buffer }>, trx?: Db): Promise<string[]> => {
+    if (items.length === 0) return [];
+    const current = await store.findCurrentEach(
+      items.map(({ ctx }) => ctx),
+      trx,
+    );
+    const sealed: string[] = [];
+    const uses = new Map<string, number>();
+    for (const { ctx, plaintext } of items) {
+      const key = current.get(scopeKey(ctx.organizationId, ctx.scopeId));
+      if (!key) throw new Error(`No data key for scope ${ctx.scopeId}`);
+      const dataKey = cachedKey(ctx.organizationId, ctx.scopeId, key.version) ?? (await unwrapVersion(ctx.organizationId, ctx.scopeId, key.version, trx));
+      sealed.push(`${ciphertextPrefix(key.version)}${sealBytes(dataKey, plaintext, cipherAad(ctx, key.version)).toString('base64url')}`);
+      uses.set(key.id, (uses.get(key.id) ?? 0) + 1);
+    }
+    for (const [id, count] of uses) deps.tally?.count(id, count);
+    return sealed;
   };
 
   return {
@@ -131,53 +164,23 @@ export const createKeyring = (deps: {
 
     /** Encrypts `plaintext` under the scope's current data key. */
     async seal(ctx: CipherContext, plaintext: Buffer, trx?: Db): Promise<string> {
-      const current = await store.findCurrent(ctx.organizationId, ctx.scopeId, trx);
-      if (!current) throw new Error(`No data key for scope ${ctx.scopeId}`);
-      const dataKey = await unwrapVersion(ctx.organizationId, ctx.scopeId, current.version, trx);
-      const sealed = sealBytes(dataKey, plaintext, cipherAad(ctx, current.version));
-      deps.tally?.count(current.id, 1);
-      return `${FORMAT}.${current.version}.${sealed.toString('base64url')}`;
+      return (await sealEach([{ ctx, plaintext }], trx))[0] as string;
     },
 
     /** Seals several values of one scope under its current data key, looked up once (re-encryption batches). */
-    async sealAll(
+    sealAll(
       organizationId: string,
       scopeId: string,
       items: ReadonlyArray<{ recordId: string; fieldSet: string; plaintext: Buffer }>,
       trx?: Db,
     ): Promise<string[]> {
-      if (items.length === 0) return [];
-      const current = await store.findCurrent(organizationId, scopeId, trx);
-      if (!current) throw new Error(`No data key for scope ${scopeId}`);
-      const dataKey = await unwrapVersion(organizationId, scopeId, current.version, trx);
-      const sealed = items.map(
-        ({ recordId, fieldSet, plaintext }) =>
-          `${FORMAT}.${current.version}.${sealBytes(dataKey, plaintext, cipherAad({ organizationId, scopeId, recordId, fieldSet }, current.version)).toString('base64url')}`,
-      );
-      deps.tally?.count(current.id, items.length);
-      return sealed;
-    },
-
-    /**
-     * Seals values of any scopes, each under its scope's current data key; the current
-     * versions of all the scopes are looked up in one query.
-     */
-    async sealEach(items: ReadonlyArray<{ ctx: CipherContext; plaintext: Buffer }>, trx?: Db): Promise<string[]> {
-      if (items.length === 0) return [];
-      const current = await store.findCurrentEach(
-        items.map(({ ctx }) => ctx),
+      return sealEach(
+        items.map(({ recordId, fieldSet, plaintext }) => ({ ctx: { organizationId, scopeId, recordId, fieldSet }, plaintext })),
         trx,
       );
-      const sealed: string[] = [];
-      for (const { ctx, plaintext } of items) {
-        const key = current.get(scopeKey(ctx.organizationId, ctx.scopeId));
-        if (!key) throw new Error(`No data key for scope ${ctx.scopeId}`);
-        const dataKey = await unwrapVersion(ctx.organizationId, ctx.scopeId, key.version, trx);
-        sealed.push(`${FORMAT}.${key.version}.${sealBytes(dataKey, plaintext, cipherAad(ctx, key.version)).toString('base64url')}`);
-        deps.tally?.count(key.id, 1);
-      }
-      return sealed;
     },
+
+    sealEach,
 
     /** Decrypts a value sealed for exactly this context. Any mismatch is DECRYPTION_FAILED. */
     async open(ctx: CipherContext, ciphertext: string, trx?: Db): Promise<Buffer> {
@@ -186,7 +189,7 @@ export const createKeyring = (deps: {
       if (format !== FORMAT || !/^[1-9]\d{0,8}$/.test(versionText ?? '') || body === undefined || !BASE64URL.test(body) || rest.length > 0) {
         throw decryptionFailed();
       }
-      const dataKey = await unwrapVersion(ctx.organizationId, ctx.scopeId, version, trx);
+      const dataKey = cachedKey(ctx.organizationId, ctx.scopeId, version) ?? (await unwrapVersion(ctx.organizationId, ctx.scopeId, version, trx));
       return openBytes(dataKey, Buffer.from(body, 'base64url'), cipherAad(ctx, version));
     },
 

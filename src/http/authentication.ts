@@ -17,6 +17,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * Cookie names: `__Host-` and Secure wherever the browser will keep such a cookie
  * (https, or a loopback address in development).
  */
+/** The token of an `Authorization: Bearer <token>` header, if that is what it holds. */
+export const bearerOf = (header: string | undefined): string | undefined => header?.match(/^Bearer +(\S+) *$/i)?.[1];
+
 export const cookieSettings = (publicUrl: string, base: string): { name: string; secure: boolean } => {
   const url = new URL(publicUrl);
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
@@ -43,8 +46,8 @@ export const requireAuthentication = (
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
     if (header !== undefined) {
-      const match = header.match(/^Bearer +(\S+) *$/i);
-      const actor = match?.[1] ? await deps.tokens.authenticate(match[1]) : undefined;
+      const bearer = bearerOf(header);
+      const actor = bearer ? await deps.tokens.authenticate(bearer) : undefined;
       if (!actor) throw new AppError('UNAUTHENTICATED', 'Send a valid API token as "Authorization: Bearer <token>"');
       request.actor = actor;
       return;

@@ -2,17 +2,18 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { AppError, forbidden } from '../common/app-error.js';
 import type { Redacted } from '../common/redacted.js';
+import { isLoopbackAddress } from '../net/address-policy.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ApiTokenService } from '../tenants/api-token-service.js';
+import { bearerOf } from './authentication.js';
 import { registerErrorHandling } from './errors.js';
+import { httpsServerFactory, type TlsFiles } from './tls.js';
 
 export interface MetricsAccess {
   tokens: Pick<ApiTokenService, 'authenticate'>;
   /** `CREDENCE_METRICS_TOKEN`: when set, every scraper must present it (or an org_admin API token). */
   metricsToken?: Redacted<string> | undefined;
 }
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
@@ -23,7 +24,7 @@ const digest = (text: string): Buffer => createHash('sha256').update(text).diges
 const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip'];
 
 const fromLoopback = (request: FastifyRequest): boolean =>
-  LOOPBACK.has(request.socket.remoteAddress ?? '') && FORWARDING_HEADERS.every((name) => request.headers[name] === undefined);
+  isLoopbackAddress(request.socket.remoteAddress ?? '') && FORWARDING_HEADERS.every((name) => request.headers[name] === undefined);
 
 /**
  * Who may read `/metrics`. Metrics carry no secrets and no ids, but they do tell how busy
@@ -34,7 +35,7 @@ const fromLoopback = (request: FastifyRequest): boolean =>
  *   freely, and anyone else needs an org_admin API token.
  */
 const checkAccess = async (request: FastifyRequest, access: MetricsAccess): Promise<void> => {
-  const bearer = request.headers.authorization?.match(/^Bearer +(\S+) *$/i)?.[1];
+  const bearer = bearerOf(request.headers.authorization);
   if (bearer === undefined) {
     if (!access.metricsToken && fromLoopback(request)) return;
     throw new AppError('UNAUTHENTICATED', 'Send the metrics token or an org_admin API token as "Authorization: Bearer <token>"');
@@ -67,8 +68,14 @@ export const registerMetrics = (app: FastifyInstance, metrics: Metrics, access: 
  * The whole HTTP surface of a worker-only process (`serve --role worker` with
  * `CREDENCE_METRICS_PORT`): `/metrics`, under the same access rule, and nothing else.
  */
-export const buildMetricsApp = async (options: { metrics: Metrics; access: MetricsAccess; loggerInstance: FastifyBaseLogger }): Promise<FastifyInstance> => {
-  const app = Fastify({ loggerInstance: options.loggerInstance });
+export const buildMetricsApp = async (options: {
+  metrics: Metrics;
+  access: MetricsAccess;
+  loggerInstance: FastifyBaseLogger;
+  /** Served over HTTPS with these, like the API: scrapers send a bearer token. */
+  https?: TlsFiles | undefined;
+}): Promise<FastifyInstance> => {
+  const app = Fastify({ loggerInstance: options.loggerInstance, ...(options.https ? { serverFactory: httpsServerFactory(options.https) } : {}) });
   registerErrorHandling(app);
   registerMetrics(app, options.metrics, options.access);
   await app.ready();

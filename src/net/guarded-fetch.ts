@@ -61,6 +61,9 @@ export const systemResolve: ResolveHost = (hostname) =>
     dnsLookup(hostname, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses)));
   });
 
+/** Why a component could not reach a refused address, worded the same by every component. */
+export const REFUSED_ADDRESS_REASON = 'the address is link-local or cloud metadata, which Credence does not call';
+
 const refused = (message: string) => new OutboundRefusedError('CREDENCE_OUTBOUND_REFUSED', message);
 
 /**

@@ -41,7 +41,7 @@ export const createApiTokenService = (deps: {
   transact: Transact;
   clock: Clock;
   /** 0 turns the cache off. */
-  cacheTtlMs?: number;
+  cacheTtlMs?: number | undefined;
 }) => {
   const { store, tenants, audit, transact, clock } = deps;
   const cacheTtlMs = deps.cacheTtlMs ?? DEFAULT_TOKEN_CACHE_MS;
