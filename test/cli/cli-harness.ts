@@ -101,10 +101,10 @@ export interface Server {
 }
 
 /** Starts `credence serve`; call `waitUntilHealthy` before using it. */
-export const startServe = (env: Record<string, string>): Server => {
+export const startServe = (env: Record<string, string>, args: readonly string[] = []): Server => {
   const port = env.PORT;
   if (!port) throw new Error('startServe needs PORT in the environment');
-  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const { exited, output } = track(child);
   return { child, baseUrl: `http://127.0.0.1:${port}`, exited, output };
 };

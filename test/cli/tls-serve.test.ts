@@ -90,6 +90,19 @@ describe('credence serve over HTTPS (CREDENCE_TLS_CERT, CREDENCE_TLS_KEY)', () =
     expect(plain).not.toBe(200);
   });
 
+  it('serves a worker\'s /metrics port over https too, since scrapers send bearer tokens to it', async () => {
+    const metricsPort = await freePort();
+    const worker = startServe({ ...env, PORT: String(await freePort()), CREDENCE_METRICS_PORT: String(metricsPort), CREDENCE_TLS_CERT: tls.cert, CREDENCE_TLS_KEY: tls.key }, ['--role', 'worker']);
+    try {
+      await waitForHttps(worker, `https://127.0.0.1:${metricsPort}/metrics`, ca);
+      const response = await get(`https://127.0.0.1:${metricsPort}/metrics`, ca);
+      expect(response.status).toBe(200);
+      expect(response.body).toContain('credence_token_refreshes_total');
+    } finally {
+      await stopServer(worker).catch(() => undefined);
+    }
+  });
+
   it('refuses to start with a certificate but no key', async () => {
     const result = await runCli(['serve'], { ...env, PORT: String(await freePort()), CREDENCE_TLS_CERT: tls.cert });
     expect(result.code).toBe(1);
