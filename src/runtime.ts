@@ -40,6 +40,7 @@ export const openRuntime = async (
       keyProvider,
       clock,
       allowInsecureLoopback: config.allowInsecureLoopback,
+      outboundAllowedNetworks: config.outboundAllowedNetworks,
       publicUrl: config.publicUrl,
       mailer,
       refresh: config.refresh,
@@ -48,6 +49,7 @@ export const openRuntime = async (
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     await services.keyring.verifyRootKey();
+    for (const line of await services.migrateDestinations()) log.warn(`Sealed destinations derived for ${line}`);
     let closed = false;
     return {
       config,

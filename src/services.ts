@@ -12,6 +12,8 @@ import { createKeyring } from './crypto/keyring.js';
 import { createEncryptionCounter, DEFAULT_ROTATION_THRESHOLD } from './crypto/encryption-counter.js';
 import { createKeyLifecycle } from './crypto/key-lifecycle.js';
 import { createComponentFetch, createOAuthFetch } from './net/guarded-fetch.js';
+import { componentAddressRule } from './net/address-policy.js';
+import { migrateDestinations } from './credentials/destination-migration.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createAuthorizationService } from './oauth/authorization-service.js';
 import { createMailer, type Mailer } from './oauth/mailer.js';
@@ -42,6 +44,8 @@ export interface ServiceOptions {
   keyProvider: KeyProvider;
   clock: Clock;
   allowInsecureLoopback: boolean;
+  /** Private networks (CIDRs) integration steps may reach; none unless given. */
+  outboundAllowedNetworks?: readonly string[];
   publicUrl: string;
   mailer: Mailer;
   /** Refresh worker settings; `leaseMs` is how long its claim on a due grant holds. */
@@ -76,7 +80,8 @@ export const createServices = (options: ServiceOptions) => {
   const components = createComponentRegistry(options.components ?? BUILT_IN_COMPONENTS);
   // Outbound calls go through the guarded fetch (src/net/guarded-fetch.ts) unless a test injects one.
   const oauthFetch = options.fetch ?? createOAuthFetch(allowInsecureLoopback);
-  const outboundFetch = options.fetch ?? createComponentFetch();
+  const addressRule = componentAddressRule({ allowLoopback: allowInsecureLoopback, allowedNetworks: options.outboundAllowedNetworks ?? [] });
+  const network = { fetch: options.fetch ?? createComponentFetch({ addressRule }), addressRule };
   const audit = createAuditService({ store: createAuditStore(db, options.engine), clock });
   const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs });
   const organizations = createOrganizationService({ tenants: tenantStore, keyring, tokens, audit, transact, clock });
@@ -150,8 +155,8 @@ export const createServices = (options: ServiceOptions) => {
   });
   const integrations = createIntegrationService({ store: integrationStore, components, audit, transact, clock });
   const instances = createInstanceService({ store: integrationStore, credentials: credentialStore, tenants: tenantStore, components, audit, transact, clock });
-  const runs = createRunService({ store: integrationStore, components, credentials, audit, clock, fetch: outboundFetch });
-  const credentialTests = createCredentialTestService({ credentials, store: credentialStore, components, audit, clock, fetch: outboundFetch });
+  const runs = createRunService({ store: integrationStore, components, credentials, audit, clock, network });
+  const credentialTests = createCredentialTestService({ credentials, store: credentialStore, components, audit, clock, network });
   const { pollMs, batchSize, concurrency, leaseMs } = options.refresh;
   const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, metrics });
   const keyLifecycle = createKeyLifecycle({
@@ -188,6 +193,9 @@ export const createServices = (options: ServiceOptions) => {
     instances,
     runs,
     credentialTests,
+    /** Reseals credentials stored before destinations existed (see destination-migration.ts); one line per credential moved. */
+    migrateDestinations: () =>
+      migrateDestinations({ db, credentials: credentialStore, bindings: integrationStore, components, keyring, now: () => clock.now().toISOString() }),
   };
 };
 

@@ -76,13 +76,14 @@ export interface SeedCredential {
   status: CredentialStatus;
   values: Record<string, string>;
   oauthSettings?: OAuthSettings;
+  destinations?: string[];
 }
 
 export const OAUTH_SETTINGS: OAuthSettings = { grantType: 'authorization_code', provider: null, issuer: null, extraAuthParams: {}, clientAuth: 'client_secret_basic' };
 
 /** The stored row of a credential, its values sealed as the credential service seals them. */
 export const credentialRow = async (keyring: Keyring, organizationId: string, credential: SeedCredential, at: string): Promise<CredentialsTable> => {
-  const sealed = await sealFieldValues(keyring, { id: credential.id, organizationId, customerId: credential.customerId, authMethod: credential.authMethod }, credential.values);
+  const sealed = await sealFieldValues(keyring, { id: credential.id, organizationId, customerId: credential.customerId, authMethod: credential.authMethod, destinations: credential.destinations ?? [] }, credential.values);
   return {
     id: credential.id,
     organization_id: organizationId,
@@ -96,6 +97,7 @@ export const credentialRow = async (keyring: Keyring, organizationId: string, cr
     secret_ciphertext: sealed.secretCiphertext,
     oauth_settings: credential.oauthSettings ? JSON.stringify(credential.oauthSettings) : null,
     last_test: null,
+    destinations: JSON.stringify(credential.destinations ?? []),
     row_version: 1,
     created_at: at,
     updated_at: at,

@@ -5,6 +5,8 @@ import { Type, type Static, type TObject } from 'typebox';
 import { Value } from 'typebox/value';
 import { isForbiddenAddress, isIpLiteral } from '../net/address-policy.js';
 import { REFUSED_ADDRESS_REASON, guardedLookup, outboundRefusal, systemResolve, type ResolveHost } from '../net/guarded-fetch.js';
+import { AppError } from '../common/app-error.js';
+import { urlTargets } from './http-component.js';
 import { ComponentError, type ActionContext, type Component, type ComponentAction } from './component.js';
 
 /**
@@ -113,8 +115,8 @@ const createClient = (context: ActionContext, location: Location, resolve: Resol
       throwOnRequestTimeout: true,
       // The address policy is the agents' lookup. Agents, not agent options: from options the SDK
       // builds a second, unguarded agent for Expect: 100-continue requests.
-      httpAgent: new HttpAgent({ keepAlive: false, lookup: guardedLookup(resolve, false) }),
-      httpsAgent: new HttpsAgent({ keepAlive: false, lookup: guardedLookup(resolve, false) }),
+      httpAgent: new HttpAgent({ keepAlive: false, lookup: guardedLookup(resolve, false, context.egress.addressRule) }),
+      httpsAgent: new HttpsAgent({ keepAlive: false, lookup: guardedLookup(resolve, false, context.egress.addressRule) }),
     },
     // A bucket in another region answers with a redirect; follow it rather than fail.
     followRegionRedirects: true,
@@ -175,9 +177,20 @@ const withClient = async <T>(
   work: (client: S3Client) => Promise<T>,
 ): Promise<T> => {
   const client = createClient(context, location, resolve);
+  // Innermost, just before a request is sent: the host the SDK settled on (a region redirect
+  // included) must be one of the credential's destinations.
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { protocol?: string; hostname?: string; port?: number };
+      context.egress.authorize({ scheme: (request.protocol ?? 'https:').replace(/:$/, ''), host: request.hostname ?? '', port: request.port });
+      return next(args);
+    },
+    { step: 'deserialize', priority: 'low', name: 'credenceDestinationCheck' },
+  );
   try {
     return await work(client);
   } catch (error) {
+    if (error instanceof AppError) throw error;
     throw describeFailure(error, context, location, bucket);
   } finally {
     client.destroy();
@@ -193,6 +206,7 @@ const createListBuckets = (resolve: ResolveHost): ComponentAction => ({
   inputs: ListBucketsInputs,
   authMethods: ['api_key_secret'],
   credentialRequired: true,
+  targets: urlTargets('endpoint'),
   async perform(context, rawInputs) {
     const inputs = parseInputs(ListBucketsInputs, rawInputs);
     const location = resolveLocation(inputs);
@@ -214,6 +228,7 @@ const createListObjects = (pageSize: number, resolve: ResolveHost): ComponentAct
   inputs: ListObjectsInputs,
   authMethods: ['api_key_secret'],
   credentialRequired: true,
+  targets: urlTargets('endpoint'),
   async perform(context, rawInputs) {
     const inputs = parseInputs(ListObjectsInputs, rawInputs);
     const maxKeys = inputs.maxKeys ?? S3_PAGE_LIMIT;

@@ -1,6 +1,8 @@
 import type { TObject } from 'typebox';
 import type { Redacted } from '../common/redacted.js';
 import type { AuthMethodKey } from '../credentials/auth-methods.js';
+import type { EgressTarget } from '../net/destinations.js';
+import type { StepEgress } from '../net/egress.js';
 
 /**
  * The component contract. A component talks to one outside service; each of its actions
@@ -17,6 +19,10 @@ export interface StepCredential {
   fields: Redacted<Record<string, string>>;
   /** oauth2 only: an access token valid for at least the next minute. */
   accessToken?: Redacted<string> | undefined;
+  /** The origins the credential may be sent to, as sealed with it. */
+  destinations: readonly string[];
+  /** The credential's label, named when a destination is refused. */
+  label?: string | undefined;
 }
 
 /** A logger for a step. Lines go into the run record; any credential value in them is blanked. */
@@ -31,8 +37,10 @@ export interface ActionContext {
   /** Aborted when the step times out or the run is cancelled; pass it to every outbound call. */
   signal: AbortSignal;
   timeoutMs: number;
-  /** Outbound HTTP (tests may wrap it). */
+  /** Outbound HTTP, through the egress gate (tests may wrap it). */
   fetch: typeof fetch;
+  /** The egress gate: ask it before connecting anywhere with the credential. */
+  egress: StepEgress;
 }
 
 export interface ComponentAction {
@@ -42,6 +50,13 @@ export interface ComponentAction {
   inputs: TObject;
   authMethods: readonly AuthMethodKey[];
   credentialRequired: boolean;
+  /**
+   * Where the action will connect for these inputs, when the inputs say so (a URL, a host and
+   * port). Checked against the bound credential's destinations before it is decrypted, and at
+   * deploy time for inputs that are literals. The component still asks `context.egress` for
+   * every connection it makes.
+   */
+  targets?(inputs: Record<string, unknown>): Array<EgressTarget | URL>;
   /** Does the work and returns JSON-serialisable output, which later steps may refer to. */
   perform(context: ActionContext, inputs: Record<string, unknown>): Promise<unknown>;
 }

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { ComponentError, type ActionContext, type Component } from './component.js';
-import { discardBody, fetchFailure, parseInputs, statusLabel } from './http-component.js';
+import { discardBody, fetchFailure, parseInputs, statusLabel, urlTargets } from './http-component.js';
 
 /**
  * The `dropbox` component: a client of the Dropbox HTTP API v2 with an OAuth 2.0 access token.
@@ -115,6 +115,7 @@ const dropboxFailure = (status: number, text: string, folder?: string): Componen
 
 /** One RPC call: POST with a JSON body and the bearer token; the parsed JSON answer, or a ComponentError. */
 const call = async (context: ActionContext, url: URL, body: unknown, folder?: string): Promise<Record<string, unknown>> => {
+  context.egress.authorize(url);
   const init: RequestInit = {
     method: 'POST',
     headers: { authorization: `Bearer ${accessToken(context)}`, 'content-type': 'application/json' },
@@ -216,6 +217,7 @@ export const dropboxComponent: Component = {
       inputs: ListFolderInputs,
       authMethods: ['oauth2'],
       credentialRequired: true,
+      targets: urlTargets('apiBaseUrl', DROPBOX_API_BASE_URL),
       perform: listFolder,
     },
     {
@@ -225,6 +227,7 @@ export const dropboxComponent: Component = {
       inputs: GetCurrentAccountInputs,
       authMethods: ['oauth2'],
       credentialRequired: true,
+      targets: urlTargets('apiBaseUrl', DROPBOX_API_BASE_URL),
       perform: getCurrentAccount,
     },
   ],

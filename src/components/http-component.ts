@@ -210,6 +210,8 @@ const parseUrl = (raw: string): URL => {
 /** Sends the request without following redirects; a thrown fetch becomes `unreachable`. */
 const send = async (context: ActionContext, input: RequestInput): Promise<{ response: Response; url: URL }> => {
   const url = parseUrl(input.url);
+  // Before the credential becomes a header: only to its sealed destinations.
+  context.egress.authorize(url);
   const method = input.method ?? 'GET';
   const headers = buildHeaders(context, input);
   const body = encodeBody(method, input.body, headers);
@@ -313,6 +315,19 @@ const performTest = async (context: ActionContext, raw: Record<string, unknown>)
   return { status: response.status };
 };
 
+/** The origin an input URL names, for the destination check before a step runs; none when it is not a URL (the step then fails on its input). */
+export const urlTargets =
+  (input: string, fallback?: string) =>
+  (inputs: Record<string, unknown>): URL[] => {
+    const raw = inputs[input] ?? fallback;
+    if (typeof raw !== 'string') return [];
+    try {
+      return [new URL(raw)];
+    } catch {
+      return [];
+    }
+  };
+
 export const httpComponent: Component = {
   key: 'http',
   name: 'HTTP',
@@ -328,6 +343,7 @@ export const httpComponent: Component = {
       inputs: RequestInputs,
       authMethods: ACCEPTED,
       credentialRequired: false,
+      targets: urlTargets('url'),
       perform: performRequest,
     },
     {
@@ -337,6 +353,7 @@ export const httpComponent: Component = {
       inputs: TestInputs,
       authMethods: ACCEPTED,
       credentialRequired: false,
+      targets: urlTargets('url'),
       perform: performTest,
     },
   ],

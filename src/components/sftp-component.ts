@@ -147,6 +147,8 @@ const sshClientOf = (client: SftpClient): SshClient => (client as unknown as { c
 
 /** Opens one SFTP connection to a checked address, runs `work` on it, and always closes it. */
 const withSftp = async <T>(context: ActionContext, target: Target, resolve: ResolveHost, work: (client: SftpClient) => Promise<T>): Promise<T> => {
+  // The password or key goes only to a host and port the credential was sealed with.
+  context.egress.authorize({ scheme: 'sftp', host: target.host, port: target.port });
   const login = readLogin(context);
   const observed: Observed = { sshError: undefined, presentedFingerprint: undefined, hostKeyRejected: false, authenticated: false, connected: false };
   if (context.signal.aborted) throw describeFailure(context.signal.reason, context, target, login, observed);
@@ -164,7 +166,7 @@ const withSftp = async <T>(context: ActionContext, target: Target, resolve: Reso
   context.signal.addEventListener('abort', abort, { once: true });
   try {
     context.log.info('Connecting to the SFTP server', { host: target.host, port: target.port });
-    const address = await resolveCheckedAddress(target.host, resolve, context.signal);
+    const address = await resolveCheckedAddress(target.host, resolve, context.signal, context.egress.addressRule);
     await client.connect({
       host: address,
       port: target.port,
@@ -278,6 +280,10 @@ const sftpAction = <T extends TObject>(definition: SftpActionDefinition<T>, reso
   inputs: definition.inputs,
   authMethods: ['basic', 'private_key'],
   credentialRequired: true,
+  targets(rawInputs) {
+    const { host, port } = rawInputs as { host?: unknown; port?: unknown };
+    return typeof host === 'string' ? [{ scheme: 'sftp', host, port: typeof port === 'number' ? port : DEFAULT_PORT }] : [];
+  },
   async perform(context, rawInputs) {
     const inputs = parseInputs(definition.inputs, rawInputs);
     const { host, port, hostKeyFingerprint, path } = definition.locate(inputs);

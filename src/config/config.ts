@@ -1,3 +1,4 @@
+import { parseNetworks } from '../net/address-policy.js';
 import { resolve, join } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
@@ -30,7 +31,10 @@ export const EnvSchema = Type.Object({
   CREDENCE_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'URL users and OAuth providers reach Credence at' })),
   CREDENCE_TLS_CERT: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate (chain) file: with CREDENCE_TLS_KEY, serve HTTPS directly' })),
   CREDENCE_TLS_KEY: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file of CREDENCE_TLS_CERT' })),
-  CREDENCE_ALLOW_INSECURE_LOOPBACK: Type.Boolean({ default: false, description: 'Accept http:// OAuth URLs on 127.0.0.1/localhost (development only)' }),
+  CREDENCE_ALLOW_INSECURE_LOOPBACK: Type.Boolean({ default: false, description: 'Accept http:// OAuth URLs on 127.0.0.1/localhost, and let integration steps reach this machine (development only)' }),
+  CREDENCE_OUTBOUND_ALLOWED_NETWORKS: Type.Optional(
+    Type.String({ description: 'Private networks (comma-separated CIDRs, e.g. 10.20.0.0/16,fd00:1::/64) integration steps and credential tests may reach' }),
+  ),
   CREDENCE_SMTP_URL: Type.Optional(
     Type.String({ pattern: '^smtps?://', description: 'SMTP server for authorization emails (smtp:// uses STARTTLS when offered, smtps:// is TLS); without it mail goes to <data dir>/outbox' }),
   ),
@@ -82,6 +86,8 @@ export interface Config {
   /** Serve HTTPS with these PEM files (both set, or neither). */
   tls: { certFile: string; keyFile: string } | undefined;
   allowInsecureLoopback: boolean;
+  /** Private networks components may reach, as CIDRs (checked at start). */
+  outboundAllowedNetworks: string[];
   logLevel: string;
   mail: { smtpUrl: Redacted<string> | undefined; from: string; outboxDir: string };
   refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number };
@@ -128,6 +134,12 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
   const previousMasterKeys = resolvePreviousMasterKeys(converted, problems);
   const tls = resolveTls(converted, problems);
   const publicUrl = resolvePublicUrl(converted, problems, tls !== undefined);
+  const outboundAllowedNetworks = (converted.CREDENCE_OUTBOUND_ALLOWED_NETWORKS ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  try {
+    parseNetworks(outboundAllowedNetworks);
+  } catch (error) {
+    problems.push(`CREDENCE_OUTBOUND_ALLOWED_NETWORKS: ${(error as Error).message}`);
+  }
   if (problems.length > 0 || !masterKey || !publicUrl) throw new ConfigError(problems);
 
   return {
@@ -141,6 +153,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     publicUrl,
     tls,
     allowInsecureLoopback: converted.CREDENCE_ALLOW_INSECURE_LOOPBACK,
+    outboundAllowedNetworks,
     logLevel: converted.CREDENCE_LOG_LEVEL,
     mail: {
       smtpUrl: converted.CREDENCE_SMTP_URL ? new Redacted(converted.CREDENCE_SMTP_URL) : undefined,

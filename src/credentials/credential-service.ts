@@ -19,6 +19,16 @@ import type { IntegrationStore } from '../integrations/integration-store.js';
 import type { StepCredential } from '../components/component.js';
 import { rejectUnknownFields, validateFields } from './field-validation.js';
 import { normalizeLabel } from './label.js';
+import { normalizeDestinations } from '../net/destinations.js';
+import { findPreset } from '../oauth/oauth-presets.js';
+
+/** oauth2 fields whose change points the credential at another provider, app or account: the grant is dropped. */
+const GRANT_DEFINING_FIELDS = ['auth_uri', 'token_uri', 'client_id'] as const;
+
+/** The destinations a new credential gets when none are given: a provider's API origins, otherwise none. */
+const defaultDestinations = (provider: string | null | undefined): string[] => [...((provider && findPreset(provider)?.apiOrigins) || [])];
+
+const sameList = (a: readonly string[] | null, b: readonly string[]): boolean => a !== null && a.length === b.length && a.every((item, i) => item === b[i]);
 
 export interface CreateCredentialInput {
   label: string;
@@ -31,12 +41,16 @@ export interface CreateCredentialInput {
   grantType?: string | undefined;
   /** oauth2 only: the issuer whose `iss` authorization responses must carry. */
   issuer?: string | undefined;
+  /** Origins the secret may be sent to; for oauth2 with a provider, the provider's API origins when absent. */
+  destinations?: string[] | undefined;
 }
 
 export interface UpdateCredentialInput {
   label?: string | undefined;
   /** New values; an empty string or null clears an optional field. */
   fields?: Record<string, string | null> | undefined;
+  /** New destinations; changing them needs every secret field re-entered in `fields`. */
+  destinations?: string[] | undefined;
 }
 
 export interface ListCredentialsQuery {
@@ -80,7 +94,7 @@ export const createCredentialService = (deps: {
   tenants: Pick<TenantStore, 'findCustomer'>;
   keyring: Pick<Keyring, 'seal' | 'open'>;
   views: CredentialViews;
-  grants: Pick<OAuthStore, 'ensureGrant'>;
+  grants: Pick<OAuthStore, 'ensureGrant' | 'resetGrant'>;
   bindings: Pick<IntegrationStore, 'usesOf' | 'rebind'>;
   /** Gives a fresh access token for an oauth2 credential (set once the OAuth module is wired). */
   accessTokens?: { fresh(record: CredentialRecord): Promise<AccessToken> } | undefined;
@@ -170,9 +184,10 @@ export const createCredentialService = (deps: {
         throw new AppError('VALIDATION_FAILED', 'provider, grantType and issuer apply only to oauth2 credentials');
       }
       validateFields(authMethod, values, validation, oauthSettings ? optionalFieldsFor(oauthSettings) : []);
+      const destinations = normalizeDestinations(input.destinations ?? defaultDestinations(oauthSettings?.provider));
       const customerId = await targetCustomer(actor, input.customerId);
       const now = clock.now().toISOString();
-      const base = { id: newId('cred'), organizationId: actor.organizationId, customerId, authMethod };
+      const base = { id: newId('cred'), organizationId: actor.organizationId, customerId, authMethod, destinations };
 
       const record = await transact(async (trx) => {
         const sealed = await sealFieldValues(keyring, base, values, trx);
@@ -195,7 +210,7 @@ export const createCredentialService = (deps: {
         await audit.record(
           actor,
           actor.organizationId,
-          { action: 'credential.created', customerId, targetType: 'credential', targetId: created.id, details: { label, authMethod, fields: sealed.setFields } },
+          { action: 'credential.created', customerId, targetType: 'credential', targetId: created.id, details: { label, authMethod, fields: sealed.setFields, destinations: destinations.join(' ') } },
           trx,
         );
         return created;
@@ -238,15 +253,29 @@ export const createCredentialService = (deps: {
       const label = input.label === undefined ? undefined : normalizeLabel(input.label);
       const changedFields = Object.keys(input.fields ?? {});
       rejectUnknownFields(current.authMethod, changedFields);
-      if (label === undefined && changedFields.length === 0) return toView(current);
+      const destinations = input.destinations === undefined ? undefined : normalizeDestinations(input.destinations);
+      const destinationsChange = destinations !== undefined && !sameList(current.destinations, destinations);
+      if (label === undefined && changedFields.length === 0 && !destinationsChange) return toView(current);
 
       const updated = await transact(async (trx) => {
         let sealed = {};
-        if (input.fields && changedFields.length > 0) {
+        let grantDropped = false;
+        if (changedFields.length > 0 || destinationsChange) {
           const values = await openAllValues(keyring, current, trx);
-          const merged = dropEmpty({ ...values.reveal(), ...input.fields });
+          const before = values.reveal();
+          const merged = dropEmpty({ ...before, ...(input.fields ?? {}) });
+          // Where a secret may go is sealed with it: whoever redirects it must know it.
+          const grantChange = GRANT_DEFINING_FIELDS.filter((name) => current.authMethod === 'oauth2' && (merged[name] ?? '') !== (before[name] ?? ''));
           validateFields(current.authMethod, merged, validation, current.oauthSettings ? optionalFieldsFor(current.oauthSettings) : []);
-          sealed = await sealFieldValues(keyring, current, merged, trx);
+          if (destinationsChange || grantChange.length > 0) requireSecretsReentered(current.authMethod, input.fields ?? {}, destinationsChange ? ['destinations', ...grantChange] : grantChange);
+          sealed = await sealFieldValues(keyring, { ...current, destinations: destinations ?? current.destinations }, merged, trx);
+          if (destinations !== undefined) sealed = { ...sealed, destinations };
+          if (grantChange.length > 0 && current.oauthSettings) {
+            grantDropped = true;
+            const clientCredentials = current.oauthSettings.grantType === 'client_credentials';
+            await deps.grants.resetGrant(current.organizationId, id, clientCredentials ? clock.now().toISOString() : null, trx);
+            sealed = { ...sealed, status: 'pending_authorization' satisfies CredentialStatus };
+          }
         }
         const updatedAt = clock.now().toISOString();
         const changes = { ...sealed, ...(label !== undefined ? { label } : {}), updatedAt };
@@ -261,10 +290,22 @@ export const createCredentialService = (deps: {
             customerId: current.customerId,
             targetType: 'credential',
             targetId: id,
-            details: { ...(label !== undefined ? { label } : {}), fieldsChanged: changedFields },
+            details: {
+              ...(label !== undefined ? { label } : {}),
+              fieldsChanged: changedFields,
+              ...(destinationsChange ? { destinations: (destinations ?? []).join(' ') } : {}),
+            },
           },
           trx,
         );
+        if (grantDropped) {
+          await audit.record(
+            actor,
+            actor.organizationId,
+            { action: 'credential.authorization_dropped', customerId: current.customerId, targetType: 'credential', targetId: id, details: { reason: 'provider, app or client id changed' } },
+            trx,
+          );
+        }
         return { ...current, ...changes, version: current.version + 1 };
       });
       return toView(updated);
@@ -313,7 +354,7 @@ export const createCredentialService = (deps: {
      */
     async resolveForStep(actor: Actor, id: string, context: Record<string, string>): Promise<StepCredential> {
       const { record, values, token } = await counted(() => decrypt(actor, id, freshToken, context));
-      return { id, authMethod: record.authMethod, fields: values, accessToken: token?.accessToken };
+      return { id, authMethod: record.authMethod, fields: values, accessToken: token?.accessToken, destinations: record.destinations ?? [], label: record.label };
     },
 
     /** Decrypts a credential for a run. Only the runtime role may; every call is audited. */
@@ -333,6 +374,16 @@ const resolveOutcomeOf = (error: unknown): ResolveOutcome => {
   if (error instanceof AppError && error.code === 'NOT_FOUND') return 'not_found';
   if (error instanceof AppError && error.code === 'FORBIDDEN') return 'forbidden';
   return 'failed';
+};
+
+/** Throws SECRETS_REQUIRED, naming them, unless every secret field of the method is given a value. */
+const requireSecretsReentered = (method: AuthMethodKey, given: Record<string, string | null>, because: string[]): void => {
+  const missing = AUTH_METHODS[method].fields.filter((spec) => spec.secret && !given[spec.name]).map((spec) => spec.name);
+  if (missing.length === 0) return;
+  throw new AppError(
+    'SECRETS_REQUIRED',
+    `Changing ${because.join(', ')} needs every secret of the credential entered again in the same request: ${missing.join(', ')}`,
+  );
 };
 
 const dropEmpty = (values: Record<string, string | null>): Record<string, string> => {

@@ -22,6 +22,12 @@ export interface CredentialRecord {
   oauthSettings: OAuthSettings | null;
   /** The last credential test's outcome, if any. */
   lastTest: LastTest | null;
+  /**
+   * The origins the secret may be sent to, canonical and sorted. They are part of the sealed
+   * sets' associated data, so they open only together. Null: sealed before destinations
+   * existed and not yet resealed; such a credential is sent nowhere.
+   */
+  destinations: string[] | null;
   version: number;
   createdAt: string;
   updatedAt: string;
@@ -46,7 +52,7 @@ export interface CredentialFilter {
 }
 
 export type CredentialChanges = Partial<
-  Pick<CredentialRecord, 'label' | 'status' | 'setFields' | 'configCiphertext' | 'secretCiphertext'>
+  Pick<CredentialRecord, 'label' | 'status' | 'setFields' | 'configCiphertext' | 'secretCiphertext' | 'destinations' | 'oauthSettings'>
 > & { updatedAt: string };
 
 /** The form of a label that searches match against, the same on every engine. */
@@ -66,6 +72,7 @@ const toRecord = (row: CredentialsTable): CredentialRecord => ({
   secretCiphertext: row.secret_ciphertext,
   oauthSettings: row.oauth_settings === null ? null : (JSON.parse(row.oauth_settings) as OAuthSettings),
   lastTest: row.last_test === null ? null : (JSON.parse(row.last_test) as LastTest),
+  destinations: row.destinations === null ? null : (JSON.parse(row.destinations) as string[]),
   version: Number(row.row_version),
   createdAt: row.created_at,
   updatedAt: row.updated_at,
@@ -89,6 +96,7 @@ export const createCredentialStore = (db: Db) => ({
         secret_ciphertext: record.secretCiphertext,
         oauth_settings: record.oauthSettings === null ? null : JSON.stringify(record.oauthSettings),
         last_test: record.lastTest === null ? null : JSON.stringify(record.lastTest),
+        destinations: record.destinations === null ? null : JSON.stringify(record.destinations),
         row_version: record.version,
         created_at: record.createdAt,
         updated_at: record.updatedAt,
@@ -151,6 +159,8 @@ export const createCredentialStore = (db: Db) => ({
         ...(changes.setFields !== undefined ? { set_fields: JSON.stringify(changes.setFields) } : {}),
         ...(changes.configCiphertext !== undefined ? { config_ciphertext: changes.configCiphertext } : {}),
         ...(changes.secretCiphertext !== undefined ? { secret_ciphertext: changes.secretCiphertext } : {}),
+        ...(changes.destinations !== undefined ? { destinations: changes.destinations === null ? null : JSON.stringify(changes.destinations) } : {}),
+        ...(changes.oauthSettings !== undefined ? { oauth_settings: changes.oauthSettings === null ? null : JSON.stringify(changes.oauthSettings) } : {}),
       })
       .where('organization_id', '=', organizationId)
       .where('id', '=', id)

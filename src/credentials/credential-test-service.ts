@@ -5,6 +5,7 @@ import { ComponentError } from '../components/component.js';
 import type { ComponentRegistry } from '../components/registry.js';
 import { checkInputs } from '../integrations/step-inputs.js';
 import { scrub, secretsOf } from '../integrations/run-service.js';
+import { stepContext, type StepNetwork } from '../integrations/step-context.js';
 import type { Actor } from '../tenants/actor.js';
 import type { CredentialService } from './credential-service.js';
 import type { CredentialStore, LastTest } from './credential-store.js';
@@ -39,7 +40,7 @@ export const createCredentialTestService = (deps: {
   components: ComponentRegistry;
   audit: Pick<AuditService, 'record'>;
   clock: Clock;
-  fetch: typeof fetch;
+  network: StepNetwork;
 }) => {
   const { credentials, store, components, audit, clock } = deps;
 
@@ -59,12 +60,13 @@ export const createCredentialTestService = (deps: {
       try {
         const credential = await credentials.resolveForStep(actor, credentialId, { purpose: 'test', component: input.component, action: action.key });
         secrets = secretsOf(credential);
-        const output = await action.perform(
-          { credential, log: { info: () => undefined, warn: () => undefined }, signal: AbortSignal.timeout(TEST_TIMEOUT_MS), timeoutMs: TEST_TIMEOUT_MS, fetch: deps.fetch },
-          checked.value,
-        );
+        const log = { info: () => undefined, warn: () => undefined };
+        const context = stepContext(deps.network, action, checked.value, { credential, log, signal: AbortSignal.timeout(TEST_TIMEOUT_MS), timeoutMs: TEST_TIMEOUT_MS });
+        const output = await action.perform(context, checked.value);
         result = { ok: true, message: `It works: ${describeOutput(output)}` };
       } catch (error) {
+        // A refused destination is the caller's request, not the credential's health: a 4xx, nothing recorded.
+        if (error instanceof AppError && error.code === 'DESTINATION_NOT_ALLOWED') throw error;
         if (error instanceof ComponentError) result = { ok: false, message: error.message };
         else if (error instanceof AppError && error.expose) result = { ok: false, message: error.message };
         else if (error instanceof Error && error.name === 'TimeoutError') result = { ok: false, message: 'The service did not answer in time' };

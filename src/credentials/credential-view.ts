@@ -37,6 +37,8 @@ export interface CredentialView {
   fields: Record<string, FieldState>;
   authorizedAt: string | null;
   oauth2: OAuth2State | null;
+  /** The origins the secret may be sent to (for oauth2: where the access token may go). Empty: sent nowhere. */
+  destinations: string[];
   /** The last credential test: did it work, what did the service say, when. */
   lastTest: { ok: boolean; message: string; at: string } | null;
   createdAt: string;
@@ -83,6 +85,7 @@ export const createCredentialViews = (deps: {
       fields,
       authorizedAt: oauth2?.authorizedAt ?? null,
       oauth2,
+      destinations: record.destinations ?? [],
       lastTest: record.lastTest,
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,

@@ -9,6 +9,8 @@ interface CredentialIdentity {
   organizationId: string;
   customerId: string | null;
   authMethod: AuthMethodKey;
+  /** Where the secret may be sent, canonical; null only for a credential sealed before destinations existed. */
+  destinations: readonly string[] | null;
 }
 
 export interface SealedFields {
@@ -16,6 +18,15 @@ export interface SealedFields {
   configCiphertext: string | null;
   secretCiphertext: string;
 }
+
+/**
+ * The field-set name that goes into a sealed set's associated data. Rule: the destinations
+ * are part of it, so a ciphertext opens only with exactly the destinations it was sealed
+ * with — a database writer who edits them (or moves the ciphertext to a credential with
+ * others) gets DECRYPTION_FAILED, never a secret sent somewhere new.
+ */
+export const credentialFieldSet = (fieldSet: 'config' | 'secret', destinations: readonly string[] | null): string =>
+  destinations === null ? fieldSet : `${fieldSet}|destinations:${JSON.stringify(destinations)}`;
 
 /**
  * A credential's values are sealed as two sets: `config` (values that may be shown back,
@@ -26,7 +37,7 @@ const context = (credential: CredentialIdentity, fieldSet: 'config' | 'secret'):
   organizationId: credential.organizationId,
   scopeId: credential.customerId ?? credential.organizationId,
   recordId: credential.id,
-  fieldSet,
+  fieldSet: credentialFieldSet(fieldSet, credential.destinations),
 });
 
 export const sealFieldValues = async (

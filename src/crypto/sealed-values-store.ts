@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { ciphertextPrefix } from './keyring.js';
+import { credentialFieldSet } from '../credentials/field-sealing.js';
 
 /**
  * Every sealed column in the database, in one place: what a scope rotation re-encrypts.
@@ -90,19 +91,22 @@ const credentialSource = (db: Db): SealedSource => ({
   async read(organizationId, scopeId, after, limit, trx = db) {
     let query = trx
       .selectFrom('credentials')
-      .select(['id', 'row_version', 'config_ciphertext', 'secret_ciphertext'])
+      .select(['id', 'row_version', 'config_ciphertext', 'secret_ciphertext', 'destinations'])
       .where('organization_id', '=', organizationId)
       .where(inScope(organizationId, scopeId, 'credentials.customer_id'));
     if (after !== null) query = query.where('id', '>', after);
     const rows = await query.orderBy('id').limit(limit).execute();
-    return rows.map((row) => ({
-      key: row.id,
-      guard: Number(row.row_version),
-      values: [
-        ...(row.config_ciphertext === null ? [] : [{ column: 'config_ciphertext', fieldSet: 'config', recordId: row.id, ciphertext: row.config_ciphertext }]),
-        { column: 'secret_ciphertext', fieldSet: 'secret', recordId: row.id, ciphertext: row.secret_ciphertext },
-      ],
-    }));
+    return rows.map((row) => {
+      const destinations = row.destinations === null ? null : (JSON.parse(row.destinations) as string[]);
+      return {
+        key: row.id,
+        guard: Number(row.row_version),
+        values: [
+          ...(row.config_ciphertext === null ? [] : [{ column: 'config_ciphertext', fieldSet: credentialFieldSet('config', destinations), recordId: row.id, ciphertext: row.config_ciphertext }]),
+          { column: 'secret_ciphertext', fieldSet: credentialFieldSet('secret', destinations), recordId: row.id, ciphertext: row.secret_ciphertext },
+        ],
+      };
+    });
   },
   write: (organizationId, rows, trx) =>
     guardedUpdate(trx, { table: 'credentials', key: 'id', guard: 'row_version', guardType: 'integer', columns: ['config_ciphertext', 'secret_ciphertext'] }, organizationId, rows),

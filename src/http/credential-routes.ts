@@ -9,6 +9,7 @@ import {
   AuthMethodKey,
   Credential,
   CredentialStatus,
+  Destinations,
   FieldValue,
   IdParams,
   NullableString,
@@ -86,6 +87,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox<{
             provider: Type.Optional(Type.String({ maxLength: 64, description: 'oauth2: a preset from GET /oauth2/providers; fills in URLs and scopes' })),
             grantType: Type.Optional(Type.Enum(['authorization_code', 'client_credentials'] as const, { description: 'oauth2: default authorization_code' })),
             issuer: Type.Optional(Type.String({ maxLength: 500, description: 'oauth2: expected iss of authorization responses (default: the authorization URL origin)' })),
+            destinations: Type.Optional(Destinations),
           },
           { additionalProperties: false },
         ),
@@ -134,12 +136,14 @@ export const credentialRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags,
         summary: 'Rename a credential or set new field values',
-        description: 'Only the fields sent change. An empty string or null clears an optional field.',
+        description:
+          'Only the fields sent change. An empty string or null clears an optional field. Changing destinations, or an oauth2 credential\'s auth_uri, token_uri or client_id, needs every secret field in the same request (409 SECRETS_REQUIRED otherwise); an oauth2 URL or client id change also drops the authorization.',
         params: IdParams,
         body: Type.Object(
           {
             label: Type.Optional(Type.String({ maxLength: 200 })),
             fields: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Union([FieldValue, Type.Null()]))),
+            destinations: Type.Optional(Destinations),
           },
           { additionalProperties: false },
         ),

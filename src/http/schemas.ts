@@ -59,6 +59,7 @@ export const Credential = Type.Object({
     }),
     Type.Null(),
   ]),
+  destinations: Type.Array(Type.String(), { description: 'Origins the secret may be sent to (oauth2: where the access token may go); empty means nowhere' }),
   lastTest: Type.Union([Type.Object({ ok: Type.Boolean(), message: Type.String(), at: Timestamp }), Type.Null()]),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -90,3 +91,9 @@ export const errorResponses = {
   413: ErrorBody,
   415: ErrorBody,
 };
+
+/** A credential's destinations as a request gives them. */
+export const Destinations = Type.Array(Type.String({ maxLength: 300 }), {
+  maxItems: 32,
+  description: 'Origins (scheme://host[:port], https, http or sftp; *. only as a whole leading label) the secret may be sent to',
+});

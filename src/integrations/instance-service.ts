@@ -9,6 +9,11 @@ import type { Db, Transact } from '../store/database.js';
 import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import type { Instance, Integration, IntegrationStore } from './integration-store.js';
+import { referencedSteps } from './step-inputs.js';
+import { destinationAllows, originOf } from '../net/destinations.js';
+
+/** Marks a binding problem that is only a refused destination (answered as DESTINATION_NOT_ALLOWED). */
+const DESTINATION_PROBLEM = '\u0000destination\u0000';
 
 export interface InstanceInput {
   integrationId: string;
@@ -51,6 +56,14 @@ export const createInstanceService = (deps: {
     if (!action.authMethods.includes(credential.authMethod)) {
       return `step ${step.name}: ${step.component}.${step.action} accepts ${accepts || 'no credential'}, not ${credential.authMethod}`;
     }
+    // A target the step names literally is checked now; one built from an earlier step's output, when it runs.
+    if (referencedSteps(step.inputs).length === 0) {
+      for (const target of action.targets?.(step.inputs) ?? []) {
+        if (!destinationAllows(credential.destinations ?? [], target)) {
+          return `${DESTINATION_PROBLEM}step ${step.name}: sends the credential to ${originOf(target) ?? 'an address'}, which is not among its destinations; add it to the credential's destinations first`;
+        }
+      }
+    }
     return undefined;
   };
 
@@ -83,7 +96,10 @@ export const createInstanceService = (deps: {
       if (problem) problems.push(problem);
       else checked[step.name] = credentialId;
     }
-    if (problems.length > 0) throw new AppError('INVALID_BINDING', problems.join('; '));
+    if (problems.length > 0) {
+      const destinationOnly = problems.every((p) => p.startsWith(DESTINATION_PROBLEM));
+      throw new AppError(destinationOnly ? 'DESTINATION_NOT_ALLOWED' : 'INVALID_BINDING', problems.map((p) => p.replace(DESTINATION_PROBLEM, '')).join('; '));
+    }
     return checked;
   };
 

@@ -9,6 +9,7 @@ import { AUTH_METHODS } from '../credentials/auth-methods.js';
 import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
 import type { IntegrationStore, Run, StepRecord } from './integration-store.js';
 import { checkInputs, substituteReferences } from './step-inputs.js';
+import { stepContext, type StepNetwork } from './step-context.js';
 
 export const STEP_TIMEOUT_MS = 60_000;
 const MAX_LOG_LINES = 200;
@@ -64,7 +65,7 @@ export const createRunService = (deps: {
   credentials: StepCredentialSource;
   audit: Pick<AuditService, 'record'>;
   clock: Clock;
-  fetch: typeof fetch;
+  network: StepNetwork;
   stepTimeoutMs?: number;
 }) => {
   const { store, components, credentials, audit, clock } = deps;
@@ -96,7 +97,8 @@ export const createRunService = (deps: {
       const checked = checkInputs(action.inputs, resolvedInputs);
       if (!checked.ok) throw new AppError('VALIDATION_FAILED', `Inputs do not fit ${step.component}.${step.action}: ${checked.message}`);
       const signal = AbortSignal.timeout(stepTimeoutMs);
-      const output = await action.perform({ credential: credentialId ? credential : undefined, log: logger, signal, timeoutMs: stepTimeoutMs, fetch: deps.fetch }, checked.value);
+      const context = stepContext(deps.network, action, checked.value, { credential, log: logger, signal, timeoutMs: stepTimeoutMs });
+      const output = await action.perform(context, checked.value);
       const clean = scrub(output ?? null, secrets);
       const size = Buffer.byteLength(JSON.stringify(clean));
       step.output = size <= MAX_OUTPUT_BYTES ? clean : { truncated: true, bytes: size };

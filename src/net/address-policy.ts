@@ -73,3 +73,57 @@ export const isIpLiteral = (hostname: string): boolean => isIP(hostname.replace(
 
 /** Host names that mean this machine without asking DNS. */
 export const LOOPBACK_HOST_NAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+const PRIVATE = new BlockList();
+PRIVATE.addSubnet('10.0.0.0', 8, 'ipv4');
+PRIVATE.addSubnet('172.16.0.0', 12, 'ipv4');
+PRIVATE.addSubnet('192.168.0.0', 16, 'ipv4');
+PRIVATE.addSubnet('100.64.0.0', 10, 'ipv4');
+PRIVATE.addSubnet('fc00::', 7, 'ipv6');
+
+/** True for private ranges: RFC 1918, shared address space (100.64.0.0/10) and IPv6 unique-local (fc00::/7). */
+export const isPrivateAddress = (address: string): boolean => check(PRIVATE, address, true);
+
+/** Says why an address may not be reached, or undefined when it may. */
+export type AddressRule = (address: string) => string | undefined;
+
+/** The rule every outbound call has had: never link-local, metadata, "this network" or multicast. */
+export const baseAddressRule: AddressRule = (address) => (isForbiddenAddress(address) ? 'is a link-local or cloud metadata address' : undefined);
+
+/** Parses `a.b.c.d/n` or `x::/n` into a block list; throws naming the bad entry. */
+export const parseNetworks = (cidrs: readonly string[]): BlockList => {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [address = '', bits = ''] = cidr.trim().split('/');
+    const family = isIP(address);
+    const prefix = Number(bits);
+    if (family === 0 || !/^\d{1,3}$/.test(bits) || prefix > (family === 4 ? 32 : 128)) throw new Error(`${cidr} is not a network in CIDR form (10.0.0.0/8, fd00::/8)`);
+    list.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return list;
+};
+
+/**
+ * The address rule of the calls integration steps and credential tests make (components).
+ * Rule: besides the base rule, this machine (loopback) is refused unless Credence runs with
+ * CREDENCE_ALLOW_INSECURE_LOOPBACK (development), and private ranges only where
+ * CREDENCE_OUTBOUND_ALLOWED_NETWORKS lists them — a step must not read Credence's own
+ * /metrics or scan the vendor's internal network.
+ */
+export const componentAddressRule = (options: { allowLoopback: boolean; allowedNetworks: readonly string[] }): AddressRule => {
+  const allowed = parseNetworks(options.allowedNetworks);
+  const inAllowed = (address: string): boolean => {
+    const plain = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+    const v4 = isIPv4(plain) ? plain : embeddedIPv4(plain, true);
+    return v4 ? allowed.check(v4, 'ipv4') : isIP(plain) === 6 && allowed.check(plain, 'ipv6');
+  };
+  return (address) => {
+    const base = baseAddressRule(address);
+    if (base) return base;
+    if (isLoopbackAddress(address) || (isIP(address.replace(/^\[|\]$/g, '')) === 6 && embeddedIPv4(address.replace(/^\[|\]$/g, ''), true)?.startsWith('127.'))) {
+      return options.allowLoopback ? undefined : 'is this machine (loopback), which steps may reach only with CREDENCE_ALLOW_INSECURE_LOOPBACK=true';
+    }
+    if (isPrivateAddress(address) && !inAllowed(address)) return 'is in a private network that CREDENCE_OUTBOUND_ALLOWED_NETWORKS does not list';
+    return undefined;
+  };
+};

@@ -4,7 +4,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { Transform, pipeline } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { LOOPBACK_HOST_NAMES, isForbiddenAddress, isIpLiteral, isLoopbackAddress } from './address-policy.js';
+import { LOOPBACK_HOST_NAMES, baseAddressRule, isIpLiteral, isLoopbackAddress, type AddressRule } from './address-policy.js';
 
 /**
  * A `fetch` for calls to addresses that users configure (OAuth token endpoints, integration
@@ -53,6 +53,8 @@ export interface GuardedFetchOptions {
   timeoutMs: number;
   /** DNS resolution (tests replace it); node:dns lookup by default. */
   resolve?: ResolveHost;
+  /** Which addresses may be reached; the base rule (no link-local or metadata) by default. */
+  addressRule?: AddressRule;
 }
 
 /** node:dns lookup, every address. */
@@ -62,7 +64,7 @@ export const systemResolve: ResolveHost = (hostname) =>
   });
 
 /** Why a component could not reach a refused address, worded the same by every component. */
-export const REFUSED_ADDRESS_REASON = 'the address is link-local or cloud metadata, which Credence does not call';
+export const REFUSED_ADDRESS_REASON = 'the address is link-local, cloud metadata, loopback or a private network, which Credence does not call';
 
 const refused = (message: string) => new OutboundRefusedError('CREDENCE_OUTBOUND_REFUSED', message);
 
@@ -71,16 +73,20 @@ const refused = (message: string) => new OutboundRefusedError('CREDENCE_OUTBOUND
  * their own connections through node:http(s) take it in their agents (the aws-s3 component).
  */
 export const guardedLookup =
-  (resolve: ResolveHost, loopbackOnly: boolean): LookupFunction =>
+  (resolve: ResolveHost, loopbackOnly: boolean, rule: AddressRule = baseAddressRule): LookupFunction =>
   (hostname: string, options: LookupOptions, callback) => {
     resolve(hostname).then(
       (all) => {
         const usable = all.filter((a) => options.family === undefined || options.family === 0 || a.family === options.family);
-        const bad = usable.find((a) => isForbiddenAddress(a.address) || (loopbackOnly && !isLoopbackAddress(a.address)));
         const first = usable[0];
-        if (bad || !first) {
-          const why = !first ? 'does not resolve to a usable address' : loopbackOnly ? 'resolves to an address off this machine' : 'resolves to a link-local or cloud metadata address';
-          callback(refused(`${hostname} ${why}; Credence does not call it`), '', 0);
+        let why = first ? undefined : 'does not resolve to a usable address';
+        for (const { address } of usable) {
+          const broken = rule(address);
+          if (broken) why ??= `resolves to ${address}, which ${broken}`;
+          else if (loopbackOnly && !isLoopbackAddress(address)) why ??= 'resolves to an address off this machine';
+        }
+        if (why || !first) {
+          callback(refused(`${hostname} ${why ?? ''}; Credence does not call it`), '', 0);
           return;
         }
         if (options.all) callback(null, usable);
@@ -95,17 +101,18 @@ export const guardedLookup =
  * `hostname` once, checks every address, and answers the one to connect to; an IP literal is
  * checked as it is. Stops waiting when `signal` aborts, with its reason.
  */
-export const resolveCheckedAddress = (hostname: string, resolve: ResolveHost = systemResolve, signal?: AbortSignal): Promise<string> =>
+export const resolveCheckedAddress = (hostname: string, resolve: ResolveHost = systemResolve, signal?: AbortSignal, rule: AddressRule = baseAddressRule): Promise<string> =>
   new Promise((settle, fail) => {
     const literal = hostname.replace(/^\[|\]$/g, '');
     if (isIpLiteral(literal)) {
-      if (isForbiddenAddress(literal)) fail(refused(`${hostname} is a link-local or cloud metadata address; Credence does not call it`));
+      const broken = rule(literal);
+      if (broken) fail(refused(`${hostname} ${broken}; Credence does not call it`));
       else settle(literal);
       return;
     }
     const stop = () => fail(signal?.reason);
     signal?.addEventListener('abort', stop, { once: true });
-    guardedLookup(resolve, false)(hostname, {}, (error, address) => {
+    guardedLookup(resolve, false, rule)(hostname, {}, (error, address) => {
       signal?.removeEventListener('abort', stop);
       if (error) fail(error);
       else if (typeof address === 'string') settle(address);
@@ -114,14 +121,15 @@ export const resolveCheckedAddress = (hostname: string, resolve: ResolveHost = s
   });
 
 /** Refuses a URL by scheme and, for IP literals (which skip the lookup), by address. */
-const checkTarget = (url: URL, plainHttp: GuardedFetchOptions['plainHttp']): { loopbackOnly: boolean } => {
+const checkTarget = (url: URL, plainHttp: GuardedFetchOptions['plainHttp'], rule: AddressRule): { loopbackOnly: boolean } => {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refused(`${url.protocol} URLs are not called`);
   const loopbackOnly = url.protocol === 'http:' && plainHttp === 'loopback';
   if (url.protocol === 'http:' && plainHttp === 'never') throw refused(`${url.host} is not called over plain http; use https`);
   if (loopbackOnly && !LOOPBACK_HOST_NAMES.has(url.hostname) && !(isIpLiteral(url.hostname) && isLoopbackAddress(url.hostname))) {
     throw refused(`${url.host} is not called over plain http; only loopback addresses are (development setting)`);
   }
-  if (isIpLiteral(url.hostname) && isForbiddenAddress(url.hostname)) throw refused(`${url.host} is a link-local or cloud metadata address; Credence does not call it`);
+  const broken = isIpLiteral(url.hostname) ? rule(url.hostname.replace(/^\[|\]$/g, '')) : undefined;
+  if (broken) throw refused(`${url.host} ${broken}; Credence does not call it`);
   return { loopbackOnly };
 };
 
@@ -211,6 +219,7 @@ const IDLE_SOCKET_MS = 1000;
 /** Builds a guarded `fetch` (see the module comment). */
 export const createGuardedFetch = (options: GuardedFetchOptions): typeof fetch => {
   const resolve = options.resolve ?? systemResolve;
+  const rule = options.addressRule ?? baseAddressRule;
   // Connections are reused (a worker refreshing thousands of tokens at one provider would
   // otherwise pay a TCP and TLS handshake each time) but closed after a second idle, well
   // before servers close theirs (5 s for Node, more for most others). Should a server
@@ -221,7 +230,7 @@ export const createGuardedFetch = (options: GuardedFetchOptions): typeof fetch =
   const guardedFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init);
     const url = new URL(request.url);
-    const { loopbackOnly } = checkTarget(url, options.plainHttp);
+    const { loopbackOnly } = checkTarget(url, options.plainHttp, rule);
     const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
     const headers: Record<string, string> = { accept: '*/*', 'user-agent': 'Credence' };
     request.headers.forEach((value, name) => (headers[name] = value));
@@ -237,7 +246,7 @@ export const createGuardedFetch = (options: GuardedFetchOptions): typeof fetch =
           method: request.method,
           headers,
           agent: url.protocol === 'https:' ? agents.https : agents.http,
-          lookup: guardedLookup(resolve, loopbackOnly),
+          lookup: guardedLookup(resolve, loopbackOnly, rule),
         },
         (res) => {
           signal.removeEventListener('abort', abortRequest);

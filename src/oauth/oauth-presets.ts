@@ -30,6 +30,8 @@ export interface OAuthPreset {
   issuer?: string;
   /** The provider's own documentation of its OAuth 2.0 authorization code flow. */
   docsUrl: string;
+  /** The origins of the provider's APIs: where its access tokens may be sent (the credential's default destinations). */
+  apiOrigins: readonly string[];
   /** How the provider joins scopes in the `scope` parameter; a space when absent. */
   scopeSeparator?: ' ' | ',';
 }
@@ -37,6 +39,7 @@ export interface OAuthPreset {
 /** Presets are shared by every caller, so neither they nor their parameter maps may change. */
 const freezePreset = (preset: OAuthPreset): OAuthPreset => {
   Object.freeze(preset.extraAuthParams);
+  Object.freeze(preset.apiOrigins);
   return Object.freeze(preset);
 };
 
@@ -58,6 +61,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       extraAuthParams: { token_access_type: 'offline' },
       clientAuth: 'client_secret_basic',
       docsUrl: 'https://developers.dropbox.com/oauth-guide',
+      apiOrigins: ['https://api.dropboxapi.com', 'https://content.dropboxapi.com'],
     },
     {
       key: 'google',
@@ -71,6 +75,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       clientAuth: 'client_secret_post',
       issuer: 'https://accounts.google.com',
       docsUrl: 'https://developers.google.com/identity/protocols/oauth2/web-server',
+      apiOrigins: ['https://www.googleapis.com', 'https://*.googleapis.com'],
     },
     {
       key: 'microsoft',
@@ -82,6 +87,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       clientAuth: 'client_secret_post',
       // No issuer: with the `common` tenant the `iss` names the user's own tenant.
       docsUrl: 'https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow',
+      apiOrigins: ['https://graph.microsoft.com'],
     },
     {
       key: 'slack',
@@ -92,6 +98,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       extraAuthParams: {},
       clientAuth: 'client_secret_post',
       docsUrl: 'https://api.slack.com/authentication/oauth-v2',
+      apiOrigins: ['https://slack.com'],
       scopeSeparator: ',',
     },
     {
@@ -103,6 +110,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       extraAuthParams: {},
       clientAuth: 'client_secret_post',
       docsUrl: 'https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps',
+      apiOrigins: ['https://api.github.com'],
     },
     {
       key: 'salesforce',
@@ -113,6 +121,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       extraAuthParams: {},
       clientAuth: 'client_secret_post',
       docsUrl: 'https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/intro_understanding_web_server_oauth_flow.htm',
+      apiOrigins: ['https://*.my.salesforce.com'],
     },
     {
       key: 'hubspot',
@@ -123,6 +132,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       extraAuthParams: {},
       clientAuth: 'client_secret_post',
       docsUrl: 'https://developers.hubspot.com/docs/api/oauth-quickstart-guide',
+      apiOrigins: ['https://api.hubapi.com'],
     },
     {
       key: 'box',
@@ -133,6 +143,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       extraAuthParams: {},
       clientAuth: 'client_secret_post',
       docsUrl: 'https://developer.box.com/guides/authentication/oauth2/',
+      apiOrigins: ['https://api.box.com', 'https://upload.box.com'],
     },
     {
       key: 'zoom',
@@ -143,6 +154,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       extraAuthParams: {},
       clientAuth: 'client_secret_basic',
       docsUrl: 'https://developers.zoom.us/docs/integrations/oauth/',
+      apiOrigins: ['https://api.zoom.us'],
     },
     {
       key: 'atlassian',
@@ -153,6 +165,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       extraAuthParams: { audience: 'api.atlassian.com', prompt: 'consent' },
       clientAuth: 'client_secret_post',
       docsUrl: 'https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/',
+      apiOrigins: ['https://api.atlassian.com'],
     },
     {
       key: 'xero',
@@ -163,6 +176,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       extraAuthParams: {},
       clientAuth: 'client_secret_basic',
       docsUrl: 'https://developer.xero.com/documentation/guides/oauth2/auth-flow/',
+      apiOrigins: ['https://api.xero.com'],
     },
     {
       key: 'intuit',
@@ -173,6 +187,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       extraAuthParams: {},
       clientAuth: 'client_secret_basic',
       docsUrl: 'https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/oauth-2.0',
+      apiOrigins: ['https://quickbooks.api.intuit.com', 'https://sandbox-quickbooks.api.intuit.com'],
     },
   ] satisfies OAuthPreset[]).map(freezePreset),
 );

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { ExpressionBuilder } from 'kysely';
 import type { Db, Engine } from '../store/database.js';
 import type { Database, OAuthGrantsTable, OAuthLinksTable, OAuthStatesTable } from '../store/schema.js';
@@ -154,6 +155,33 @@ export const createOAuthStore = (db: Db, engine: Engine) => ({
       .where('version', '=', expectedVersion)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
+  },
+
+  /**
+   * Forgets every token of a grant (its credential now points at another provider, app or
+   * client id): nothing obtained under the old configuration is used again. Bumps the version,
+   * so a refresh still in flight under the old configuration cannot write its answer.
+   */
+  async resetGrant(organizationId: string, credentialId: string, refreshDueAt: string | null, trx: Db = db): Promise<void> {
+    await trx
+      .updateTable('oauth_grants')
+      .set({
+        tokens_ciphertext: null,
+        token_type: null,
+        granted_scopes: null,
+        expires_at: null,
+        authorized_at: null,
+        last_refreshed_at: null,
+        failure_count: 0,
+        last_error: null,
+        refresh_due_at: refreshDueAt,
+        lease_owner: null,
+        lease_expires_at: null,
+        version: sql`version + 1`,
+      })
+      .where('organization_id', '=', organizationId)
+      .where('credential_id', '=', credentialId)
+      .execute();
   },
 
   /**

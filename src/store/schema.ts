@@ -104,6 +104,8 @@ export interface CredentialsTable {
   oauth_settings: string | null;
   /** JSON `{ok, message, at}` of the last credential test, or null. */
   last_test: string | null;
+  /** JSON array of the canonical origins the secret may be sent to (sealed into the ciphertexts' associated data); null before migration 0009 resealed the row. */
+  destinations: string | null;
   row_version: number;
   created_at: string;
   updated_at: string;

@@ -11,6 +11,7 @@ import { Redacted } from '../../src/common/redacted.js';
 import { awsS3Component, createAwsS3Component } from '../../src/components/aws-s3-component.js';
 import { ComponentError, type ActionContext, type Component, type ComponentFailureKind } from '../../src/components/component.js';
 import type { AuthMethodKey } from '../../src/credentials/auth-methods.js';
+import { openEgress } from '../support/open-egress.js';
 
 // s3rver on loopback, with two gaps closed:
 // - s3rver 3.7 checks the access key id of every signed request but, for Signature
@@ -90,11 +91,12 @@ const listen = (server: Server): Promise<number> =>
 const close = (server: Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
 
 const contextFor = (fields: Record<string, string>, authMethod: AuthMethodKey = 'api_key_secret'): ActionContext => ({
-  credential: { id: 'cred_x', authMethod, fields: new Redacted(fields) },
+  credential: { destinations: [], id: 'cred_x', authMethod, fields: new Redacted(fields) },
   log: { info() {}, warn() {} },
   signal: AbortSignal.timeout(10_000),
   timeoutMs: 10_000,
   fetch,
+  egress: openEgress(),
 });
 const goodContext = (): ActionContext => contextFor({ api_key: ACCESS_KEY_ID, api_secret: SECRET });
 

@@ -3,6 +3,7 @@ import { Redacted } from '../../src/common/redacted.js';
 import { ComponentError, type ActionContext, type ComponentAction, type StepCredential } from '../../src/components/component.js';
 import { dropboxComponent, MAX_PAGES } from '../../src/components/dropbox-component.js';
 import { DROPBOX_SERVER_MODIFIED, DROPBOX_TEST_ACCOUNT, startDropboxServer, type DropboxServer, type DropboxTestFile } from '../support/dropbox-server.js';
+import { openEgress } from '../support/open-egress.js';
 
 const GOOD_TOKEN = 'dropbox-token-6e0f2a91';
 const STALE_TOKEN = 'dropbox-stale-token-1d7c';
@@ -19,6 +20,7 @@ const FILES: DropboxTestFile[] = [
 ];
 
 const oauth2 = (token: string): StepCredential => ({
+  destinations: [],
   id: 'cred_x',
   authMethod: 'oauth2',
   fields: new Redacted({ client_id: 'dropbox-client', client_secret: 'dropbox-client-secret-88' }),
@@ -35,6 +37,7 @@ const contextFor = (credential: StepCredential | undefined, fetchImpl: typeof fe
   signal: AbortSignal.timeout(5000),
   timeoutMs: 5000,
   fetch: fetchImpl,
+  egress: openEgress(),
 });
 
 const action = (key: string): ComponentAction => {
@@ -148,7 +151,7 @@ describe('dropbox component', () => {
   it('refuses a missing or non-oauth2 credential as bad_input', async () => {
     const none = await failure(getCurrentAccount.perform(contextFor(undefined), { apiBaseUrl }));
     expect(none.kind).toBe('bad_input');
-    const basic: StepCredential = { id: 'cred_x', authMethod: 'basic', fields: new Redacted({ username: 'u', password: 'p' }) };
+    const basic: StepCredential = { destinations: [], id: 'cred_x', authMethod: 'basic', fields: new Redacted({ username: 'u', password: 'p' }) };
     const wrong = await failure(getCurrentAccount.perform(contextFor(basic), { apiBaseUrl }));
     expect(wrong.kind).toBe('bad_input');
     expect(wrong.message).toBe('Dropbox does not accept basic credentials');

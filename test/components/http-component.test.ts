@@ -5,6 +5,7 @@ import { Redacted } from '../../src/common/redacted.js';
 import { ComponentError, type ActionContext, type ComponentAction, type StepCredential } from '../../src/components/component.js';
 import { httpComponent, MAX_TEXT_BYTES } from '../../src/components/http-component.js';
 import type { AuthMethodKey } from '../../src/credentials/auth-methods.js';
+import { openEgress } from '../support/open-egress.js';
 
 const USERNAME = 'alice';
 const PASSWORD = 'basic-pass-7f3a9c';
@@ -90,6 +91,7 @@ const route = (request: IncomingMessage, response: ServerResponse, body: string)
 };
 
 const credential = (authMethod: AuthMethodKey, fields: Record<string, string>, accessToken?: string): StepCredential => ({
+  destinations: [],
   id: 'cred_x',
   authMethod,
   fields: new Redacted(fields),
@@ -112,6 +114,7 @@ const contextFor = (stepCredential: StepCredential | undefined, timeoutMs = 5000
   signal: AbortSignal.timeout(timeoutMs),
   timeoutMs,
   fetch,
+  egress: openEgress(),
 });
 
 const action = (key: string): ComponentAction => {

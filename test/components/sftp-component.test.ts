@@ -9,6 +9,7 @@ import { ComponentError, type ActionContext, type ComponentAction } from '../../
 import { sftpComponent } from '../../src/components/sftp-component.js';
 import type { AuthMethodKey } from '../../src/credentials/auth-methods.js';
 import { SEEDED_DIRECTORIES, SEEDED_FILES, startSshd, type Sshd } from '../support/sshd.js';
+import { openEgress } from '../support/open-egress.js';
 
 let sshd: Sshd;
 
@@ -32,11 +33,12 @@ const action = (key: string): ComponentAction => {
 };
 
 const contextWith = (authMethod: AuthMethodKey, fields: Record<string, string>): ActionContext => ({
-  credential: { id: 'cred_x', authMethod, fields: new Redacted(fields) },
+  credential: { destinations: [], id: 'cred_x', authMethod, fields: new Redacted(fields) },
   log: { info() {}, warn() {} },
   signal: AbortSignal.timeout(10_000),
   timeoutMs: 10_000,
   fetch,
+  egress: openEgress(),
 });
 const passwordLogin = (password = sshd.password) => contextWith('basic', { username: sshd.username, password });
 const keyLogin = (privateKey = sshd.privateKeyPem) => contextWith('private_key', { username: sshd.username, private_key: privateKey });

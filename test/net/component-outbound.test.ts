@@ -8,13 +8,14 @@ import { dropboxComponent } from '../../src/components/dropbox-component.js';
 import { httpComponent } from '../../src/components/http-component.js';
 import { createSftpComponent } from '../../src/components/sftp-component.js';
 import { createComponentFetch, type ResolveHost } from '../../src/net/guarded-fetch.js';
+import { openEgress } from '../support/open-egress.js';
 
 // The http and dropbox components through the fetch Credence gives them in production; the
 // sftp and aws-s3 components, which open their own connections, through the same address policy.
 
-const basic: StepCredential = { id: 'cred_1', authMethod: 'basic', fields: new Redacted({ username: 'svc', password: 'pw-3c9e1f' }) };
-const oauth: StepCredential = { id: 'cred_2', authMethod: 'oauth2', fields: new Redacted({ client_id: 'c' }), accessToken: new Redacted('at-91b7e2') };
-const s3Keys: StepCredential = { id: 'cred_3', authMethod: 'api_key_secret', fields: new Redacted({ api_key: 'AKIACREDENCE0001', api_secret: 'sk-5d2a8c' }) };
+const basic: StepCredential = { destinations: [], id: 'cred_1', authMethod: 'basic', fields: new Redacted({ username: 'svc', password: 'pw-3c9e1f' }) };
+const oauth: StepCredential = { destinations: [], id: 'cred_2', authMethod: 'oauth2', fields: new Redacted({ client_id: 'c' }), accessToken: new Redacted('at-91b7e2') };
+const s3Keys: StepCredential = { destinations: [], id: 'cred_3', authMethod: 'api_key_secret', fields: new Redacted({ api_key: 'AKIACREDENCE0001', api_secret: 'sk-5d2a8c' }) };
 
 const contextFor = (credential: StepCredential | undefined, fetch = createComponentFetch()): ActionContext => ({
   credential,
@@ -22,6 +23,7 @@ const contextFor = (credential: StepCredential | undefined, fetch = createCompon
   signal: AbortSignal.timeout(5000),
   timeoutMs: 5000,
   fetch,
+  egress: openEgress(),
 });
 
 const perform = (component: Component, key: string, context: ActionContext, inputs: Record<string, unknown>) => {

@@ -93,6 +93,7 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       customerId: fields.customerId ?? null,
       label: fields.label,
       authMethod: fields.authMethod ?? 'api_key',
+      destinations: [],
       oauthSettings: null,
       lastTest: null,
       status: fields.status ?? 'active',
