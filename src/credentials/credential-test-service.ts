@@ -6,6 +6,7 @@ import type { ComponentRegistry } from '../components/registry.js';
 import { checkInputs } from '../integrations/step-inputs.js';
 import { scrub, secretsOf } from '../integrations/run-service.js';
 import { stepContext, type StepNetwork } from '../integrations/step-context.js';
+import { assertDestination } from '../net/destinations.js';
 import type { Actor } from '../tenants/actor.js';
 import type { CredentialService } from './credential-service.js';
 import type { CredentialStore, LastTest } from './credential-store.js';
@@ -53,6 +54,9 @@ export const createCredentialTestService = (deps: {
       }
       const checked = checkInputs(action.inputs, input.inputs ?? {});
       if (!checked.ok) throw new AppError('VALIDATION_FAILED', `inputs do not fit ${input.component}.${action.key}: ${checked.message}`);
+
+      // A target the inputs name is checked before the credential is even decrypted.
+      for (const target of action.targets?.(checked.value) ?? []) assertDestination(record.destinations ?? [], target, record.label);
 
       const started = clock.now();
       let result: { ok: boolean; message: string };
