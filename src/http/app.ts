@@ -82,7 +82,18 @@ export const buildApp = async (options: AppOptions) => {
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // The docs pages get a strict CSP of their own: the UI's inline scripts by hash, nothing from
+  // other origins, not framable. Mixed-content upgrades are left out so plain-http loopback works.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformStaticCSP: (header) =>
+      `${header
+        .replace(/\s*upgrade-insecure-requests;?/, '')
+        .replace(/ https:/g, '')
+        .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+        .trim()} form-action 'self'; connect-src 'self';`,
+  });
 
   await app.register(cookie);
   const sessionCookie = cookieSettings(options.publicUrl, 'credence-session');
