@@ -7,7 +7,7 @@ import { isForbiddenAddress, isIpLiteral } from '../net/address-policy.js';
 import { REFUSED_ADDRESS_REASON, guardedLookup, outboundRefusal, systemResolve, type ResolveHost } from '../net/guarded-fetch.js';
 import { AppError } from '../common/app-error.js';
 import { urlTargets } from './http-component.js';
-import { ComponentError, type ActionContext, type Component, type ComponentAction } from './component.js';
+import { ComponentError, createListingCollector, listingLimits, type ActionContext, type Component, type ComponentAction, type ListingLimits } from './component.js';
 
 /**
  * Amazon S3, and S3-compatible stores through `endpoint`. The credential is an
@@ -199,10 +199,10 @@ const withClient = async <T>(
 
 const isoDate = (date: Date | undefined): string | null => (date === undefined ? null : date.toISOString());
 
-const createListBuckets = (resolve: ResolveHost): ComponentAction => ({
+const createListBuckets = (resolve: ResolveHost, limits: ListingLimits): ComponentAction => ({
   key: 'listBuckets',
   name: 'List buckets',
-  description: 'Lists the buckets the access key can see.',
+  description: 'Lists the buckets the access key can see, up to the listing limits (then truncated: true).',
   inputs: ListBucketsInputs,
   authMethods: ['api_key_secret'],
   credentialRequired: true,
@@ -213,50 +213,51 @@ const createListBuckets = (resolve: ResolveHost): ComponentAction => ({
     context.log.info('Listing S3 buckets', { region: location.region, where: location.where });
     return withClient(context, location, undefined, resolve, async (client) => {
       const answer = await client.send(new ListBucketsCommand({}), { abortSignal: context.signal });
-      const buckets = (answer.Buckets ?? []).flatMap((bucket) =>
-        bucket.Name === undefined ? [] : [{ name: bucket.Name, createdAt: isoDate(bucket.CreationDate) }],
-      );
-      return { buckets };
+      const buckets = createListingCollector<{ name: string; createdAt: string | null }>(limits);
+      for (const bucket of answer.Buckets ?? []) {
+        if (bucket.Name !== undefined && !buckets.add({ name: bucket.Name, createdAt: isoDate(bucket.CreationDate) })) break;
+      }
+      return { buckets: buckets.items, truncated: buckets.truncated };
     });
   },
 });
 
-const createListObjects = (pageSize: number, resolve: ResolveHost): ComponentAction => ({
+const createListObjects = (pageSize: number, resolve: ResolveHost, limits: ListingLimits): ComponentAction => ({
   key: 'listObjects',
   name: 'List objects',
-  description: `Lists the objects of a bucket, optionally under a prefix, following pages up to maxKeys (at most ${MAX_KEYS_LIMIT}).`,
+  description: `Lists the objects of a bucket, optionally under a prefix, following pages up to maxKeys (at most ${MAX_KEYS_LIMIT}) and the listing limits; truncated: true when there is more.`,
   inputs: ListObjectsInputs,
   authMethods: ['api_key_secret'],
   credentialRequired: true,
   targets: urlTargets('endpoint'),
   async perform(context, rawInputs) {
     const inputs = parseInputs(ListObjectsInputs, rawInputs);
-    const maxKeys = inputs.maxKeys ?? S3_PAGE_LIMIT;
+    const maxKeys = Math.min(inputs.maxKeys ?? S3_PAGE_LIMIT, limits.maxEntries);
     const location = resolveLocation(inputs);
     context.log.info('Listing S3 objects', { bucket: inputs.bucket, prefix: inputs.prefix, maxKeys, region: location.region, where: location.where });
     return withClient(context, location, inputs.bucket, resolve, async (client) => {
-      const objects: Array<{ key: string; size: number; lastModified: string | null }> = [];
+      const objects = createListingCollector<{ key: string; size: number; lastModified: string | null }>({ maxEntries: maxKeys, maxBytes: limits.maxBytes });
       let token: string | undefined;
-      let truncated = false;
+      let more = false;
       do {
         const page = await client.send(
           new ListObjectsV2Command({
             Bucket: inputs.bucket,
-            MaxKeys: Math.min(pageSize, maxKeys - objects.length),
+            MaxKeys: Math.min(pageSize, maxKeys - objects.items.length),
             ...(inputs.prefix === undefined ? {} : { Prefix: inputs.prefix }),
             ...(token === undefined ? {} : { ContinuationToken: token }),
           }),
           { abortSignal: context.signal },
         );
+        // A store that answers more than asked still yields at most maxKeys.
         for (const object of page.Contents ?? []) {
-          if (object.Key !== undefined) objects.push({ key: object.Key, size: object.Size ?? 0, lastModified: isoDate(object.LastModified) });
+          if (object.Key !== undefined && !objects.add({ key: object.Key, size: object.Size ?? 0, lastModified: isoDate(object.LastModified) })) break;
         }
-        truncated = page.IsTruncated === true;
+        more = page.IsTruncated === true;
         token = page.NextContinuationToken;
-      } while (truncated && token !== undefined && objects.length < maxKeys);
-      // A store that answers more than asked still yields at most maxKeys.
-      if (objects.length > maxKeys) return { objects: objects.slice(0, maxKeys), truncated: true };
-      return { objects, truncated };
+      } while (more && token !== undefined && !objects.full);
+      if (more) objects.markTruncated();
+      return { objects: objects.items, truncated: objects.truncated };
     });
   },
 });
@@ -266,17 +267,20 @@ export interface AwsS3ComponentOptions {
   pageSize?: number;
   /** DNS resolution of the endpoint's host (tests replace it); node:dns lookup by default. */
   resolve?: ResolveHost;
+  /** Caps on what listBuckets and listObjects return (tests lower them); DEFAULT_LISTING_LIMITS otherwise. */
+  listing?: Partial<ListingLimits>;
 }
 
 /** Builds the S3 component; `awsS3Component` is the one Credence registers. */
 export const createAwsS3Component = (options: AwsS3ComponentOptions = {}): Component => {
   const pageSize = Math.max(1, Math.min(options.pageSize ?? S3_PAGE_LIMIT, S3_PAGE_LIMIT));
   const resolve = options.resolve ?? systemResolve;
+  const limits = listingLimits(options.listing);
   return {
     key: 'aws-s3',
     name: 'Amazon S3',
     description: 'Lists buckets and objects in Amazon S3 or an S3-compatible store, with an access key id and secret access key.',
-    actions: [createListBuckets(resolve), createListObjects(pageSize, resolve)],
+    actions: [createListBuckets(resolve, limits), createListObjects(pageSize, resolve, limits)],
     testAction: 'listBuckets',
   };
 };

@@ -96,3 +96,55 @@ export class ComponentError extends Error {
     this.kind = kind;
   }
 }
+
+/** How much one listing action may gather before it stops and answers `truncated: true`. */
+export interface ListingLimits {
+  /** Most entries returned. */
+  maxEntries: number;
+  /** Most bytes of entries returned, counted as JSON. */
+  maxBytes: number;
+}
+
+export const DEFAULT_LISTING_LIMITS: ListingLimits = { maxEntries: 10_000, maxBytes: 2 * 1024 * 1024 };
+
+/** The defaults with whatever a component factory was given (tests lower them). */
+export const listingLimits = (options: Partial<ListingLimits> = {}): ListingLimits => ({
+  maxEntries: Math.max(1, options.maxEntries ?? DEFAULT_LISTING_LIMITS.maxEntries),
+  maxBytes: Math.max(1, options.maxBytes ?? DEFAULT_LISTING_LIMITS.maxBytes),
+});
+
+/**
+ * Gathers a listing's entries up to the limits, so a huge folder or bucket costs at most
+ * the limits in memory and in the run record; the first entry that does not fit ends it.
+ */
+export const createListingCollector = <T>(limits: ListingLimits) => {
+  const items: T[] = [];
+  let bytes = 0;
+  let truncated = false;
+  return {
+    items,
+    /** Keeps the entry; false, and kept nothing, once a limit is reached. */
+    add(item: T): boolean {
+      if (truncated) return false;
+      const size = Buffer.byteLength(JSON.stringify(item));
+      if (items.length >= limits.maxEntries || bytes + size > limits.maxBytes) {
+        truncated = true;
+        return false;
+      }
+      items.push(item);
+      bytes += size;
+      return true;
+    },
+    /** There is more than was gathered (the service said so, or an entry did not fit). */
+    markTruncated(): void {
+      truncated = true;
+    },
+    /** No further entry could be kept. */
+    get full(): boolean {
+      return truncated || items.length >= limits.maxEntries;
+    },
+    get truncated(): boolean {
+      return truncated;
+    },
+  };
+};

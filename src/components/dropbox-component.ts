@@ -1,22 +1,23 @@
 import { Type } from 'typebox';
-import { ComponentError, type ActionContext, type Component } from './component.js';
+import { ComponentError, DEFAULT_LISTING_LIMITS, createListingCollector, listingLimits, type ActionContext, type Component, type ListingLimits } from './component.js';
 import { discardBody, fetchFailure, parseInputs, statusLabel, urlTargets } from './http-component.js';
 
 /**
  * The `dropbox` component: a client of the Dropbox HTTP API v2 with an OAuth 2.0 access token.
  * `listFolder` calls `/2/files/list_folder` and follows `cursor` while `has_more` (at most
- * MAX_PAGES pages); `getCurrentAccount` calls `/2/users/get_current_account` and is the test.
+ * MAX_PAGES pages, and no further than the listing limits, answering `truncated: true`); `getCurrentAccount` calls `/2/users/get_current_account` and is the test.
  * The API base URL is an input so tests can point it at a loopback server; the token is only
  * ever sent over https, or over http to a loopback address.
  *
  * @example
  * await dropboxComponent.actions[0].perform(context, { path: '/Reports' });
- * // { entries: [{ tag: 'file', name: 'q1.pdf', pathDisplay: '/Reports/q1.pdf', id: 'id:…', size: 1024, serverModified: '…' }] }
+ * // { entries: [{ tag: 'file', name: 'q1.pdf', pathDisplay: '/Reports/q1.pdf', id: 'id:…', size: 1024, serverModified: '…' }], truncated: false }
  */
 
 export const DROPBOX_API_BASE_URL = 'https://api.dropboxapi.com';
 /** A listing that has not ended after this many pages fails rather than running on. */
 export const MAX_PAGES = 1000;
+const DEFAULT_LISTING_LIMITS_TEXT = `${DEFAULT_LISTING_LIMITS.maxEntries} entries or ${DEFAULT_LISTING_LIMITS.maxBytes / (1024 * 1024)} MiB`;
 
 const apiBaseUrl = Type.Optional(
   Type.String({ pattern: '^[hH][tT][tT][pP][sS]?://', maxLength: 2048, default: DROPBOX_API_BASE_URL, description: 'Dropbox API base URL (for tests)' }),
@@ -171,25 +172,33 @@ const toPage = (body: Record<string, unknown>): Page => {
   return { entries, cursor: typeof body.cursor === 'string' ? body.cursor : undefined, hasMore: body.has_more === true };
 };
 
-const listFolder = async (context: ActionContext, raw: Record<string, unknown>): Promise<{ entries: DropboxEntry[] }> => {
-  const input = parseInputs(ListFolderInputs, raw);
-  const base = parseBaseUrl(input.apiBaseUrl);
-  // Dropbox names the root '' and refuses '/'.
-  const path = input.path === '/' ? '' : (input.path ?? '');
-  context.log.info('Listing a Dropbox folder', { host: base.host, recursive: input.recursive ?? false });
-  let page = toPage(await call(context, endpoint(base, '/2/files/list_folder'), { path, recursive: input.recursive ?? false }, path));
-  const entries = [...page.entries];
-  let pages = 1;
-  while (page.hasMore) {
-    if (pages >= MAX_PAGES) throw new ComponentError('remote_error', `The listing did not end after ${MAX_PAGES} pages; list a smaller folder`);
-    if (page.cursor === undefined) throw new ComponentError('remote_error', 'Dropbox said there is more to list but gave no cursor');
-    page = toPage(await call(context, endpoint(base, '/2/files/list_folder/continue'), { cursor: page.cursor }, path));
-    entries.push(...page.entries);
-    pages += 1;
-  }
-  context.log.info('Listed a Dropbox folder', { entries: entries.length, pages });
-  return { entries };
-};
+const createListFolder =
+  (limits: ListingLimits) =>
+  async (context: ActionContext, raw: Record<string, unknown>): Promise<{ entries: DropboxEntry[]; truncated: boolean }> => {
+    const input = parseInputs(ListFolderInputs, raw);
+    const base = parseBaseUrl(input.apiBaseUrl);
+    // Dropbox names the root '' and refuses '/'.
+    const path = input.path === '/' ? '' : (input.path ?? '');
+    context.log.info('Listing a Dropbox folder', { host: base.host, recursive: input.recursive ?? false });
+    let page = toPage(await call(context, endpoint(base, '/2/files/list_folder'), { path, recursive: input.recursive ?? false }, path));
+    const entries = createListingCollector<DropboxEntry>(limits);
+    let pages = 1;
+    for (;;) {
+      for (const entry of page.entries) if (!entries.add(entry)) break;
+      if (!page.hasMore) break;
+      // Stop at the limits rather than fetch pages whose entries would be dropped.
+      if (entries.full) {
+        entries.markTruncated();
+        break;
+      }
+      if (pages >= MAX_PAGES) throw new ComponentError('remote_error', `The listing did not end after ${MAX_PAGES} pages; list a smaller folder`);
+      if (page.cursor === undefined) throw new ComponentError('remote_error', 'Dropbox said there is more to list but gave no cursor');
+      page = toPage(await call(context, endpoint(base, '/2/files/list_folder/continue'), { cursor: page.cursor }, path));
+      pages += 1;
+    }
+    context.log.info('Listed a Dropbox folder', { entries: entries.items.length, pages, truncated: entries.truncated });
+    return { entries: entries.items, truncated: entries.truncated };
+  };
 
 const getCurrentAccount = async (context: ActionContext, raw: Record<string, unknown>): Promise<{ accountId: string; name: string; email: string }> => {
   const input = parseInputs(GetCurrentAccountInputs, raw);
@@ -204,7 +213,13 @@ const getCurrentAccount = async (context: ActionContext, raw: Record<string, unk
   return { accountId: body.account_id, name: name.display_name, email: body.email };
 };
 
-export const dropboxComponent: Component = {
+export interface DropboxComponentOptions {
+  /** Caps on what listFolder gathers (tests lower them); DEFAULT_LISTING_LIMITS otherwise. */
+  listing?: Partial<ListingLimits>;
+}
+
+/** Builds the Dropbox component; `dropboxComponent` is the one Credence registers. */
+export const createDropboxComponent = (options: DropboxComponentOptions = {}): Component => ({
   key: 'dropbox',
   name: 'Dropbox',
   description: 'Lists Dropbox folders and reads the connected account, with an OAuth 2.0 credential.',
@@ -213,12 +228,12 @@ export const dropboxComponent: Component = {
     {
       key: 'listFolder',
       name: 'List folder',
-      description: `Lists a folder (or, with recursive, everything under it), following Dropbox's cursor for up to ${MAX_PAGES} pages; returns {entries}.`,
+      description: `Lists a folder (or, with recursive, everything under it), following Dropbox's cursor for up to ${MAX_PAGES} pages and stopping at ${DEFAULT_LISTING_LIMITS_TEXT}; returns {entries, truncated}.`,
       inputs: ListFolderInputs,
       authMethods: ['oauth2'],
       credentialRequired: true,
       targets: urlTargets('apiBaseUrl', DROPBOX_API_BASE_URL),
-      perform: listFolder,
+      perform: createListFolder(listingLimits(options.listing)),
     },
     {
       key: 'getCurrentAccount',
@@ -231,4 +246,6 @@ export const dropboxComponent: Component = {
       perform: getCurrentAccount,
     },
   ],
-};
+});
+
+export const dropboxComponent: Component = createDropboxComponent();

@@ -6,7 +6,7 @@ import sshpk from 'sshpk';
 import { Type, type Static, type TObject } from 'typebox';
 import { Value } from 'typebox/value';
 import { REFUSED_ADDRESS_REASON, resolveCheckedAddress, systemResolve, type ResolveHost } from '../net/guarded-fetch.js';
-import { ComponentError, type ActionContext, type Component, type ComponentAction } from './component.js';
+import { ComponentError, createListingCollector, listingLimits, type ActionContext, type Component, type ComponentAction, type ListingLimits } from './component.js';
 
 /**
  * SFTP over ssh2-sftp-client: list a directory, read and write a file, logging in with a
@@ -22,7 +22,7 @@ import { ComponentError, type ActionContext, type Component, type ComponentActio
  *
  * @example
  * await sftpComponent.actions[0]!.perform(context, { host: 'sftp.example.com', path: '/outbox' });
- * // { entries: [{ name: 'report.csv', type: 'file', size: 1024, modifiedAt: '2024-05-01T10:00:00.000Z' }] }
+ * // { entries: [{ name: 'report.csv', type: 'file', size: 1024, modifiedAt: '2024-05-01T10:00:00.000Z' }], truncated: false }
  */
 
 const DEFAULT_PORT = 22;
@@ -299,10 +299,10 @@ const entryType = (type: string): SftpEntryType => {
   return 'other';
 };
 
-const listDirectory: SftpActionDefinition<typeof ListDirectoryInputs> = {
+const createListDirectory = (limits: ListingLimits): SftpActionDefinition<typeof ListDirectoryInputs> => ({
   key: 'listDirectory',
   name: 'List directory',
-  description: 'Lists the entries of a directory: name, type, size and last modification time.',
+  description: 'Lists the entries of a directory: name, type, size and last modification time; a directory past the listing limits answers the first entries by name and truncated: true.',
   inputs: ListDirectoryInputs,
   locate: (inputs) => ({ ...inputs, path: inputs.path ?? '.' }),
   async work(client, _inputs, path, context) {
@@ -313,13 +313,15 @@ const listDirectory: SftpActionDefinition<typeof ListDirectoryInputs> = {
       }
       throw error;
     });
-    const entries: SftpEntry[] = listing
-      .map((item) => ({ name: item.name, type: entryType(item.type), size: item.size, modifiedAt: new Date(item.modifyTime).toISOString() }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    context.log.info('Listed directory', { path, entries: entries.length });
-    return { entries };
+    const entries = createListingCollector<SftpEntry>(limits);
+    const sorted = listing.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const item of sorted) {
+      if (!entries.add({ name: item.name, type: entryType(item.type), size: item.size, modifiedAt: new Date(item.modifyTime).toISOString() })) break;
+    }
+    context.log.info('Listed directory', { path, entries: entries.items.length, truncated: entries.truncated });
+    return { entries: entries.items, truncated: entries.truncated };
   },
-};
+});
 
 const readFile: SftpActionDefinition<typeof ReadFileInputs> = {
   key: 'readFile',
@@ -377,6 +379,8 @@ const writeFile: SftpActionDefinition<typeof WriteFileInputs> = {
 export interface SftpComponentOptions {
   /** DNS resolution of the host (tests replace it); node:dns lookup by default. */
   resolve?: ResolveHost;
+  /** Caps on what listDirectory returns (tests lower them); DEFAULT_LISTING_LIMITS otherwise. */
+  listing?: Partial<ListingLimits>;
 }
 
 /** Builds the SFTP component; `sftpComponent` is the one Credence registers. */
@@ -386,7 +390,7 @@ export const createSftpComponent = (options: SftpComponentOptions = {}): Compone
     key: 'sftp',
     name: 'SFTP',
     description: 'Lists directories and reads and writes files on an SFTP server, with a password or a private key.',
-    actions: [sftpAction(listDirectory, resolve), sftpAction(readFile, resolve), sftpAction(writeFile, resolve)],
+    actions: [sftpAction(createListDirectory(listingLimits(options.listing)), resolve), sftpAction(readFile, resolve), sftpAction(writeFile, resolve)],
     testAction: 'listDirectory',
   };
 };

@@ -8,7 +8,7 @@ import type { CredentialRecord, CredentialStore } from '../credentials/credentia
 import type { Db, Transact } from '../store/database.js';
 import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
-import type { Instance, Integration, IntegrationStore } from './integration-store.js';
+import { bindingOf, type Instance, type Integration, type IntegrationStore } from './integration-store.js';
 import { referencedSteps } from './step-inputs.js';
 import { destinationAllows, originOf } from '../net/destinations.js';
 
@@ -81,7 +81,7 @@ export const createInstanceService = (deps: {
       if (!integration.steps.some((s) => s.name === name)) problems.push(`step ${name}: the integration has no such step`);
     }
     for (const step of integration.steps) {
-      const credentialId = bindings[step.name] ?? null;
+      const credentialId = bindingOf(bindings, step.name);
       const action = components.action(step.component, step.action);
       if (credentialId === null) {
         if (action.credentialRequired) problems.push(`step ${step.name}: ${step.component}.${step.action} needs a credential (${action.authMethods.join(', ')})`);
@@ -90,7 +90,7 @@ export const createInstanceService = (deps: {
       const credential = await credentials.find(actor.organizationId, credentialId);
       // A customer user cannot learn that an organization credential exists by binding it,
       // but may keep one an admin bound.
-      const kept = current[step.name] === credentialId;
+      const kept = bindingOf(current, step.name) === credentialId;
       const reachable = credential && (kept || actor.role !== 'customer_user' || credential.customerId === actor.customerId) ? credential : undefined;
       const problem = bindingProblem(step, customerId, reachable);
       if (problem) problems.push(problem);

@@ -57,6 +57,10 @@ export interface Run {
   finishedAt: string | null;
 }
 
+/** The credential bound to a step: own properties only, so a step named `constructor` has none unless bound. */
+export const bindingOf = (bindings: Readonly<Record<string, string | null>>, step: string): string | null =>
+  Object.hasOwn(bindings, step) ? (bindings[step] ?? null) : null;
+
 const toIntegration = (row: IntegrationsTable): Integration => ({
   id: row.id,
   organizationId: row.organization_id,
@@ -90,7 +94,7 @@ export const createIntegrationStore = (db: Db) => {
       .where('instance_id', 'in', instanceIds)
       .execute();
     for (const row of rows) {
-      const bindings = result.get(row.instance_id) ?? {};
+      const bindings = result.get(row.instance_id) ?? (Object.create(null) as Record<string, string | null>);
       bindings[row.step_name] = row.credential_id;
       result.set(row.instance_id, bindings);
     }

@@ -7,7 +7,7 @@ import { ComponentError, type StepCredential, type StepLogger } from '../compone
 import type { ComponentRegistry } from '../components/registry.js';
 import { AUTH_METHODS } from '../credentials/auth-methods.js';
 import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
-import type { IntegrationStore, Run, StepRecord } from './integration-store.js';
+import { bindingOf, type IntegrationStore, type Run, type StepRecord } from './integration-store.js';
 import { checkInputs, substituteReferences } from './step-inputs.js';
 import { stepContext, type StepNetwork } from './step-context.js';
 
@@ -129,8 +129,8 @@ export const createRunService = (deps: {
           component: s.component,
           action: s.action,
           status: 'skipped',
-          credentialId: instance.bindings[s.name] ?? null,
-          missingBinding: Object.hasOwn(instance.bindings, s.name) && instance.bindings[s.name] === null,
+          credentialId: bindingOf(instance.bindings, s.name),
+          missingBinding: Object.hasOwn(instance.bindings, s.name) && bindingOf(instance.bindings, s.name) === null,
           output: null,
           error: null,
           startedAt: null,

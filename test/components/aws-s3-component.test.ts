@@ -289,6 +289,31 @@ describe('the aws-s3 component against s3rver', () => {
     expect(result.truncated).toBe(true);
   });
 
+  it('stops listing objects at the entry cap whatever maxKeys asks, and says it is truncated', async () => {
+    const capped = createAwsS3Component({ pageSize: 2, listing: { maxEntries: 3 } });
+    const result = (await perform(capped, 'listObjects', goodContext(), { endpoint, bucket: 'alpha-reports', maxKeys: 50 })) as { objects: Array<{ key: string }>; truncated: boolean };
+    expect(result.objects.map((object) => object.key)).toEqual([...OBJECTS].sort().slice(0, 3));
+    expect(result.truncated).toBe(true);
+  });
+
+  it('stops listing objects at the byte cap and says it is truncated', async () => {
+    const capped = createAwsS3Component({ listing: { maxBytes: 150 } });
+    const result = (await perform(capped, 'listObjects', goodContext(), { endpoint, bucket: 'alpha-reports' })) as { objects: Array<{ key: string }>; truncated: boolean };
+    expect(result.objects.length).toBeGreaterThan(0);
+    expect(result.objects.length).toBeLessThan(OBJECTS.length);
+    expect(Buffer.byteLength(result.objects.map((object) => JSON.stringify(object)).join(''))).toBeLessThanOrEqual(150);
+    expect(result.truncated).toBe(true);
+  });
+
+  it('lists at most the entry cap of buckets and says it is truncated', async () => {
+    const capped = createAwsS3Component({ listing: { maxEntries: 1 } });
+    const result = (await perform(capped, 'listBuckets', goodContext(), { endpoint })) as { buckets: Array<{ name: string }>; truncated: boolean };
+    expect(result.buckets).toHaveLength(1);
+    expect(result.truncated).toBe(true);
+    const whole = (await perform(awsS3Component, 'listBuckets', goodContext(), { endpoint })) as { truncated: boolean };
+    expect(whole.truncated).toBe(false);
+  });
+
   it('refuses a wrong secret as auth_refused, naming SignatureDoesNotMatch, and logs no secret', async () => {
     const lines: string[] = [];
     const record = (message: string, details?: Record<string, unknown>) => void lines.push(JSON.stringify({ message, details }));

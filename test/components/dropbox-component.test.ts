@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redacted } from '../../src/common/redacted.js';
 import { ComponentError, type ActionContext, type ComponentAction, type StepCredential } from '../../src/components/component.js';
-import { dropboxComponent, MAX_PAGES } from '../../src/components/dropbox-component.js';
+import { createDropboxComponent, dropboxComponent, MAX_PAGES } from '../../src/components/dropbox-component.js';
 import { DROPBOX_SERVER_MODIFIED, DROPBOX_TEST_ACCOUNT, startDropboxServer, type DropboxServer, type DropboxTestFile } from '../support/dropbox-server.js';
 import { openEgress } from '../support/open-egress.js';
 
@@ -103,10 +103,36 @@ describe('dropbox component', () => {
     const output = await listFolder.perform(contextFor(oauth2(GOOD_TOKEN)), { path: '/Reports', apiBaseUrl });
     expect(output).toEqual({
       entries: [...REPORTS.map(fileEntry), { tag: 'folder', name: 'Archive', pathDisplay: '/Reports/Archive', id: expect.stringMatching(/^id:/) }],
+      truncated: false,
     });
     // 8 entries at 3 a page: list_folder, then continue twice.
     expect(dropbox.requests - before).toBe(3);
     expect(tokensAsked.at(-1)).toBe(GOOD_TOKEN);
+  });
+
+  it('stops a listing at the entry cap, without fetching further pages, and says it is truncated', async () => {
+    const capped = createDropboxComponent({ listing: { maxEntries: 4 } }).actions.find((a) => a.key === 'listFolder');
+    const before = dropbox.requests;
+    const output = (await capped?.perform(contextFor(oauth2(GOOD_TOKEN)), { path: '/Reports', apiBaseUrl })) as { entries: Array<{ name: string }>; truncated: boolean };
+    expect(output.entries.map((e) => e.name)).toEqual(['q1.pdf', 'q2.pdf', 'q3.pdf', 'q4.pdf']);
+    expect(output.truncated).toBe(true);
+    // 3 a page: the second page fills the cap, and no third is asked for.
+    expect(dropbox.requests - before).toBe(2);
+  });
+
+  it('stops a listing at the byte cap and says it is truncated', async () => {
+    const oneEntry = Buffer.byteLength(JSON.stringify(fileEntry(REPORTS[0] as DropboxTestFile))) + 20;
+    const capped = createDropboxComponent({ listing: { maxBytes: oneEntry * 2 } }).actions.find((a) => a.key === 'listFolder');
+    const output = (await capped?.perform(contextFor(oauth2(GOOD_TOKEN)), { path: '/Reports', apiBaseUrl })) as { entries: Array<{ name: string }>; truncated: boolean };
+    expect(output.entries.map((e) => e.name)).toEqual(['q1.pdf', 'q2.pdf']);
+    expect(output.truncated).toBe(true);
+  });
+
+  it('answers truncated: false when the folder has exactly as many entries as the cap', async () => {
+    const capped = createDropboxComponent({ listing: { maxEntries: 8 } }).actions.find((a) => a.key === 'listFolder');
+    const output = (await capped?.perform(contextFor(oauth2(GOOD_TOKEN)), { path: '/Reports', apiBaseUrl })) as { entries: unknown[]; truncated: boolean };
+    expect(output.entries).toHaveLength(8);
+    expect(output.truncated).toBe(false);
   });
 
   it('lists the root by default, and everything under it when recursive', async () => {

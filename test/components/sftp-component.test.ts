@@ -6,7 +6,7 @@ import sshpk from 'sshpk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redacted } from '../../src/common/redacted.js';
 import { ComponentError, type ActionContext, type ComponentAction } from '../../src/components/component.js';
-import { sftpComponent } from '../../src/components/sftp-component.js';
+import { createSftpComponent, sftpComponent } from '../../src/components/sftp-component.js';
 import type { AuthMethodKey } from '../../src/credentials/auth-methods.js';
 import { SEEDED_DIRECTORIES, SEEDED_FILES, startSshd, type Sshd } from '../support/sshd.js';
 import { openEgress } from '../support/open-egress.js';
@@ -118,6 +118,15 @@ describe('sftp component', () => {
     const hello = output.entries.find((entry) => entry.name === 'hello.txt');
     expect(hello?.size).toBe(Buffer.byteLength(SEEDED_FILES['hello.txt'] ?? ''));
     expect(Date.parse(hello?.modifiedAt ?? '')).toBeGreaterThan(Date.parse('2020-01-01T00:00:00Z'));
+  });
+
+  it('lists at most the entry cap of a larger directory, first by name, and says it is truncated', async () => {
+    const capped = createSftpComponent({ listing: { maxEntries: 2 } }).actions.find((a) => a.key === 'listDirectory');
+    const output = (await capped?.perform(passwordLogin(), { ...server(), path: sshd.rootDir })) as { entries: Array<{ name: string }>; truncated: boolean };
+    expect(output.entries.map((entry) => entry.name)).toEqual(seededListing().slice(0, 2).map((entry) => entry.name));
+    expect(output.truncated).toBe(true);
+    const whole = (await action('listDirectory').perform(passwordLogin(), { ...server(), path: sshd.rootDir })) as { truncated: boolean };
+    expect(whole.truncated).toBe(false);
   });
 
   it('lists the seeded directory after a private key login', async () => {
