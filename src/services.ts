@@ -44,8 +44,11 @@ export interface ServiceOptions {
   allowInsecureLoopback: boolean;
   publicUrl: string;
   mailer: Mailer;
-  /** Refresh worker settings; `leaseMs` is how long its claim on a due grant holds. */
-  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number };
+  /**
+   * Refresh worker settings; `leaseMs` is how long its claim on a due grant holds, `maxPerOrganization`
+   * how many grants of one organization may be leased at once, `requestTimeoutMs` the bound on each token request.
+   */
+  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number; maxPerOrganization?: number; requestTimeoutMs?: number };
   /** Key lifecycle settings (defaults: rotate at 2^32 - 2^20 encryptions, 500 rows per re-encryption batch). */
   keys?: { rotationThreshold: number; reencryptBatchSize: number };
   /** Where this process's metrics go (a fresh registry unless given). */
@@ -101,7 +104,8 @@ export const createServices = (options: ServiceOptions) => {
   const sessions = createSessionService({ tenants: tenantStore, organizations, audit, transact, clock, publicUrl: options.publicUrl });
 
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  const oauthClient = createOAuthClient({ fetch: oauthFetch, allowInsecureLoopback, timeoutMs: 15_000 });
+  const requestTimeoutMs = options.refresh.requestTimeoutMs ?? 15_000;
+  const oauthClient = createOAuthClient({ fetch: oauthFetch, allowInsecureLoopback, timeoutMs: requestTimeoutMs });
   const accessTokens = createTokenService({
     store: oauthStore,
     credentials: credentialStore,
@@ -115,7 +119,8 @@ export const createServices = (options: ServiceOptions) => {
       ...DEFAULT_REFRESH_POLICY,
       defaultLifetimeSeconds: options.refresh.defaultLifetimeSeconds,
       owner,
-      leaseMs: 30_000,
+      // An on-demand refresh holds its lease past the token request's timeout.
+      leaseMs: Math.max(30_000, 2 * requestTimeoutMs),
       minValidityMs: 60_000,
       waitForPeerMs: 20_000,
     },
@@ -152,8 +157,8 @@ export const createServices = (options: ServiceOptions) => {
   const instances = createInstanceService({ store: integrationStore, credentials: credentialStore, tenants: tenantStore, components, audit, transact, clock });
   const runs = createRunService({ store: integrationStore, components, credentials, audit, clock, fetch: outboundFetch });
   const credentialTests = createCredentialTestService({ credentials, store: credentialStore, components, audit, clock, fetch: outboundFetch });
-  const { pollMs, batchSize, concurrency, leaseMs } = options.refresh;
-  const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, metrics });
+  const { pollMs, batchSize, concurrency, leaseMs, maxPerOrganization } = options.refresh;
+  const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, maxPerOrganization, metrics });
   const keyLifecycle = createKeyLifecycle({
     db,
     engine: options.engine,

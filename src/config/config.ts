@@ -42,8 +42,15 @@ export const EnvSchema = Type.Object({
     minimum: 1000,
     maximum: 3_600_000,
     default: 60_000,
-    description: 'How long a refresh worker holds the grants it claims; the claims of a worker that died pass to another worker after this long. A refresh starts only while half of it is left, so keep it above twice the 15 s token request timeout',
+    description: 'How long a refresh worker holds the grants it claims; the claims of a worker that died pass to another worker after this long. A refresh starts only while half of it is left, so keep it above twice CREDENCE_TOKEN_REQUEST_TIMEOUT_MS',
   }),
+  CREDENCE_REFRESH_MAX_PER_ORGANIZATION: Type.Integer({
+    minimum: 1,
+    maximum: 10_000,
+    default: 5,
+    description: 'At most this many refreshes of one organization are leased at once (across every worker sharing the database), so one tenant whose token endpoint hangs cannot hold up the others',
+  }),
+  CREDENCE_TOKEN_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 15_000, description: 'How long a token request to an OAuth provider may take before it is abandoned' }),
   CREDENCE_API_TOKEN_CACHE_MS: Type.Integer({
     minimum: 0,
     maximum: 60_000,
@@ -84,7 +91,7 @@ export interface Config {
   allowInsecureLoopback: boolean;
   logLevel: string;
   mail: { smtpUrl: Redacted<string> | undefined; from: string; outboxDir: string };
-  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number };
+  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number; maxPerOrganization: number; requestTimeoutMs: number };
   /** Bearer token that opens GET /metrics, if configured. */
   metricsToken: Redacted<string> | undefined;
   apiTokenCacheMs: number;
@@ -153,6 +160,8 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
       batchSize: converted.CREDENCE_REFRESH_BATCH_SIZE,
       concurrency: converted.CREDENCE_REFRESH_CONCURRENCY,
       leaseMs: converted.CREDENCE_REFRESH_LEASE_MS,
+      maxPerOrganization: converted.CREDENCE_REFRESH_MAX_PER_ORGANIZATION,
+      requestTimeoutMs: converted.CREDENCE_TOKEN_REQUEST_TIMEOUT_MS,
     },
     metricsToken: converted.CREDENCE_METRICS_TOKEN ? new Redacted(converted.CREDENCE_METRICS_TOKEN) : undefined,
     apiTokenCacheMs: converted.CREDENCE_API_TOKEN_CACHE_MS,

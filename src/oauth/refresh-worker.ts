@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { OAuthStore } from './oauth-store.js';
+import type { OAuthGrant, OAuthStore } from './oauth-store.js';
 import type { TokenService } from './token-service.js';
 
 export interface RefreshWorkerLog {
@@ -10,11 +10,36 @@ export interface RefreshWorkerLog {
 }
 
 /**
+ * The grants in turn by organization, each organization's in the order given (earliest due
+ * first): lanes taken by one organization's slow provider leave the next lanes to others.
+ */
+const interleaveByOrganization = (grants: readonly OAuthGrant[]): OAuthGrant[] => {
+  const byOrganization = new Map<string, OAuthGrant[]>();
+  for (const grant of grants) {
+    const list = byOrganization.get(grant.organizationId);
+    if (list) list.push(grant);
+    else byOrganization.set(grant.organizationId, [grant]);
+  }
+  const lists = [...byOrganization.values()];
+  const result: OAuthGrant[] = [];
+  for (let round = 0; result.length < grants.length; round += 1) {
+    for (const list of lists) {
+      const grant = list[round];
+      if (grant) result.push(grant);
+    }
+  }
+  return result;
+};
+
+/**
  * The refresh worker: every `pollMs` it claims a batch of grants whose refresh is due
  * (leased, so other workers skip them) and refreshes them a few at a time. A worker that
  * dies leaves leases that expire, and another worker picks those grants up. A refresh
  * starts only while at least half of its lease is left, so it ends before another worker
- * may take the grant over (given token requests time out within half a lease). Every log
+ * may take the grant over (given token requests time out within half a lease). Claims are
+ * earliest due first and capped per organization (`maxPerOrganization` live leases), and the
+ * batch is worked in turn by organization, so a tenant whose provider never answers holds at
+ * most its own share of lanes, each for at most the token request timeout. Every log
  * line of a pass carries the pass's id (`pass`), so one pass can be followed in the logs.
  */
 export const createRefreshWorker = (deps: {
@@ -26,6 +51,8 @@ export const createRefreshWorker = (deps: {
   batchSize?: number;
   concurrency?: number;
   leaseMs?: number;
+  /** At most this many grants of one organization leased at once (default 5). */
+  maxPerOrganization?: number | undefined;
   metrics?: Pick<Metrics, 'refreshLag' | 'lease'> | undefined;
   /** A new id for each pass; random unless given. */
   passId?: () => string;
@@ -33,6 +60,7 @@ export const createRefreshWorker = (deps: {
   const batchSize = deps.batchSize ?? 100;
   const concurrency = deps.concurrency ?? 10;
   const leaseMs = deps.leaseMs ?? 60_000;
+  const maxPerOrganization = deps.maxPerOrganization ?? 5;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = true;
@@ -55,12 +83,12 @@ export const createRefreshWorker = (deps: {
   const runPass = async (pass: string): Promise<number> => {
     const now = deps.clock.now();
     const leaseEnd = now.getTime() + leaseMs;
-    const claimed = await deps.store.claimDue(deps.owner, now.toISOString(), new Date(leaseEnd).toISOString(), batchSize);
+    const claimed = await deps.store.claimDue(deps.owner, now.toISOString(), new Date(leaseEnd).toISOString(), batchSize, maxPerOrganization);
     deps.metrics?.lease('taken', claimed.length);
     for (const grant of claimed) {
       if (grant.refreshDueAt) deps.metrics?.refreshLag((now.getTime() - Date.parse(grant.refreshDueAt)) / 1000);
     }
-    const queue = [...claimed];
+    const queue = interleaveByOrganization(claimed);
     const outcomes = { refreshed: 0, failed: 0, skipped: 0 };
     const deferred: string[] = [];
     const lane = async () => {

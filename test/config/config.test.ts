@@ -31,7 +31,7 @@ describe('loadConfig', () => {
       allowInsecureLoopback: false,
       logLevel: 'info',
       mail: { smtpUrl: undefined, from: 'Credence <credence@localhost>', outboxDir: join(dataDir, 'outbox') },
-      refresh: { pollMs: 1000, defaultLifetimeSeconds: 3600, batchSize: 100, concurrency: 10, leaseMs: 60_000 },
+      refresh: { pollMs: 1000, defaultLifetimeSeconds: 3600, batchSize: 100, concurrency: 10, leaseMs: 60_000, maxPerOrganization: 5, requestTimeoutMs: 15_000 },
       metricsToken: undefined,
       previousMasterKeys: [],
       keys: { rotationThreshold: 2 ** 32 - 2 ** 20, reencryptBatchSize: 500 },
