@@ -14,6 +14,8 @@ import { createKeyLifecycle } from './crypto/key-lifecycle.js';
 import { createComponentFetch, createOAuthFetch } from './net/guarded-fetch.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createAuthorizationService } from './oauth/authorization-service.js';
+import { createAuthorizationEmailPolicy, type EmailLimits } from './oauth/email-policy.js';
+import { createEmailStore } from './oauth/email-store.js';
 import { createMailer, type Mailer } from './oauth/mailer.js';
 import { createOAuthClient } from './oauth/oauth-client.js';
 import { createOAuthStore } from './oauth/oauth-store.js';
@@ -49,6 +51,8 @@ export interface ServiceOptions {
    * how many grants of one organization may be leased at once, `requestTimeoutMs` the bound on each token request.
    */
   refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number; maxPerOrganization?: number; requestTimeoutMs?: number };
+  /** Authorization email limits per credential, customer and organization (defaults: 5, 20 and 200 an hour). */
+  emailLimits?: EmailLimits;
   /** Key lifecycle settings (defaults: rotate at 2^32 - 2^20 encryptions, 500 rows per re-encryption batch). */
   keys?: { rotationThreshold: number; reencryptBatchSize: number };
   /** Where this process's metrics go (a fresh registry unless given). */
@@ -80,7 +84,8 @@ export const createServices = (options: ServiceOptions) => {
   // Outbound calls go through the guarded fetch (src/net/guarded-fetch.ts) unless a test injects one.
   const oauthFetch = options.fetch ?? createOAuthFetch(allowInsecureLoopback);
   const outboundFetch = options.fetch ?? createComponentFetch();
-  const audit = createAuditService({ store: createAuditStore(db, options.engine), clock });
+  const auditStore = createAuditStore(db, options.engine);
+  const audit = createAuditService({ store: auditStore, clock });
   const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs });
   const organizations = createOrganizationService({ tenants: tenantStore, keyring, tokens, audit, transact, clock });
   const customers = createCustomerService({
@@ -125,6 +130,7 @@ export const createServices = (options: ServiceOptions) => {
       waitForPeerMs: 20_000,
     },
   });
+  const emailPolicy = createAuthorizationEmailPolicy({ store: createEmailStore(db, options.engine), tenants: tenantStore, audit, transact, clock, limits: options.emailLimits });
   const authorization = createAuthorizationService({
     store: oauthStore,
     credentials: credentialStore,
@@ -133,7 +139,9 @@ export const createServices = (options: ServiceOptions) => {
     client: oauthClient,
     tokens: accessTokens,
     mailer: options.mailer,
+    emailPolicy,
     audit,
+    history: auditStore,
     transact,
     clock,
     publicUrl: options.publicUrl,
@@ -186,6 +194,7 @@ export const createServices = (options: ServiceOptions) => {
     customers,
     credentials,
     authorization,
+    emailPolicy,
     accessTokens,
     refreshWorker,
     components,

@@ -35,6 +35,9 @@ export const EnvSchema = Type.Object({
     Type.String({ pattern: '^smtps?://', description: 'SMTP server for authorization emails (smtp:// uses STARTTLS when offered, smtps:// is TLS); without it mail goes to <data dir>/outbox' }),
   ),
   CREDENCE_MAIL_FROM: Type.String({ minLength: 3, default: 'Credence <credence@localhost>', description: 'From address of authorization emails' }),
+  CREDENCE_EMAILS_PER_CREDENTIAL_HOUR: Type.Integer({ minimum: 1, maximum: 10_000, default: 5, description: 'Authorization emails one credential may send per hour (counted in the database, shared by every process)' }),
+  CREDENCE_EMAILS_PER_CUSTOMER_HOUR: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: "Authorization emails for one customer's credentials per hour" }),
+  CREDENCE_EMAILS_PER_ORGANIZATION_HOUR: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 200, description: 'Authorization emails one organization may send per hour' }),
   CREDENCE_REFRESH_POLL_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 1000, description: 'How often the refresh worker looks for tokens due for refresh' }),
   CREDENCE_REFRESH_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'How many due grants the refresh worker claims (leases) at once' }),
   CREDENCE_REFRESH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'How many token requests one refresh worker has in flight at once' }),
@@ -91,6 +94,8 @@ export interface Config {
   allowInsecureLoopback: boolean;
   logLevel: string;
   mail: { smtpUrl: Redacted<string> | undefined; from: string; outboxDir: string };
+  /** Authorization emails allowed per hour (`windowMs`), per credential, customer and organization. */
+  emailLimits: { perCredential: number; perCustomer: number; perOrganization: number; windowMs: number };
   refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number; maxPerOrganization: number; requestTimeoutMs: number };
   /** Bearer token that opens GET /metrics, if configured. */
   metricsToken: Redacted<string> | undefined;
@@ -153,6 +158,12 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
       smtpUrl: converted.CREDENCE_SMTP_URL ? new Redacted(converted.CREDENCE_SMTP_URL) : undefined,
       from: converted.CREDENCE_MAIL_FROM,
       outboxDir: join(dataDir, 'outbox'),
+    },
+    emailLimits: {
+      perCredential: converted.CREDENCE_EMAILS_PER_CREDENTIAL_HOUR,
+      perCustomer: converted.CREDENCE_EMAILS_PER_CUSTOMER_HOUR,
+      perOrganization: converted.CREDENCE_EMAILS_PER_ORGANIZATION_HOUR,
+      windowMs: 3_600_000,
     },
     refresh: {
       pollMs: converted.CREDENCE_REFRESH_POLL_MS,

@@ -130,7 +130,7 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       expect(migrationsBefore).toEqual(Object.keys(migrations));
       expect(await applied()).toEqual(Object.keys(migrations));
       expect((await db.introspection.getTables()).map((t) => t.name).sort()).toEqual(tablesBefore);
-      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'audit_heads', 'credentials', 'customers', 'data_keys', 'instance_bindings', 'instances', 'integrations', 'key_rotation_jobs', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'runs', 'sessions', 'setup_marks', 'users']);
+      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'audit_heads', 'credentials', 'customers', 'data_keys', 'instance_bindings', 'instances', 'integrations', 'key_rotation_jobs', 'oauth_email_sends', 'oauth_email_settings', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'runs', 'sessions', 'setup_marks', 'users']);
       expect(await tenants.findOrganization(org.id)).toEqual(org);
     });
   });

@@ -7,6 +7,7 @@ import * as keyRotation from './0005-key-rotation.js';
 import * as auditChain from './0006-audit-chain.js';
 import * as searchIndex from './0007-search-index.js';
 import * as firstRun from './0008-first-run.js';
+import * as authorizationEmailLimits from './0009-authorization-email-limits.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006-audit-chain': auditChain,
   '0007-search-index': searchIndex,
   '0008-first-run': firstRun,
+  '0009-authorization-email-limits': authorizationEmailLimits,
 };
