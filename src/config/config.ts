@@ -50,7 +50,7 @@ export const EnvSchema = Type.Object({
   CREDENCE_REFRESH_MAX_PER_ORGANIZATION: Type.Integer({
     minimum: 1,
     maximum: 10_000,
-    default: 5,
+    default: 50,
     description: 'At most this many refreshes of one organization are leased at once (across every worker sharing the database), so one tenant whose token endpoint hangs cannot hold up the others',
   }),
   CREDENCE_TOKEN_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 15_000, description: 'How long a token request to an OAuth provider may take before it is abandoned' }),

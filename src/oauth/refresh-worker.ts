@@ -10,25 +10,31 @@ export interface RefreshWorkerLog {
 }
 
 /**
- * The grants in turn by organization, each organization's in the order given (earliest due
- * first): lanes taken by one organization's slow provider leave the next lanes to others.
+ * A queue of claimed grants from which each free lane takes the earliest grant of the
+ * organization with the fewest refreshes in flight in this worker: lanes held up by one
+ * organization's slow provider leave the next free lanes to the others, and no lane idles
+ * while anything is queued.
  */
-const interleaveByOrganization = (grants: readonly OAuthGrant[]): OAuthGrant[] => {
-  const byOrganization = new Map<string, OAuthGrant[]>();
-  for (const grant of grants) {
-    const list = byOrganization.get(grant.organizationId);
-    if (list) list.push(grant);
-    else byOrganization.set(grant.organizationId, [grant]);
-  }
-  const lists = [...byOrganization.values()];
-  const result: OAuthGrant[] = [];
-  for (let round = 0; result.length < grants.length; round += 1) {
-    for (const list of lists) {
-      const grant = list[round];
-      if (grant) result.push(grant);
-    }
-  }
-  return result;
+const createFairQueue = (grants: readonly OAuthGrant[]) => {
+  const queue = [...grants];
+  const inFlight = new Map<string, number>();
+  const busy = (organizationId: string) => inFlight.get(organizationId) ?? 0;
+  return {
+    take(): OAuthGrant | undefined {
+      let best = -1;
+      for (let i = 0; i < queue.length; i += 1) {
+        const grant = queue[i] as OAuthGrant;
+        if (best === -1 || busy(grant.organizationId) < busy((queue[best] as OAuthGrant).organizationId)) best = i;
+      }
+      if (best === -1) return undefined;
+      const [grant] = queue.splice(best, 1) as [OAuthGrant];
+      inFlight.set(grant.organizationId, busy(grant.organizationId) + 1);
+      return grant;
+    },
+    done(grant: OAuthGrant): void {
+      inFlight.set(grant.organizationId, busy(grant.organizationId) - 1);
+    },
+  };
 };
 
 /**
@@ -37,8 +43,8 @@ const interleaveByOrganization = (grants: readonly OAuthGrant[]): OAuthGrant[] =
  * dies leaves leases that expire, and another worker picks those grants up. A refresh
  * starts only while at least half of its lease is left, so it ends before another worker
  * may take the grant over (given token requests time out within half a lease). Claims are
- * earliest due first and capped per organization (`maxPerOrganization` live leases), and the
- * batch is worked in turn by organization, so a tenant whose provider never answers holds at
+ * earliest due first and capped per organization (`maxPerOrganization` live leases), and a
+ * free lane takes a grant of the organization with the fewest refreshes in flight, so a tenant whose provider never answers holds at
  * most its own share of lanes, each for at most the token request timeout. Every log
  * line of a pass carries the pass's id (`pass`), so one pass can be followed in the logs.
  */
@@ -51,7 +57,7 @@ export const createRefreshWorker = (deps: {
   batchSize?: number;
   concurrency?: number;
   leaseMs?: number;
-  /** At most this many grants of one organization leased at once (default 5). */
+  /** At most this many grants of one organization leased at once (default 50). */
   maxPerOrganization?: number | undefined;
   metrics?: Pick<Metrics, 'refreshLag' | 'lease'> | undefined;
   /** A new id for each pass; random unless given. */
@@ -60,7 +66,7 @@ export const createRefreshWorker = (deps: {
   const batchSize = deps.batchSize ?? 100;
   const concurrency = deps.concurrency ?? 10;
   const leaseMs = deps.leaseMs ?? 60_000;
-  const maxPerOrganization = deps.maxPerOrganization ?? 5;
+  const maxPerOrganization = deps.maxPerOrganization ?? 50;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = true;
@@ -88,15 +94,16 @@ export const createRefreshWorker = (deps: {
     for (const grant of claimed) {
       if (grant.refreshDueAt) deps.metrics?.refreshLag((now.getTime() - Date.parse(grant.refreshDueAt)) / 1000);
     }
-    const queue = interleaveByOrganization(claimed);
+    const queue = createFairQueue(claimed);
     const outcomes = { refreshed: 0, failed: 0, skipped: 0 };
     const deferred: string[] = [];
     const lane = async () => {
-      for (let grant = queue.shift(); grant; grant = queue.shift()) {
+      for (let grant = queue.take(); grant; grant = queue.take()) {
         // Started this late, the refresh could outlive the lease and race the worker that takes
         // the grant over (the same refresh token sent twice); the grant waits for the next claim.
         if (leaseEnd - deps.clock.now().getTime() < leaseMs / 2) {
           deferred.push(grant.credentialId);
+          queue.done(grant);
           continue;
         }
         try {
@@ -104,6 +111,8 @@ export const createRefreshWorker = (deps: {
         } catch (error) {
           outcomes.failed += 1;
           log?.error({ pass, credentialId: grant.credentialId, err: errorDetails(error) }, 'token refresh failed');
+        } finally {
+          queue.done(grant);
         }
       }
     };
