@@ -44,6 +44,7 @@ export const openRuntime = async (
       publicUrl: config.publicUrl,
       mailer,
       refresh: config.refresh,
+      emailLimits: config.emailLimits,
       apiTokenCacheMs: config.apiTokenCacheMs,
       keys: config.keys,
       ...(options.fetch ? { fetch: options.fetch } : {}),

@@ -16,6 +16,8 @@ import { componentAddressRule } from './net/address-policy.js';
 import { migrateDestinations } from './credentials/destination-migration.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createAuthorizationService } from './oauth/authorization-service.js';
+import { createAuthorizationEmailPolicy, type EmailLimits } from './oauth/email-policy.js';
+import { createEmailStore } from './oauth/email-store.js';
 import { createMailer, type Mailer } from './oauth/mailer.js';
 import { createOAuthClient } from './oauth/oauth-client.js';
 import { createOAuthStore } from './oauth/oauth-store.js';
@@ -48,8 +50,13 @@ export interface ServiceOptions {
   outboundAllowedNetworks?: readonly string[];
   publicUrl: string;
   mailer: Mailer;
-  /** Refresh worker settings; `leaseMs` is how long its claim on a due grant holds. */
-  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number };
+  /**
+   * Refresh worker settings; `leaseMs` is how long its claim on a due grant holds, `maxPerOrganization`
+   * how many grants of one organization may be leased at once, `requestTimeoutMs` the bound on each token request.
+   */
+  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number; maxPerOrganization?: number; requestTimeoutMs?: number };
+  /** Authorization email limits per credential, customer and organization (defaults: 5, 20 and 200 an hour). */
+  emailLimits?: EmailLimits;
   /** Key lifecycle settings (defaults: rotate at 2^32 - 2^20 encryptions, 500 rows per re-encryption batch). */
   keys?: { rotationThreshold: number; reencryptBatchSize: number };
   /** Where this process's metrics go (a fresh registry unless given). */
@@ -82,7 +89,8 @@ export const createServices = (options: ServiceOptions) => {
   const oauthFetch = options.fetch ?? createOAuthFetch(allowInsecureLoopback);
   const addressRule = componentAddressRule({ allowLoopback: allowInsecureLoopback, allowedNetworks: options.outboundAllowedNetworks ?? [] });
   const network = { fetch: options.fetch ?? createComponentFetch({ addressRule }), addressRule };
-  const audit = createAuditService({ store: createAuditStore(db, options.engine), clock });
+  const auditStore = createAuditStore(db, options.engine);
+  const audit = createAuditService({ store: auditStore, clock });
   const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs });
   const organizations = createOrganizationService({ tenants: tenantStore, keyring, tokens, audit, transact, clock });
   const customers = createCustomerService({
@@ -106,7 +114,8 @@ export const createServices = (options: ServiceOptions) => {
   const sessions = createSessionService({ tenants: tenantStore, organizations, audit, transact, clock, publicUrl: options.publicUrl });
 
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  const oauthClient = createOAuthClient({ fetch: oauthFetch, allowInsecureLoopback, timeoutMs: 15_000 });
+  const requestTimeoutMs = options.refresh.requestTimeoutMs ?? 15_000;
+  const oauthClient = createOAuthClient({ fetch: oauthFetch, allowInsecureLoopback, timeoutMs: requestTimeoutMs });
   const accessTokens = createTokenService({
     store: oauthStore,
     credentials: credentialStore,
@@ -120,11 +129,13 @@ export const createServices = (options: ServiceOptions) => {
       ...DEFAULT_REFRESH_POLICY,
       defaultLifetimeSeconds: options.refresh.defaultLifetimeSeconds,
       owner,
-      leaseMs: 30_000,
+      // An on-demand refresh holds its lease past the token request's timeout.
+      leaseMs: Math.max(30_000, 2 * requestTimeoutMs),
       minValidityMs: 60_000,
       waitForPeerMs: 20_000,
     },
   });
+  const emailPolicy = createAuthorizationEmailPolicy({ store: createEmailStore(db, options.engine), tenants: tenantStore, audit, transact, clock, limits: options.emailLimits });
   const authorization = createAuthorizationService({
     store: oauthStore,
     credentials: credentialStore,
@@ -133,7 +144,9 @@ export const createServices = (options: ServiceOptions) => {
     client: oauthClient,
     tokens: accessTokens,
     mailer: options.mailer,
+    emailPolicy,
     audit,
+    history: auditStore,
     transact,
     clock,
     publicUrl: options.publicUrl,
@@ -157,8 +170,8 @@ export const createServices = (options: ServiceOptions) => {
   const instances = createInstanceService({ store: integrationStore, credentials: credentialStore, tenants: tenantStore, components, audit, transact, clock });
   const runs = createRunService({ store: integrationStore, components, credentials, audit, clock, network });
   const credentialTests = createCredentialTestService({ credentials, store: credentialStore, components, audit, clock, network });
-  const { pollMs, batchSize, concurrency, leaseMs } = options.refresh;
-  const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, metrics });
+  const { pollMs, batchSize, concurrency, leaseMs, maxPerOrganization } = options.refresh;
+  const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, maxPerOrganization, metrics });
   const keyLifecycle = createKeyLifecycle({
     db,
     engine: options.engine,
@@ -186,6 +199,7 @@ export const createServices = (options: ServiceOptions) => {
     customers,
     credentials,
     authorization,
+    emailPolicy,
     accessTokens,
     refreshWorker,
     components,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-export type IdPrefix = 'org' | 'cus' | 'cred' | 'usr' | 'tok' | 'evt' | 'dek' | 'lnk' | 'sta' | 'int' | 'ins' | 'run' | 'ses' | 'kjob';
+export type IdPrefix = 'org' | 'cus' | 'cred' | 'usr' | 'tok' | 'evt' | 'dek' | 'lnk' | 'sta' | 'int' | 'ins' | 'run' | 'ses' | 'kjob' | 'eml';
 
 /**
  * A new identifier: prefix, 10 hex digits of milliseconds (so ids sort by creation

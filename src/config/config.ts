@@ -39,6 +39,9 @@ export const EnvSchema = Type.Object({
     Type.String({ pattern: '^smtps?://', description: 'SMTP server for authorization emails (smtp:// uses STARTTLS when offered, smtps:// is TLS); without it mail goes to <data dir>/outbox' }),
   ),
   CREDENCE_MAIL_FROM: Type.String({ minLength: 3, default: 'Credence <credence@localhost>', description: 'From address of authorization emails' }),
+  CREDENCE_EMAILS_PER_CREDENTIAL_HOUR: Type.Integer({ minimum: 1, maximum: 10_000, default: 5, description: 'Authorization emails one credential may send per hour (counted in the database, shared by every process)' }),
+  CREDENCE_EMAILS_PER_CUSTOMER_HOUR: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: "Authorization emails for one customer's credentials per hour" }),
+  CREDENCE_EMAILS_PER_ORGANIZATION_HOUR: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 200, description: 'Authorization emails one organization may send per hour' }),
   CREDENCE_REFRESH_POLL_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 1000, description: 'How often the refresh worker looks for tokens due for refresh' }),
   CREDENCE_REFRESH_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'How many due grants the refresh worker claims (leases) at once' }),
   CREDENCE_REFRESH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'How many token requests one refresh worker has in flight at once' }),
@@ -46,8 +49,15 @@ export const EnvSchema = Type.Object({
     minimum: 1000,
     maximum: 3_600_000,
     default: 60_000,
-    description: 'How long a refresh worker holds the grants it claims; the claims of a worker that died pass to another worker after this long. A refresh starts only while half of it is left, so keep it above twice the 15 s token request timeout',
+    description: 'How long a refresh worker holds the grants it claims; the claims of a worker that died pass to another worker after this long. A refresh starts only while half of it is left, so keep it above twice CREDENCE_TOKEN_REQUEST_TIMEOUT_MS',
   }),
+  CREDENCE_REFRESH_MAX_PER_ORGANIZATION: Type.Integer({
+    minimum: 1,
+    maximum: 10_000,
+    default: 50,
+    description: 'At most this many refreshes of one organization are leased at once (across every worker sharing the database), so one tenant whose token endpoint hangs cannot hold up the others',
+  }),
+  CREDENCE_TOKEN_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 15_000, description: 'How long a token request to an OAuth provider may take before it is abandoned' }),
   CREDENCE_API_TOKEN_CACHE_MS: Type.Integer({
     minimum: 0,
     maximum: 60_000,
@@ -90,7 +100,9 @@ export interface Config {
   outboundAllowedNetworks: string[];
   logLevel: string;
   mail: { smtpUrl: Redacted<string> | undefined; from: string; outboxDir: string };
-  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number };
+  /** Authorization emails allowed per hour (`windowMs`), per credential, customer and organization. */
+  emailLimits: { perCredential: number; perCustomer: number; perOrganization: number; windowMs: number };
+  refresh: { pollMs: number; defaultLifetimeSeconds: number; batchSize: number; concurrency: number; leaseMs: number; maxPerOrganization: number; requestTimeoutMs: number };
   /** Bearer token that opens GET /metrics, if configured. */
   metricsToken: Redacted<string> | undefined;
   apiTokenCacheMs: number;
@@ -160,12 +172,20 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
       from: converted.CREDENCE_MAIL_FROM,
       outboxDir: join(dataDir, 'outbox'),
     },
+    emailLimits: {
+      perCredential: converted.CREDENCE_EMAILS_PER_CREDENTIAL_HOUR,
+      perCustomer: converted.CREDENCE_EMAILS_PER_CUSTOMER_HOUR,
+      perOrganization: converted.CREDENCE_EMAILS_PER_ORGANIZATION_HOUR,
+      windowMs: 3_600_000,
+    },
     refresh: {
       pollMs: converted.CREDENCE_REFRESH_POLL_MS,
       defaultLifetimeSeconds: converted.CREDENCE_TOKEN_DEFAULT_LIFETIME_SECONDS,
       batchSize: converted.CREDENCE_REFRESH_BATCH_SIZE,
       concurrency: converted.CREDENCE_REFRESH_CONCURRENCY,
       leaseMs: converted.CREDENCE_REFRESH_LEASE_MS,
+      maxPerOrganization: converted.CREDENCE_REFRESH_MAX_PER_ORGANIZATION,
+      requestTimeoutMs: converted.CREDENCE_TOKEN_REQUEST_TIMEOUT_MS,
     },
     metricsToken: converted.CREDENCE_METRICS_TOKEN ? new Redacted(converted.CREDENCE_METRICS_TOKEN) : undefined,
     apiTokenCacheMs: converted.CREDENCE_API_TOKEN_CACHE_MS,

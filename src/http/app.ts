@@ -118,7 +118,7 @@ export const buildApp = async (options: AppOptions) => {
         });
         await authed.register(apiTokenRoutes, { tokens: services.tokens });
         await authed.register(auditRoutes, { audit: services.audit });
-        await authed.register(oauthApiRoutes, { authorization: services.authorization });
+        await authed.register(oauthApiRoutes, { authorization: services.authorization, emailPolicy: services.emailPolicy });
         await authed.register(keyRoutes, { keys: services.keys });
       });
     },

@@ -52,6 +52,7 @@ export const registerErrorHandling = (
     }
     const message = appError.expose ? appError.message : 'Internal error';
     const code = appError.expose ? appError.code : 'INTERNAL';
+    if (appError.expose && appError.retryAfterSeconds !== undefined) void reply.header('retry-after', String(appError.retryAfterSeconds));
     void reply.status(appError.status).send({ error: { code, message } });
   });
 

@@ -2,10 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { AuthorizationFlowError, MAX_LINK_LIFETIME_SECONDS, STATE_LIFETIME_MS, type AuthorizationService } from '../oauth/authorization-service.js';
+import type { AuthorizationEmailPolicy } from '../oauth/email-policy.js';
+import { MAX_ALLOWED_DOMAINS } from '../oauth/email-policy.js';
 import { OAUTH_PRESETS } from '../oauth/oauth-presets.js';
 import { actorOf, cookieSettings } from './authentication.js';
 import { renderPage } from './pages.js';
-import { IdParams, Timestamp, errorResponses } from './schemas.js';
+import { ErrorBody, IdParams, Timestamp, errorResponses } from './schemas.js';
 
 const tags = ['oauth2'];
 
@@ -76,7 +78,30 @@ const ProviderPreset = Type.Object({
 });
 
 /** OAuth 2.0 management routes: links, emails, presets, the redirect URI. */
-export const oauthApiRoutes: FastifyPluginAsyncTypebox<{ authorization: AuthorizationService }> = async (app, { authorization }) => {
+export const oauthApiRoutes: FastifyPluginAsyncTypebox<{ authorization: AuthorizationService; emailPolicy: AuthorizationEmailPolicy }> = async (app, { authorization, emailPolicy }) => {
+  const EmailSettings = Type.Object({
+    allowedDomains: Type.Array(Type.String({ maxLength: 253 }), { maxItems: MAX_ALLOWED_DOMAINS, description: 'Domains customer users may send authorization emails to, beside their own customer\'s users' }),
+  });
+
+  app.get(
+    '/oauth2/email-settings',
+    { schema: { tags, summary: 'Where customer users may send authorization emails', response: { 200: EmailSettings, ...errorResponses } } },
+    async (request) => ({ allowedDomains: await emailPolicy.allowedDomains(actorOf(request)) }),
+  );
+
+  app.put(
+    '/oauth2/email-settings',
+    {
+      schema: {
+        tags,
+        summary: 'Set the domains customer users may send authorization emails to (org_admin only)',
+        body: Type.Object({ allowedDomains: EmailSettings.properties.allowedDomains }, { additionalProperties: false }),
+        response: { 200: EmailSettings, ...errorResponses },
+      },
+    },
+    async (request) => ({ allowedDomains: await emailPolicy.setAllowedDomains(actorOf(request), request.body.allowedDomains) }),
+  );
+
   app.get(
     '/oauth2/providers',
     { schema: { tags, summary: 'Provider presets: URLs, default scopes, extra parameters', response: { 200: Type.Object({ items: Type.Array(ProviderPreset) }) } } },
@@ -157,6 +182,7 @@ export const oauthApiRoutes: FastifyPluginAsyncTypebox<{ authorization: Authoriz
             }),
           }),
           ...errorResponses,
+          429: ErrorBody,
         },
       },
     },

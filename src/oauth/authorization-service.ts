@@ -1,15 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { AppError, notFound } from '../common/app-error.js';
+import { AppError, forbidden, notFound } from '../common/app-error.js';
 import type { Clock } from '../common/clock.js';
 import { newId } from '../common/ids.js';
 import type { AuditService } from '../audit/audit-service.js';
+import type { AuditStore } from '../audit/audit-store.js';
 import type { CipherContext, Keyring } from '../crypto/keyring.js';
 import type { CredentialRecord, CredentialStore } from '../credentials/credential-store.js';
 import type { Transact } from '../store/database.js';
 import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { CallbackRejectedError, TokenRequestError, codeChallengeOf, generateCodeVerifier, type OAuthClient } from './oauth-client.js';
-import { findPreset } from './oauth-presets.js';
+import type { AuthorizationEmailPolicy } from './email-policy.js';
+import { endpointsOffPreset, findPreset } from './oauth-presets.js';
 import { buildAuthorizationEmail, MailError, type MailDelivery, type Mailer } from './mailer.js';
 import type { OAuthStore } from './oauth-store.js';
 import type { TokenService } from './token-service.js';
@@ -55,7 +57,10 @@ export const createAuthorizationService = (deps: {
   client: OAuthClient;
   tokens: Pick<TokenService, 'providerOf' | 'storeTokens'>;
   mailer: Mailer;
+  emailPolicy: Pick<AuthorizationEmailPolicy, 'checkRecipient' | 'reserve'>;
   audit: Pick<AuditService, 'record'>;
+  /** The audit trail, read to learn who last set a credential's endpoints. */
+  history: Pick<AuditStore, 'list'>;
   transact: Transact;
   clock: Clock;
   publicUrl: string;
@@ -75,7 +80,45 @@ export const createAuthorizationService = (deps: {
     return record;
   };
 
+  /**
+   * Whether the last write of the credential's `auth_uri` or `token_uri` was made by an org
+   * role (org_admin, org_member, the operator's CLI), as the audit trail records it. No
+   * record of that write counts as "no".
+   */
+  const endpointsSetByOrganization = async (record: CredentialRecord): Promise<boolean> => {
+    const setsEndpoint = (fields: unknown) => Array.isArray(fields) && fields.some((field) => field === 'auth_uri' || field === 'token_uri');
+    const byOrganization = (event: { actor: { type: string; role: string | null } }) => event.actor.type === 'cli' || event.actor.role === 'org_admin' || event.actor.role === 'org_member';
+    let beforeId: string | undefined;
+    for (let page = 0; page < 20; page += 1) {
+      const updates = await deps.history.list(record.organizationId, { action: 'credential.updated', targetId: record.id, beforeId, limit: 100 });
+      const last = updates.find((event) => setsEndpoint(event.details['fieldsChanged']));
+      if (last) return byOrganization(last);
+      if (updates.length < 100) break;
+      beforeId = updates.at(-1)?.id;
+    }
+    const [created] = await deps.history.list(record.organizationId, { action: 'credential.created', targetId: record.id, limit: 1 });
+    return created !== undefined && setsEndpoint(created.details['fields']) && byOrganization(created);
+  };
+
+  /**
+   * The endpoints a link would send a person to. A credential made from a provider preset
+   * whose `auth_uri` or `token_uri` has left the preset's hosts gets a link only when an org
+   * role set those endpoints (deliberately: a test server, a tenant-specific host); when a
+   * customer user did, no link is issued, so "connect your Dropbox" cannot lead to a host of
+   * its choosing. Off-preset links are audited as such.
+   */
+  const checkEndpoints = async (record: CredentialRecord) => {
+    const { endpoint } = await tokens.providerOf(record);
+    const preset = record.oauthSettings?.provider ? findPreset(record.oauthSettings.provider) : undefined;
+    const offPreset = preset ? endpointsOffPreset(preset, endpoint.authUri, endpoint.tokenUri) : [];
+    if (preset && offPreset.length > 0 && !(await endpointsSetByOrganization(record))) {
+      throw forbidden(`This credential's ${offPreset.join(' and ')} is not on ${preset.name}'s hosts and was not set by the organization; an org_admin or org_member must set it before a link can be issued`);
+    }
+    return { preset, endpoint, offPreset };
+  };
+
   const issueLink = async (actor: Actor, record: CredentialRecord, expiresInSeconds: number | undefined) => {
+    const { offPreset } = await checkEndpoints(record);
     const lifetime = expiresInSeconds ?? DEFAULT_LINK_LIFETIME_SECONDS;
     if (!Number.isInteger(lifetime) || lifetime < 60 || lifetime > MAX_LINK_LIFETIME_SECONDS) {
       throw new AppError('VALIDATION_FAILED', `expiresInSeconds must be between 60 and ${MAX_LINK_LIFETIME_SECONDS}`);
@@ -99,7 +142,7 @@ export const createAuthorizationService = (deps: {
       await audit.record(
         actor,
         record.organizationId,
-        { action: 'oauth.link_created', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { linkId: link.id, expiresAt: link.expiresAt, revokedLinks: revoked } },
+        { action: 'oauth.link_created', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { linkId: link.id, expiresAt: link.expiresAt, revokedLinks: revoked, ...(offPreset.length > 0 ? { endpointsOffPreset: offPreset } : {}) } },
         trx,
       );
     });
@@ -135,14 +178,19 @@ export const createAuthorizationService = (deps: {
       const record = await findAuthorizable(actor, credentialId);
       const email = input.email.trim();
       if (!/^[^\s@<>,;]+@[^\s@<>,;]+\.[^\s@<>,;]+$/.test(email) || email.length > 254) throw new AppError('VALIDATION_FAILED', 'email is not a valid address');
+      await deps.emailPolicy.checkRecipient(actor, email);
+      const { preset, endpoint } = await checkEndpoints(record);
+      const authorizationHost = endpoint.authUri && URL.canParse(endpoint.authUri) ? new URL(endpoint.authUri).host : undefined;
+      if (!authorizationHost) throw new AppError('VALIDATION_FAILED', 'This credential has no valid auth_uri');
+      await deps.emailPolicy.reserve(record);
       const organization = await deps.tenants.findOrganization(record.organizationId);
       const customer = record.customerId ? await deps.tenants.findCustomer(record.organizationId, record.customerId) : undefined;
       const link = await issueLink(actor, record, input.expiresInSeconds);
-      const preset = record.oauthSettings?.provider ? findPreset(record.oauthSettings.provider) : undefined;
       const message = buildAuthorizationEmail({
         organizationName: organization?.name ?? 'Your vendor',
         serviceName: preset?.name ?? record.label,
         url: link.url,
+        authorizationHost,
         expiresAt: new Date(link.expiresAt),
         customerName: customer?.name,
       });

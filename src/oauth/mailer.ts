@@ -218,6 +218,11 @@ export interface AuthorizationEmailInput {
   serviceName: string;
   /** The one-time authorization link. */
   url: string;
+  /**
+   * The host the link finally sends the browser to (the credential's `auth_uri`), named in
+   * the email so the reader can check where they will type their password.
+   */
+  authorizationHost: string;
   expiresAt: Date;
   customerName?: string | undefined;
 }
@@ -240,7 +245,7 @@ const formatExpiry = (date: Date): string => {
 
 /**
  * The email that sends a customer the link to authorize an OAuth 2.0 connection: who asks,
- * for which service, what will happen, when the link expires and that it works once.
+ * for which service, which host the link leads to, what will happen, when the link expires and that it works once.
  * Every interpolated value is HTML-escaped in the `html` part. The link must be `http(s)`.
  *
  * @example
@@ -254,14 +259,16 @@ export const buildAuthorizationEmail = (input: AuthorizationEmailInput): Authori
   const service = oneLine(input.serviceName);
   const customer = input.customerName === undefined ? '' : oneLine(input.customerName);
   const expires = formatExpiry(input.expiresAt);
+  const host = oneLine(input.authorizationHost);
   const greeting = customer === '' ? 'Hello,' : `Hello ${customer},`;
   const intro = `${organization} asks you to connect your ${service} account, so that the integrations ${organization} runs for you can use it.`;
   const signIn = `You will be asked to sign in to ${service} and approve the access ${organization} requests.`;
+  const where = `The link passes through Credence and then takes you to ${host} to sign in. Check that this is the address you expect before you enter a password there.`;
   const storage = `${service} then hands an access token to Credence, the service ${organization} uses to keep these connections. Credence stores the token encrypted and never sees your ${service} password.`;
   const expiry = `The link expires on ${expires} and works only once. If it has expired or was already used, ask ${organization} for a new one.`;
   const ignore = 'If you were not expecting this email, you can ignore it: nothing is connected until you approve access.';
 
-  const text = [greeting, '', intro, '', 'To continue, open this link:', input.url, '', 'What happens next:', `- ${signIn}`, `- ${storage}`, '', expiry, '', ignore, ''].join('\n');
+  const text = [greeting, '', intro, '', 'To continue, open this link:', input.url, '', 'What happens next:', `- ${signIn}`, `- ${where}`, `- ${storage}`, '', expiry, '', ignore, ''].join('\n');
 
   const h = escapeHtml;
   const html = [
@@ -272,7 +279,7 @@ export const buildAuthorizationEmail = (input: AuthorizationEmailInput): Authori
     `<p><a href="${h(input.url)}">Connect ${h(service)}</a></p>`,
     `<p>If the link above does not open, copy this address into your browser:<br>${h(input.url)}</p>`,
     '<p>What happens next:</p>',
-    `<ul><li>${h(signIn)}</li><li>${h(storage)}</li></ul>`,
+    `<ul><li>${h(signIn)}</li><li>${h(where)}</li><li>${h(storage)}</li></ul>`,
     `<p>${h(expiry)}</p>`,
     `<p>${h(ignore)}</p>`,
     '</body></html>',

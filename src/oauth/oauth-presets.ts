@@ -192,6 +192,23 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
   ] satisfies OAuthPreset[]).map(freezePreset),
 );
 
+const hostOf = (url: string | undefined): string | undefined => (url !== undefined && URL.canParse(url) ? new URL(url).host.toLowerCase() : undefined);
+
+/**
+ * Which of a credential's endpoints are not on the preset's hosts: `auth_uri` must be on the
+ * preset's authorization host and `token_uri` on its token host (paths may differ, e.g. a
+ * Microsoft tenant instead of `common`). Empty when both match.
+ *
+ * @example
+ * endpointsOffPreset(findPreset('dropbox')!, 'https://evil.example/authorize', 'https://api.dropboxapi.com/oauth2/token'); // ['auth_uri']
+ */
+export const endpointsOffPreset = (preset: OAuthPreset, authUri: string | undefined, tokenUri: string): Array<'auth_uri' | 'token_uri'> => {
+  const off: Array<'auth_uri' | 'token_uri'> = [];
+  if (authUri !== undefined && hostOf(authUri) !== hostOf(preset.authUri)) off.push('auth_uri');
+  if (hostOf(tokenUri) !== hostOf(preset.tokenUri)) off.push('token_uri');
+  return off;
+};
+
 /**
  * The preset with this key, or `undefined` when there is none. Keys match exactly
  * (they are lower-case).

@@ -1,5 +1,4 @@
-import { sql } from 'kysely';
-import type { ExpressionBuilder } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import type { Db, Engine } from '../store/database.js';
 import type { Database, OAuthGrantsTable, OAuthLinksTable, OAuthStatesTable } from '../store/schema.js';
 
@@ -210,21 +209,49 @@ export const createOAuthStore = (db: Db, engine: Engine) => ({
   },
 
   /**
-   * Claims up to `limit` grants whose refresh is due and whose lease is free, leasing
-   * them to `owner`. On PostgreSQL rows are picked with FOR UPDATE SKIP LOCKED in one
-   * statement and leased by id in the next, inside one transaction: workers claiming at
-   * the same moment get disjoint batches, and never more than `limit` rows. (Picked in a
-   * subquery of the UPDATE, PostgreSQL may run the subquery again and lease more.)
+   * Claims up to `limit` grants whose refresh is due and whose lease is free, earliest due
+   * first, leasing them to `owner`. No organization ends up with more than `perOrganization`
+   * live leases (those already held, by any process, count): a tenant whose grants hang
+   * cannot fill a batch and hold up everyone else's refreshes.
+   *
+   * On PostgreSQL the candidates are ranked first, then locked with FOR UPDATE SKIP LOCKED
+   * (which cannot share a statement with the ranking window) and leased by id, inside one
+   * transaction: workers claiming at the same moment get disjoint batches, never more than
+   * `limit` rows. Twice `limit` candidates are ranked so that a worker racing another still
+   * finds rows the other skipped; both come from one ranking, so the cap holds for the pair.
    */
-  async claimDue(owner: string, now: string, until: string, limit: number): Promise<OAuthGrant[]> {
+  async claimDue(owner: string, now: string, until: string, limit: number, perOrganization: number = Number.MAX_SAFE_INTEGER): Promise<OAuthGrant[]> {
     const free = (eb: ExpressionBuilder<Database, 'oauth_grants'>) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]);
-    const due = (trx: Db) => trx.selectFrom('oauth_grants').select('credential_id').where('refresh_due_at', '<=', now).where(free).orderBy('refresh_due_at').limit(limit);
     const lease = (trx: Db) => trx.updateTable('oauth_grants').set({ lease_owner: owner, lease_expires_at: until }).where(free);
-    if (engine !== 'postgres') return (await lease(db).where('credential_id', 'in', due(db)).returningAll().execute()).map(toGrant);
+    const ranked = async (trx: Db, count: number): Promise<string[]> => {
+      const result = await sql<{ credential_id: string }>`
+        select ranked.credential_id from (
+          select g.credential_id, g.refresh_due_at,
+            row_number() over (partition by g.organization_id order by g.refresh_due_at, g.credential_id) as place,
+            coalesce(busy.leased, 0) as leased
+          from oauth_grants g
+          left join (
+            select organization_id, count(*) as leased from oauth_grants where lease_expires_at > ${now} group by organization_id
+          ) busy on busy.organization_id = g.organization_id
+          where g.refresh_due_at <= ${now} and (g.lease_expires_at is null or g.lease_expires_at <= ${now})
+        ) ranked
+        where ranked.place + ranked.leased <= ${perOrganization}
+        order by ranked.refresh_due_at, ranked.credential_id
+        limit ${count}`.execute(trx);
+      return result.rows.map((row) => row.credential_id);
+    };
+    const byDue = (grants: OAuthGrant[]) => grants.sort((a, b) => (a.refreshDueAt ?? '').localeCompare(b.refreshDueAt ?? '') || a.credentialId.localeCompare(b.credentialId));
     return db.transaction().execute(async (trx) => {
-      const ids = (await due(trx).forUpdate().skipLocked().execute()).map((row) => row.credential_id);
+      const candidates = await ranked(trx, engine === 'postgres' ? 2 * limit : limit);
+      if (candidates.length === 0) return [];
+      const ids =
+        engine === 'postgres'
+          ? (
+              await trx.selectFrom('oauth_grants').select('credential_id').where('credential_id', 'in', candidates).where(free).orderBy('refresh_due_at').orderBy('credential_id').limit(limit).forUpdate().skipLocked().execute()
+            ).map((row) => row.credential_id)
+          : candidates;
       if (ids.length === 0) return [];
-      return (await lease(trx).where('credential_id', 'in', ids).returningAll().execute()).map(toGrant);
+      return byDue((await lease(trx).where('credential_id', 'in', ids).returningAll().execute()).map(toGrant));
     });
   },
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { OAuthStore } from './oauth-store.js';
+import type { OAuthGrant, OAuthStore } from './oauth-store.js';
 import type { TokenService } from './token-service.js';
 
 export interface RefreshWorkerLog {
@@ -10,11 +10,42 @@ export interface RefreshWorkerLog {
 }
 
 /**
+ * A queue of claimed grants from which each free lane takes the earliest grant of the
+ * organization with the fewest refreshes in flight in this worker: lanes held up by one
+ * organization's slow provider leave the next free lanes to the others, and no lane idles
+ * while anything is queued.
+ */
+const createFairQueue = (grants: readonly OAuthGrant[]) => {
+  const queue = [...grants];
+  const inFlight = new Map<string, number>();
+  const busy = (organizationId: string) => inFlight.get(organizationId) ?? 0;
+  return {
+    take(): OAuthGrant | undefined {
+      let best = -1;
+      for (let i = 0; i < queue.length; i += 1) {
+        const grant = queue[i] as OAuthGrant;
+        if (best === -1 || busy(grant.organizationId) < busy((queue[best] as OAuthGrant).organizationId)) best = i;
+      }
+      if (best === -1) return undefined;
+      const [grant] = queue.splice(best, 1) as [OAuthGrant];
+      inFlight.set(grant.organizationId, busy(grant.organizationId) + 1);
+      return grant;
+    },
+    done(grant: OAuthGrant): void {
+      inFlight.set(grant.organizationId, busy(grant.organizationId) - 1);
+    },
+  };
+};
+
+/**
  * The refresh worker: every `pollMs` it claims a batch of grants whose refresh is due
  * (leased, so other workers skip them) and refreshes them a few at a time. A worker that
  * dies leaves leases that expire, and another worker picks those grants up. A refresh
  * starts only while at least half of its lease is left, so it ends before another worker
- * may take the grant over (given token requests time out within half a lease). Every log
+ * may take the grant over (given token requests time out within half a lease). Claims are
+ * earliest due first and capped per organization (`maxPerOrganization` live leases), and a
+ * free lane takes a grant of the organization with the fewest refreshes in flight, so a tenant whose provider never answers holds at
+ * most its own share of lanes, each for at most the token request timeout. Every log
  * line of a pass carries the pass's id (`pass`), so one pass can be followed in the logs.
  */
 export const createRefreshWorker = (deps: {
@@ -26,6 +57,8 @@ export const createRefreshWorker = (deps: {
   batchSize?: number;
   concurrency?: number;
   leaseMs?: number;
+  /** At most this many grants of one organization leased at once (default 50). */
+  maxPerOrganization?: number | undefined;
   metrics?: Pick<Metrics, 'refreshLag' | 'lease'> | undefined;
   /** A new id for each pass; random unless given. */
   passId?: () => string;
@@ -33,6 +66,7 @@ export const createRefreshWorker = (deps: {
   const batchSize = deps.batchSize ?? 100;
   const concurrency = deps.concurrency ?? 10;
   const leaseMs = deps.leaseMs ?? 60_000;
+  const maxPerOrganization = deps.maxPerOrganization ?? 50;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = true;
@@ -55,20 +89,21 @@ export const createRefreshWorker = (deps: {
   const runPass = async (pass: string): Promise<number> => {
     const now = deps.clock.now();
     const leaseEnd = now.getTime() + leaseMs;
-    const claimed = await deps.store.claimDue(deps.owner, now.toISOString(), new Date(leaseEnd).toISOString(), batchSize);
+    const claimed = await deps.store.claimDue(deps.owner, now.toISOString(), new Date(leaseEnd).toISOString(), batchSize, maxPerOrganization);
     deps.metrics?.lease('taken', claimed.length);
     for (const grant of claimed) {
       if (grant.refreshDueAt) deps.metrics?.refreshLag((now.getTime() - Date.parse(grant.refreshDueAt)) / 1000);
     }
-    const queue = [...claimed];
+    const queue = createFairQueue(claimed);
     const outcomes = { refreshed: 0, failed: 0, skipped: 0 };
     const deferred: string[] = [];
     const lane = async () => {
-      for (let grant = queue.shift(); grant; grant = queue.shift()) {
+      for (let grant = queue.take(); grant; grant = queue.take()) {
         // Started this late, the refresh could outlive the lease and race the worker that takes
         // the grant over (the same refresh token sent twice); the grant waits for the next claim.
         if (leaseEnd - deps.clock.now().getTime() < leaseMs / 2) {
           deferred.push(grant.credentialId);
+          queue.done(grant);
           continue;
         }
         try {
@@ -76,6 +111,8 @@ export const createRefreshWorker = (deps: {
         } catch (error) {
           outcomes.failed += 1;
           log?.error({ pass, credentialId: grant.credentialId, err: errorDetails(error) }, 'token refresh failed');
+        } finally {
+          queue.done(grant);
         }
       }
     };

@@ -5,6 +5,21 @@ import type { Generated } from 'kysely';
  * sees domain types. Times are ISO-8601 UTC strings (they sort as text on both
  * engines); booleans are 0/1 integers; ciphertexts are text.
  */
+export interface OAuthEmailSendsTable {
+  id: string;
+  organization_id: string;
+  customer_id: string | null;
+  credential_id: string;
+  sent_at: string;
+}
+
+export interface OAuthEmailSettingsTable {
+  organization_id: string;
+  /** JSON array of lower-case domain names. */
+  allowed_domains: string;
+  updated_at: string;
+}
+
 export interface OrganizationsTable {
   id: string;
   name: string;
@@ -239,6 +254,8 @@ export interface Database {
   oauth_grants: OAuthGrantsTable;
   oauth_links: OAuthLinksTable;
   oauth_states: OAuthStatesTable;
+  oauth_email_sends: OAuthEmailSendsTable;
+  oauth_email_settings: OAuthEmailSettingsTable;
   integrations: IntegrationsTable;
   instances: InstancesTable;
   instance_bindings: InstanceBindingsTable;

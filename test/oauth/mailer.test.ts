@@ -202,6 +202,7 @@ describe('buildAuthorizationEmail', () => {
     organizationName: 'Acme <script>alert(1)</script>',
     serviceName: 'Dropbox',
     url: LINK,
+    authorizationHost: 'www.dropbox.com',
     expiresAt: new Date('2031-04-12T09:30:00Z'),
     customerName: 'Ada "A" Lovelace',
   };
@@ -221,12 +222,13 @@ describe('buildAuthorizationEmail', () => {
     expect(text).toContain('Acme <script>alert(1)</script> asks you to connect your Dropbox account');
     expect(text).toContain(`\n${LINK}\n`);
     expect(text).toContain('sign in to Dropbox and approve');
+    expect(text).toContain('takes you to www.dropbox.com to sign in');
     expect(text).toContain('Credence stores the token encrypted and never sees your Dropbox password');
     expect(text).toContain('The link expires on Saturday 12 April 2031 at 09:30 UTC and works only once.');
   });
 
   it('greets without a name when there is no customer name and keeps names on one line', () => {
-    const { subject, text } = buildAuthorizationEmail({ organizationName: 'Acme\r\nBcc: x@evil.test', serviceName: 'Box', url: LINK, expiresAt: new Date() });
+    const { subject, text } = buildAuthorizationEmail({ organizationName: 'Acme\r\nBcc: x@evil.test', serviceName: 'Box', url: LINK, authorizationHost: 'account.box.com', expiresAt: new Date() });
     expect(text.startsWith('Hello,\n')).toBe(true);
     expect(subject).toBe('Acme Bcc: x@evil.test asks you to connect Box');
   });

@@ -9,6 +9,7 @@ import { createDataKeyStore, type DataKeyRecord, type DataKeyStore } from '../..
 import { migrateToLatest, openDatabase, type Db, type StoreHandle } from '../../src/store/database.js';
 import { migrations } from '../../src/store/migrations/index.js';
 import { createApiTokenStore, type ApiToken, type ApiTokenStore } from '../../src/tenants/api-token-store.js';
+import { createOAuthStore, type OAuthStore } from '../../src/oauth/oauth-store.js';
 import { createTenantStore, type Customer, type Organization, type TenantStore, type User } from '../../src/tenants/tenant-store.js';
 import { createTestDatabase, ENGINES, type TestDatabase } from '../support/databases.js';
 
@@ -41,6 +42,7 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
   let credentials!: CredentialStore;
   let dataKeys!: DataKeyStore;
   let audit!: AuditStore;
+  let oauth!: OAuthStore;
 
   beforeAll(async () => {
     testDb = await createTestDatabase(engine);
@@ -52,6 +54,7 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
     credentials = createCredentialStore(db);
     dataKeys = createDataKeyStore(db);
     audit = createAuditStore(db);
+    oauth = createOAuthStore(db, engine);
   });
 
   afterAll(async () => {
@@ -128,7 +131,7 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       expect(migrationsBefore).toEqual(Object.keys(migrations));
       expect(await applied()).toEqual(Object.keys(migrations));
       expect((await db.introspection.getTables()).map((t) => t.name).sort()).toEqual(tablesBefore);
-      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'audit_heads', 'credentials', 'customers', 'data_keys', 'instance_bindings', 'instances', 'integrations', 'key_rotation_jobs', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'runs', 'sessions', 'setup_marks', 'users']);
+      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'audit_heads', 'credentials', 'customers', 'data_keys', 'instance_bindings', 'instances', 'integrations', 'key_rotation_jobs', 'oauth_email_sends', 'oauth_email_settings', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'runs', 'sessions', 'setup_marks', 'users']);
       expect(await tenants.findOrganization(org.id)).toEqual(org);
     });
   });
@@ -688,6 +691,60 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       expect(await dataKeys.find(org.id, doomed, 1)).toBeUndefined();
       expect(await dataKeys.findCurrent(org.id, doomed)).toBeUndefined();
       expect(await dataKeys.findCurrent(org.id, kept)).toEqual(keptKey);
+    });
+  });
+
+  describe('oauth store: claiming due grants', () => {
+    // Due times far in the past of every other test's rows, so only these grants are due at `now`.
+    const now = '2001-01-01T00:10:00.000Z';
+    const until = '2001-01-01T00:11:00.000Z';
+    const dueAt = (minute: number) => `2001-01-01T00:0${minute}:00.000Z`;
+
+    const addGrant = async (organizationId: string, minute: number, lease?: { owner: string; until: string }) => {
+      const record = await addCredential(organizationId, { label: `grant ${unique()}`, authMethod: 'oauth2' });
+      await oauth.ensureGrant(organizationId, record.id, { refreshDueAt: dueAt(minute), ...(lease ? { leaseOwner: lease.owner, leaseExpiresAt: lease.until } : {}) });
+      return record.id;
+    };
+
+    const release = async (ids: string[]) => {
+      await db.updateTable('oauth_grants').set({ refresh_due_at: null, lease_owner: null, lease_expires_at: null }).where('credential_id', 'in', ids).execute();
+    };
+
+    it('claims earliest due first, leases what it claims, and never more than the limit', async () => {
+      const org = await addOrganization();
+      const ids = [await addGrant(org.id, 3), await addGrant(org.id, 1), await addGrant(org.id, 2)];
+      const claimed = await oauth.claimDue('worker-1', now, until, 2, 10);
+      expect(claimed.map((grant) => grant.credentialId)).toEqual([ids[1], ids[2]]);
+      expect(claimed.every((grant) => grant.leaseOwner === 'worker-1' && grant.leaseExpiresAt === until)).toBe(true);
+      expect((await oauth.claimDue('worker-2', now, until, 10, 10)).map((grant) => grant.credentialId)).toEqual([ids[0]]);
+      expect(await oauth.claimDue('worker-3', now, until, 10, 10)).toEqual([]);
+      await release(ids);
+    });
+
+    it('leases no organization more than perOrganization grants at once, counting leases already held', async () => {
+      const flooding = await addOrganization('Flooding');
+      const quiet = await addOrganization('Quiet');
+      const held = await addGrant(flooding.id, 0, { owner: 'elsewhere', until });
+      const floods: string[] = [];
+      for (let i = 0; i < 6; i += 1) floods.push(await addGrant(flooding.id, 1));
+      const later = await addGrant(quiet.id, 5);
+      const claimed = await oauth.claimDue('worker-1', now, until, 100, 3);
+      const byOrganization = (id: string) => claimed.filter((grant) => grant.organizationId === id).length;
+      expect(byOrganization(flooding.id)).toBe(2);
+      expect(byOrganization(quiet.id)).toBe(1);
+      expect(claimed.map((grant) => grant.credentialId)).toContain(later);
+      await release([held, ...floods, later]);
+    });
+
+    it('gives workers claiming at the same moment disjoint batches', async () => {
+      const org = await addOrganization();
+      const ids: string[] = [];
+      for (let i = 0; i < 8; i += 1) ids.push(await addGrant(org.id, 1 + (i % 5)));
+      const batches = await Promise.all(['w1', 'w2', 'w3'].map((owner) => oauth.claimDue(owner, now, until, 3, 100)));
+      const claimedIds = batches.flat().map((grant) => grant.credentialId);
+      expect(new Set(claimedIds).size).toBe(claimedIds.length);
+      expect(batches.every((batch) => batch.length <= 3)).toBe(true);
+      await release(ids);
     });
   });
 

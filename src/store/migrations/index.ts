@@ -8,6 +8,7 @@ import * as auditChain from './0006-audit-chain.js';
 import * as searchIndex from './0007-search-index.js';
 import * as firstRun from './0008-first-run.js';
 import * as destinations from './0009-destinations.js';
+import * as authorizationEmailLimits from './0010-authorization-email-limits.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0007-search-index': searchIndex,
   '0008-first-run': firstRun,
   '0009-destinations': destinations,
+  '0010-authorization-email-limits': authorizationEmailLimits,
 };
