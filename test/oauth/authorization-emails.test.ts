@@ -181,7 +181,13 @@ describe.each(ENGINES)('authorization emails on %s', (engine) => {
     const user = await customerUserToken(admin, northwind);
     expect((await t.request('POST', `${API}/credentials/${credential}/authorization-link`, { token: user, body: {} })).status).toBe(201);
 
-    const moved = await t.request('PATCH', `${API}/credentials/${credential}`, { token: user, body: { fields: { auth_uri: 'https://dropbox-login.attacker.example/oauth2/authorize' } } });
+    // Moving it without the app's secret is refused outright; a user who knows the secret may.
+    const blind = await t.request('PATCH', `${API}/credentials/${credential}`, { token: user, body: { fields: { auth_uri: 'https://dropbox-login.attacker.example/oauth2/authorize' } } });
+    expect(blind.status, blind.text).toBe(409);
+    const moved = await t.request('PATCH', `${API}/credentials/${credential}`, {
+      token: user,
+      body: { fields: { auth_uri: 'https://dropbox-login.attacker.example/oauth2/authorize', client_secret: 'a-secret-the-user-knows' } },
+    });
     expect(moved.status, moved.text).toBe(200);
     for (const token of [user, admin]) {
       const link = await t.request('POST', `${API}/credentials/${credential}/authorization-link`, { token, body: {} });
@@ -191,7 +197,10 @@ describe.each(ENGINES)('authorization emails on %s', (engine) => {
       expect(email.status).toBe(403);
     }
 
-    const vouched = await t.request('PATCH', `${API}/credentials/${credential}`, { token: admin, body: { fields: { auth_uri: 'https://dropbox-staging.partner.example/oauth2/authorize' } } });
+    const vouched = await t.request('PATCH', `${API}/credentials/${credential}`, {
+      token: admin,
+      body: { fields: { auth_uri: 'https://dropbox-staging.partner.example/oauth2/authorize', client_secret: 'the-vendors-app-secret' } },
+    });
     expect(vouched.status, vouched.text).toBe(200);
     expect((await t.request('POST', `${API}/credentials/${credential}/authorization-link`, { token: user, body: {} })).status).toBe(201);
   });
