@@ -44,6 +44,8 @@ export const EnvSchema = Type.Object({
     default: 60_000,
     description: 'How long a refresh worker holds the grants it claims; the claims of a worker that died pass to another worker after this long. A refresh starts only while half of it is left, so keep it above twice the 15 s token request timeout',
   }),
+  CREDENCE_RUN_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30, description: 'Runs started longer ago than this many days are deleted (the worker prunes hourly)' }),
+  CREDENCE_RUN_RETENTION_PER_INSTANCE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'How many of its newest runs each instance keeps; older ones are deleted' }),
   CREDENCE_API_TOKEN_CACHE_MS: Type.Integer({
     minimum: 0,
     maximum: 60_000,
@@ -88,6 +90,8 @@ export interface Config {
   /** Bearer token that opens GET /metrics, if configured. */
   metricsToken: Redacted<string> | undefined;
   apiTokenCacheMs: number;
+  /** Run retention: how many days runs are kept, and how many of its newest runs each instance keeps. */
+  runs: { retentionDays: number; keepPerInstance: number };
   /** Worker-only processes serve /metrics here, if set. */
   metricsPort: number | undefined;
 }
@@ -154,6 +158,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
       concurrency: converted.CREDENCE_REFRESH_CONCURRENCY,
       leaseMs: converted.CREDENCE_REFRESH_LEASE_MS,
     },
+    runs: { retentionDays: converted.CREDENCE_RUN_RETENTION_DAYS, keepPerInstance: converted.CREDENCE_RUN_RETENTION_PER_INSTANCE },
     metricsToken: converted.CREDENCE_METRICS_TOKEN ? new Redacted(converted.CREDENCE_METRICS_TOKEN) : undefined,
     apiTokenCacheMs: converted.CREDENCE_API_TOKEN_CACHE_MS,
     metricsPort: converted.CREDENCE_METRICS_PORT,
