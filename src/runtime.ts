@@ -47,6 +47,7 @@ export const openRuntime = async (
       emailLimits: config.emailLimits,
       apiTokenCacheMs: config.apiTokenCacheMs,
       keys: config.keys,
+      runs: config.runs,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     await services.keyring.verifyRootKey();
@@ -61,6 +62,7 @@ export const openRuntime = async (
         closed = true;
         await services.refreshWorker.stop();
         await services.keyRotationWorker.stop();
+        await services.runRetention.stop();
         // Counts still in memory are written down before the database closes.
         await services.encryptionCounter.flush();
         mailer.close();

@@ -31,6 +31,7 @@ import type { Component } from './components/component.js';
 import { createIntegrationStore } from './integrations/integration-store.js';
 import { createIntegrationService } from './integrations/integration-service.js';
 import { createInstanceService } from './integrations/instance-service.js';
+import { createRunRetention } from './integrations/run-retention.js';
 import { createRunService } from './integrations/run-service.js';
 import { createCredentialTestService } from './credentials/credential-test-service.js';
 import { createApiTokenService } from './tenants/api-token-service.js';
@@ -65,6 +66,8 @@ export interface ServiceOptions {
   apiTokenCacheMs?: number;
   /** Outbound HTTP for OAuth token requests and components, instead of the guarded fetch (tests inject one). */
   fetch?: typeof fetch;
+  /** How long runs are kept, and how many per instance (defaults: 30 days, 1000). */
+  runs?: { retentionDays: number; keepPerInstance: number };
   /** Components available to integrations (the built-in ones unless given). */
   components?: readonly Component[];
 }
@@ -169,6 +172,7 @@ export const createServices = (options: ServiceOptions) => {
   const integrations = createIntegrationService({ store: integrationStore, components, audit, transact, clock });
   const instances = createInstanceService({ store: integrationStore, credentials: credentialStore, tenants: tenantStore, components, audit, transact, clock });
   const runs = createRunService({ store: integrationStore, components, credentials, audit, clock, network });
+  const runRetention = createRunRetention({ store: integrationStore, clock, retentionDays: options.runs?.retentionDays ?? 30, keepPerInstance: options.runs?.keepPerInstance ?? 1000 });
   const credentialTests = createCredentialTestService({ credentials, store: credentialStore, components, audit, clock, network });
   const { pollMs, batchSize, concurrency, leaseMs, maxPerOrganization } = options.refresh;
   const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, maxPerOrganization, metrics });
@@ -190,6 +194,7 @@ export const createServices = (options: ServiceOptions) => {
     keys: keyLifecycle.keys,
     rootKeyRotation: keyLifecycle.rootRotation,
     keyRotationWorker: keyLifecycle.worker,
+    runRetention,
     encryptionCounter,
     tenantStore,
     audit,

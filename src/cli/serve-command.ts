@@ -61,6 +61,7 @@ export const serve = async (options: { role?: string }): Promise<void> => {
   if (role !== 'api') {
     runtime.services.refreshWorker.start(log.child({ component: 'refresh-worker' }));
     runtime.services.keyRotationWorker.start(log.child({ component: 'key-rotation-worker' }));
+    runtime.services.runRetention.start(log.child({ component: 'run-retention' }));
   }
 
   const database = config.database.kind === 'sqlite' ? `SQLite at ${config.database.file}` : 'PostgreSQL';

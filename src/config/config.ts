@@ -58,6 +58,8 @@ export const EnvSchema = Type.Object({
     description: 'At most this many refreshes of one organization are leased at once (across every worker sharing the database), so one tenant whose token endpoint hangs cannot hold up the others',
   }),
   CREDENCE_TOKEN_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 15_000, description: 'How long a token request to an OAuth provider may take before it is abandoned' }),
+  CREDENCE_RUN_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30, description: 'Runs started longer ago than this many days are deleted (the worker prunes hourly)' }),
+  CREDENCE_RUN_RETENTION_PER_INSTANCE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'How many of its newest runs each instance keeps; older ones are deleted' }),
   CREDENCE_API_TOKEN_CACHE_MS: Type.Integer({
     minimum: 0,
     maximum: 60_000,
@@ -106,6 +108,8 @@ export interface Config {
   /** Bearer token that opens GET /metrics, if configured. */
   metricsToken: Redacted<string> | undefined;
   apiTokenCacheMs: number;
+  /** Run retention: how many days runs are kept, and how many of its newest runs each instance keeps. */
+  runs: { retentionDays: number; keepPerInstance: number };
   /** Worker-only processes serve /metrics here, if set. */
   metricsPort: number | undefined;
 }
@@ -187,6 +191,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
       maxPerOrganization: converted.CREDENCE_REFRESH_MAX_PER_ORGANIZATION,
       requestTimeoutMs: converted.CREDENCE_TOKEN_REQUEST_TIMEOUT_MS,
     },
+    runs: { retentionDays: converted.CREDENCE_RUN_RETENTION_DAYS, keepPerInstance: converted.CREDENCE_RUN_RETENTION_PER_INSTANCE },
     metricsToken: converted.CREDENCE_METRICS_TOKEN ? new Redacted(converted.CREDENCE_METRICS_TOKEN) : undefined,
     apiTokenCacheMs: converted.CREDENCE_API_TOKEN_CACHE_MS,
     metricsPort: converted.CREDENCE_METRICS_PORT,

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { ComponentRegistry } from '../components/registry.js';
 import type { InstanceService } from '../integrations/instance-service.js';
-import type { Instance as InstanceRecord, Integration as IntegrationRecord } from '../integrations/integration-store.js';
+import type { Instance as InstanceRecord, Integration as IntegrationRecord, Run as RunRecord } from '../integrations/integration-store.js';
 import type { IntegrationService } from '../integrations/integration-service.js';
 import type { RunService } from '../integrations/run-service.js';
 import { actorOf } from './authentication.js';
@@ -34,28 +34,38 @@ export const Instance = Type.Object({
   updatedAt: Timestamp,
 });
 
-export const Run = Type.Object({
+const StepSummary = {
+  name: Type.String(),
+  component: Type.String(),
+  action: Type.String(),
+  status: Type.String({ description: 'succeeded, failed or skipped' }),
+  credentialId: NullableString,
+  error: NullableString,
+  startedAt: Type.Union([Timestamp, Type.Null()]),
+  durationMs: Type.Union([Type.Number(), Type.Null()]),
+};
+const RunFields = {
   id: Type.String(),
   instanceId: Type.String(),
   status: Type.String({ description: 'running, succeeded or failed' }),
   error: NullableString,
   startedAt: Timestamp,
   finishedAt: Type.Union([Timestamp, Type.Null()]),
+};
+
+export const Run = Type.Object({
+  ...RunFields,
   steps: Type.Array(
     Type.Object({
-      name: Type.String(),
-      component: Type.String(),
-      action: Type.String(),
-      status: Type.String({ description: 'succeeded, failed or skipped' }),
-      credentialId: NullableString,
+      ...StepSummary,
       output: Type.Unknown(),
-      error: NullableString,
-      startedAt: Type.Union([Timestamp, Type.Null()]),
-      durationMs: Type.Union([Type.Number(), Type.Null()]),
       logs: Type.Array(Type.Object({ level: Type.String(), message: Type.String(), at: Timestamp })),
     }),
   ),
 });
+
+/** A run in the list: its steps' status, timing and error, without outputs or logs (fetch the run for those). */
+export const RunSummary = Type.Object({ ...RunFields, steps: Type.Array(Type.Object(StepSummary)) });
 
 const integrationBody = ({ id, name, description, steps, createdAt, updatedAt }: IntegrationRecord) => ({ id, name, description, steps, createdAt, updatedAt });
 const instanceBody = ({ id, integrationId, customerId, name, bindings, createdAt, updatedAt }: InstanceRecord) => ({ id, integrationId, customerId, name, bindings, createdAt, updatedAt });
@@ -209,7 +219,7 @@ export const integrationRoutes: FastifyPluginAsyncTypebox<{
     },
   );
 
-  const runBody = ({ id, instanceId, status, error, startedAt, finishedAt, steps }: Awaited<ReturnType<RunService['run']>>) => ({ id, instanceId, status, error, startedAt, finishedAt, steps });
+  const runBody = <S>({ id, instanceId, status, error, startedAt, finishedAt, steps }: Omit<RunRecord, 'steps'> & { steps: S[] }) => ({ id, instanceId, status, error, startedAt, finishedAt, steps });
   app.post(
     '/instances/:id/runs',
     { schema: { tags, summary: 'Run an instance now; answers with the finished run', params: IdParams, response: { 201: Run, ...errorResponses } } },
@@ -218,7 +228,13 @@ export const integrationRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/instances/:id/runs',
     {
-      schema: { tags, summary: 'List runs, newest first', params: IdParams, querystring: Type.Object({ ...PageQuery }, { additionalProperties: false }), response: { 200: pageOf(Run), ...errorResponses } },
+      schema: {
+        tags,
+        summary: "List runs, newest first, with each step's status, timing and error (outputs and logs: show the run)",
+        params: IdParams,
+        querystring: Type.Object({ ...PageQuery }, { additionalProperties: false }),
+        response: { 200: pageOf(RunSummary), ...errorResponses },
+      },
     },
     async (request) => {
       const page = await runs.list(actorOf(request), request.params.id, request.query);

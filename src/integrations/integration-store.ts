@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../store/database.js';
 import type { InstancesTable, IntegrationsTable, RunsTable } from '../store/schema.js';
 
@@ -60,6 +61,12 @@ export interface Run {
 /** The credential bound to a step: own properties only, so a step named `constructor` has none unless bound. */
 export const bindingOf = (bindings: Readonly<Record<string, string | null>>, step: string): string | null =>
   Object.hasOwn(bindings, step) ? (bindings[step] ?? null) : null;
+
+/** A step as the run list shows it: no output and no logs (fetch the run for those). */
+export type StepSummary = Omit<StepRecord, 'output' | 'logs'>;
+export type RunSummary = Omit<Run, 'steps'> & { steps: StepSummary[] };
+
+const summarizeStep = ({ output: _output, logs: _logs, ...rest }: StepRecord): StepSummary => rest;
 
 const toIntegration = (row: IntegrationsTable): Integration => ({
   id: row.id,
@@ -297,10 +304,39 @@ export const createIntegrationStore = (db: Db) => {
       return row && toRun(row);
     },
 
-    async listRuns(organizationId: string, instanceId: string, filter: { beforeId?: string | undefined; limit: number }, trx: Db = db): Promise<Run[]> {
+    /** Newest first, each step without its output and logs. */
+    async listRuns(organizationId: string, instanceId: string, filter: { beforeId?: string | undefined; limit: number }, trx: Db = db): Promise<RunSummary[]> {
       let query = trx.selectFrom('runs').selectAll().where('organization_id', '=', organizationId).where('instance_id', '=', instanceId);
       if (filter.beforeId !== undefined) query = query.where('id', '<', filter.beforeId);
-      return (await query.orderBy('id', 'desc').limit(filter.limit).execute()).map(toRun);
+      return (await query.orderBy('id', 'desc').limit(filter.limit).execute()).map((row) => {
+        const run = toRun(row);
+        return { ...run, steps: run.steps.map(summarizeStep) };
+      });
+    },
+
+    /**
+     * Retention, across every organization: deletes the runs started before `startedBefore`,
+     * and those beyond the newest `keepPerInstance` of each instance. Answers how many went.
+     */
+    async pruneRuns(policy: { startedBefore: string; keepPerInstance: number }, trx: Db = db): Promise<number> {
+      const old = await trx.deleteFrom('runs').where('started_at', '<', policy.startedBefore).executeTakeFirst();
+      const surplus = await trx
+        .deleteFrom('runs')
+        .where(
+          'id',
+          'in',
+          trx
+            .selectFrom(
+              trx
+                .selectFrom('runs')
+                .select(['id', sql<number>`row_number() over (partition by organization_id, instance_id order by id desc)`.as('newness')])
+                .as('ranked'),
+            )
+            .select('ranked.id')
+            .where('ranked.newness', '>', policy.keepPerInstance),
+        )
+        .executeTakeFirst();
+      return Number(old.numDeletedRows) + Number(surplus.numDeletedRows);
     },
   };
 };

@@ -7,13 +7,26 @@ import { ComponentError, type StepCredential, type StepLogger } from '../compone
 import type { ComponentRegistry } from '../components/registry.js';
 import { AUTH_METHODS } from '../credentials/auth-methods.js';
 import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
-import { bindingOf, type IntegrationStore, type Run, type StepRecord } from './integration-store.js';
+import { bindingOf, type IntegrationStore, type Run, type RunSummary, type StepRecord } from './integration-store.js';
 import { checkInputs, substituteReferences } from './step-inputs.js';
 import { stepContext, type StepNetwork } from './step-context.js';
 
 export const STEP_TIMEOUT_MS = 60_000;
 const MAX_LOG_LINES = 200;
 const MAX_OUTPUT_BYTES = 256 * 1024;
+/** A run's record keeps at most this many bytes of step outputs; later outputs are left out. */
+export const MAX_RUN_OUTPUT_BYTES = 2 * 1024 * 1024;
+
+/** Leaves out, in the record, each output past the run's total; later steps still see them. */
+const capRunOutputs = (steps: StepRecord[]): void => {
+  let total = 0;
+  for (const step of steps) {
+    if (step.output === null) continue;
+    const bytes = Buffer.byteLength(JSON.stringify(step.output));
+    total += bytes;
+    if (total > MAX_RUN_OUTPUT_BYTES) step.output = { truncated: true, bytes, reason: 'the run kept its outputs up to its total limit' };
+  }
+};
 
 /** Gives a step its credential: decrypted, with a fresh access token, audited. */
 export interface StepCredentialSource {
@@ -150,6 +163,7 @@ export const createRunService = (deps: {
           break;
         }
       }
+      capRunOutputs(run.steps);
       run.status = run.error ? 'failed' : 'succeeded';
       run.finishedAt = clock.now().toISOString();
       await store.finishRun(run);
@@ -166,7 +180,7 @@ export const createRunService = (deps: {
       return run;
     },
 
-    async list(actor: Actor, instanceId: string, query: { limit?: number | undefined; cursor?: string | undefined }): Promise<Page<Run>> {
+    async list(actor: Actor, instanceId: string, query: { limit?: number | undefined; cursor?: string | undefined }): Promise<Page<RunSummary>> {
       requireRole(actor, 'org_admin', 'org_member', 'customer_user', 'runtime');
       const instance = await store.findInstance(actor.organizationId, instanceId);
       if (!instance || (actor.role !== 'runtime' && !canSeeScope(actor, instance.customerId))) throw notFound('Instance');

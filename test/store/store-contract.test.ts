@@ -6,6 +6,7 @@ import { newId, type IdPrefix } from '../../src/common/ids.js';
 import type { AuthMethodKey, CredentialStatus } from '../../src/credentials/auth-methods.js';
 import { createCredentialStore, type CredentialRecord, type CredentialStore } from '../../src/credentials/credential-store.js';
 import { createDataKeyStore, type DataKeyRecord, type DataKeyStore } from '../../src/crypto/data-key-store.js';
+import { createIntegrationStore, type Run } from '../../src/integrations/integration-store.js';
 import { migrateToLatest, openDatabase, type Db, type StoreHandle } from '../../src/store/database.js';
 import { migrations } from '../../src/store/migrations/index.js';
 import { createApiTokenStore, type ApiToken, type ApiTokenStore } from '../../src/tenants/api-token-store.js';
@@ -842,6 +843,63 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       expect(listed[1]?.details).toEqual(details);
       expect(listed[0]?.details).toEqual({});
       expect(listed[0]?.actor).toEqual({ type: 'cli', id: null, role: null });
+    });
+  });
+  describe('run store', () => {
+    const setUp = async () => {
+      const runs = createIntegrationStore(db);
+      const org = await addOrganization();
+      const customer = await addCustomer(org.id, `Runs ${unique()}`);
+      const integration = stamp('int');
+      await runs.insertIntegration({ id: integration.id, organizationId: org.id, name: 'Runs', description: null, steps: [{ name: 'call', component: 'http', action: 'request', inputs: {} }], createdAt: integration.at, updatedAt: integration.at });
+      const addInstance = async (): Promise<string> => {
+        const instance = stamp('ins');
+        await runs.insertInstance({ id: instance.id, organizationId: org.id, integrationId: integration.id, customerId: customer.id, name: 'Runs', bindings: {}, createdAt: instance.at, updatedAt: instance.at });
+        return instance.id;
+      };
+      const addRun = async (instanceId: string, startedAt?: string): Promise<Run> => {
+        const { id, at } = stamp('run');
+        const run: Run = {
+          id,
+          organizationId: org.id,
+          instanceId,
+          status: 'succeeded',
+          steps: [{ name: 'call', component: 'http', action: 'request', status: 'succeeded', credentialId: null, output: { body: 'x'.repeat(1000) }, error: null, startedAt: at, durationMs: 5, logs: [{ level: 'info', message: 'hello', at }] }],
+          error: null,
+          startedAt: startedAt ?? at,
+          finishedAt: at,
+        };
+        await runs.insertRun(run);
+        return run;
+      };
+      return { runs, org, addInstance, addRun };
+    };
+
+    it('lists runs newest first with their steps but without outputs or logs, and keeps both for the single run', async () => {
+      const { runs, org, addInstance, addRun } = await setUp();
+      const instance = await addInstance();
+      const first = await addRun(instance);
+      const second = await addRun(instance);
+      const listed = await runs.listRuns(org.id, instance, { limit: 10 });
+      expect(idsOf(listed)).toEqual([second.id, first.id]);
+      expect(listed[0]?.steps).toEqual([{ name: 'call', component: 'http', action: 'request', status: 'succeeded', credentialId: null, error: null, startedAt: second.steps[0]?.startedAt, durationMs: 5 }]);
+      expect((await runs.findRun(org.id, instance, first.id))?.steps[0]?.output).toEqual({ body: 'x'.repeat(1000) });
+    });
+
+    it('prunes runs started before the cutoff and those beyond the newest kept per instance, on every instance', async () => {
+      const { runs, org, addInstance, addRun } = await setUp();
+      const busy = await addInstance();
+      const quiet = await addInstance();
+      const old = await addRun(quiet, '2000-01-01T00:00:00.000Z');
+      const kept = await addRun(quiet);
+      const busyRuns = [];
+      for (let i = 0; i < 5; i += 1) busyRuns.push(await addRun(busy));
+      const deleted = await runs.pruneRuns({ startedBefore: '2020-01-01T00:00:00.000Z', keepPerInstance: 3 });
+      expect(deleted).toBeGreaterThanOrEqual(3);
+      expect(idsOf(await runs.listRuns(org.id, busy, { limit: 10 }))).toEqual(idsOf(busyRuns.slice(2).reverse()));
+      expect(idsOf(await runs.listRuns(org.id, quiet, { limit: 10 }))).toEqual([kept.id]);
+      expect(await runs.findRun(org.id, quiet, old.id)).toBeUndefined();
+      expect(await runs.pruneRuns({ startedBefore: '2020-01-01T00:00:00.000Z', keepPerInstance: 3 })).toBe(0);
     });
   });
 });

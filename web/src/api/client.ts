@@ -25,6 +25,7 @@ import type {
   ProviderPreset,
   Role,
   Run,
+  RunSummary,
   SessionResponse,
   SessionUser,
   User,
@@ -235,7 +236,8 @@ export const api = {
     get: (id: string) => request<Instance>('GET', `/instances/${encodeURIComponent(id)}`),
     create: (body: NewInstance) => request<Instance>('POST', '/instances', { body }),
     run: (id: string) => request<Run>('POST', `/instances/${encodeURIComponent(id)}/runs`),
-    runs: (id: string, query: PageQuery = {}) => request<Page<Run>>('GET', `/instances/${encodeURIComponent(id)}/runs`, { query }),
+    runs: (id: string, query: PageQuery = {}) => request<Page<RunSummary>>('GET', `/instances/${encodeURIComponent(id)}/runs`, { query }),
+    getRun: (id: string, runId: string) => request<Run>('GET', `/instances/${encodeURIComponent(id)}/runs/${encodeURIComponent(runId)}`),
   },
   audit: {
     list: (query: AuditQuery) => request<Page<AuditEvent>>('GET', '/audit-events', { query: { ...query } }),

@@ -8,7 +8,7 @@ import type { Static } from 'typebox';
 import type { Credential as CredentialSchema, Customer as CustomerSchema, ErrorBody } from '../../../src/http/schemas.js';
 import type { AuthMethod as AuthMethodSpec, AuthMethodKey, CredentialStatus, FieldSpec } from '../../../src/credentials/auth-methods.js';
 import type { Role } from '../../../src/tenants/actor.js';
-import type { Instance as InstanceSchema, Integration as IntegrationSchema, Run as RunSchema } from '../../../src/http/integration-routes.js';
+import type { Instance as InstanceSchema, Integration as IntegrationSchema, Run as RunSchema, RunSummary as RunSummarySchema } from '../../../src/http/integration-routes.js';
 import type { OAuthPreset } from '../../../src/oauth/oauth-presets.js';
 
 export type { AuthMethodKey, CredentialStatus, FieldSpec, Role };
@@ -121,6 +121,8 @@ export type IntegrationStep = Integration['steps'][number];
 export type Instance = Static<typeof InstanceSchema>;
 export type Run = Static<typeof RunSchema>;
 export type RunStep = Run['steps'][number];
+/** A run as the list shows it: steps without outputs or logs. */
+export type RunSummary = Static<typeof RunSummarySchema>;
 
 export interface AuditEvent {
   id: string;

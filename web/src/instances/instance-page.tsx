@@ -57,12 +57,16 @@ export function InstancePage() {
   const integrationId = instance.data?.integrationId;
   const integration = useQuery({ queryKey: [...keys.integrations, 'detail', integrationId], queryFn: () => api.integrations.get(integrationId ?? ''), enabled: integrationId !== undefined });
   const runs = useQuery({ queryKey: keys.runs(id), queryFn: () => api.instances.runs(id, { limit: 20 }) });
+  // The list has no outputs or logs: the run shown is fetched on its own.
+  const shownId = selectedRunId ?? runs.data?.items[0]?.id;
+  const shownRun = useQuery({ queryKey: [...keys.runs(id), 'detail', shownId], queryFn: () => api.instances.getRun(id, shownId ?? ''), enabled: shownId !== undefined });
   const customerNames = useCustomerNames();
   const run = useMutation({
     mutationFn: () => api.instances.run(id),
     onSuccess: (finished) => {
       setSelectedRunId(finished.id);
-      void queryClient.invalidateQueries({ queryKey: keys.runs(id) });
+      queryClient.setQueryData([...keys.runs(id), 'detail', finished.id], finished);
+      void queryClient.invalidateQueries({ queryKey: keys.runs(id), exact: true });
       queryClient.setQueryData(keys.runs(id), (page: Awaited<ReturnType<typeof api.instances.runs>> | undefined) =>
         page ? { ...page, items: [finished, ...page.items.filter((r) => r.id !== finished.id)] } : { items: [finished], nextCursor: null },
       );
@@ -80,7 +84,7 @@ export function InstancePage() {
     );
   }
   const i = instance.data;
-  const shown = runs.data?.items.find((r) => r.id === selectedRunId) ?? runs.data?.items[0];
+  const shown = shownRun.data;
 
   return (
     <>
@@ -107,13 +111,14 @@ export function InstancePage() {
         {runs.data && runs.data.items.length > 1 && (
           <div className="field">
             <label htmlFor="run-picker">Show run</label>
-            <select id="run-picker" value={shown?.id ?? ''} onChange={(e) => setSelectedRunId(e.target.value)}>
+            <select id="run-picker" value={shownId ?? ''} onChange={(e) => setSelectedRunId(e.target.value)}>
               {runs.data.items.map((r) => (
                 <option key={r.id} value={r.id}>{formatDateTime(r.startedAt)} — {r.status}</option>
               ))}
             </select>
           </div>
         )}
+        <ErrorMessage error={shownRun.error} />
         {shown && <RunView run={shown} />}
       </section>
     </>
