@@ -29,9 +29,21 @@ export const LOG_REDACT_PATHS = [
  * code and state in the callback's query. Logs get the path with those blanked and no
  * query string at all.
  */
+export const TOKEN_BEARING_PATHS = ['/oauth2/authorize/:linkToken', '/invite/:token', '/api/v1/invitations/:token/accept'];
+
+// Each path's prefix up to its last parameter, tolerant of repeated slashes and case, so a
+// request the router refuses (`//invite/<token>`) is still blanked.
+const TOKEN_PATTERNS = TOKEN_BEARING_PATHS.map((pattern) => {
+  const segments = pattern.split('/').filter(Boolean);
+  const last = segments.findLastIndex((segment) => segment.startsWith(':'));
+  const prefix = segments.slice(0, last + 1).map((segment) => (segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  return { regex: new RegExp(`^/+${prefix.join('/+')}`, 'i'), replacement: `/${segments.slice(0, last + 1).map((s) => (s.startsWith(':') ? '[redacted]' : s)).join('/')}` };
+});
+
 export const redactUrl = (url: string): string => {
   const path = url.split('?')[0] ?? '';
-  return path.replace(/^\/oauth2\/authorize\/[^/]+/, '/oauth2/authorize/[redacted]');
+  for (const { regex, replacement } of TOKEN_PATTERNS) if (regex.test(path)) return path.replace(regex, replacement);
+  return path;
 };
 
 const serializeRequest = (request: FastifyRequest) => ({
