@@ -10,6 +10,7 @@ import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { bindingOf, type Instance, type Integration, type IntegrationStore } from './integration-store.js';
 import { referencedSteps } from './step-inputs.js';
+import { normalizeLabel } from '../credentials/label.js';
 import { destinationAllows, originOf } from '../net/destinations.js';
 
 /** Marks a binding problem that is only a refused destination (answered as DESTINATION_NOT_ALLOWED). */
@@ -114,8 +115,7 @@ export const createInstanceService = (deps: {
       requireRole(actor, 'org_admin', 'org_member', 'customer_user');
       if (!canSeeScope(actor, input.customerId) || !(await deps.tenants.findCustomer(actor.organizationId, input.customerId))) throw notFound('Customer');
       const integration = await integrationOf(actor, input.integrationId);
-      const name = input.name.trim();
-      if (name === '' || name.length > 200) throw new AppError('VALIDATION_FAILED', 'name must be 1 to 200 characters');
+      const name = normalizeLabel(input.name, 'name');
       const bindings = await checkBindings(actor, integration, input.customerId, input.bindings ?? {});
       const now = clock.now().toISOString();
       const instance: Instance = {
@@ -157,8 +157,7 @@ export const createInstanceService = (deps: {
       const current = await findVisible(actor, id);
       const integration = await integrationOf(actor, current.integrationId);
       const bindings = input.bindings === undefined ? undefined : await checkBindings(actor, integration, current.customerId, { ...current.bindings, ...input.bindings }, current.bindings);
-      const name = input.name?.trim();
-      if (name !== undefined && (name === '' || name.length > 200)) throw new AppError('VALIDATION_FAILED', 'name must be 1 to 200 characters');
+      const name = input.name === undefined ? undefined : normalizeLabel(input.name, 'name');
       const updatedAt = clock.now().toISOString();
       await transact(async (trx) => {
         if (bindings) await store.replaceBindings(actor.organizationId, id, bindings, trx);

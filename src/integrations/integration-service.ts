@@ -1,3 +1,4 @@
+import { normalizeLabel } from '../credentials/label.js';
 import { AppError, notFound } from '../common/app-error.js';
 import type { Clock } from '../common/clock.js';
 import { newId } from '../common/ids.js';
@@ -18,13 +19,7 @@ export interface IntegrationInput {
   steps: Array<{ name: string; component: string; action: string; inputs?: Record<string, unknown> | undefined }>;
 }
 
-const normalizeName = (name: string): string => {
-  const trimmed = name.trim();
-  if (trimmed === '' || trimmed.length > 200 || /[\u0000-\u001f\u007f]/.test(trimmed)) {
-    throw new AppError('VALIDATION_FAILED', 'name must be 1 to 200 printable characters');
-  }
-  return trimmed;
-};
+const normalizeName = (name: string): string => normalizeLabel(name, 'name');
 
 /**
  * Integrations: ordered steps, each a component action with inputs. Steps are checked

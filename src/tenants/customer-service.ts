@@ -1,3 +1,4 @@
+import { normalizeLabel } from '../credentials/label.js';
 import { AppError, notFound } from '../common/app-error.js';
 import type { Clock } from '../common/clock.js';
 import { newId } from '../common/ids.js';
@@ -17,13 +18,7 @@ export interface CustomerInput {
   externalId?: string | null | undefined;
 }
 
-const normalizeName = (name: string): string => {
-  const trimmed = name.trim();
-  if (trimmed === '' || trimmed.length > 200 || /[\u0000-\u001f\u007f]/.test(trimmed)) {
-    throw new AppError('VALIDATION_FAILED', 'name must be 1 to 200 printable characters');
-  }
-  return trimmed;
-};
+const normalizeName = (name: string): string => normalizeLabel(name, 'name');
 
 /**
  * Customers of an organization. Each customer is a tenant scope with its own data key;
