@@ -32,6 +32,9 @@ export const EnvSchema = Type.Object({
   CREDENCE_TLS_CERT: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate (chain) file: with CREDENCE_TLS_KEY, serve HTTPS directly' })),
   CREDENCE_TLS_KEY: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file of CREDENCE_TLS_CERT' })),
   CREDENCE_ALLOW_INSECURE_LOOPBACK: Type.Boolean({ default: false, description: 'Accept http:// OAuth URLs on 127.0.0.1/localhost, and let integration steps reach this machine (development only)' }),
+  CREDENCE_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000, description: 'How long a client may take to send a whole request; slower ones are cut off' }),
+  CREDENCE_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 500, maximum: 600_000, default: 10_000, description: 'How long a client may take to send the request headers' }),
+  CREDENCE_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 60_000, description: 'How long a connection may sit idle before it is closed' }),
   CREDENCE_OUTBOUND_ALLOWED_NETWORKS: Type.Optional(
     Type.String({ description: 'Private networks (comma-separated CIDRs, e.g. 10.20.0.0/16,fd00:1::/64) integration steps and credential tests may reach' }),
   ),
@@ -98,6 +101,8 @@ export interface Config {
   /** Serve HTTPS with these PEM files (both set, or neither). */
   tls: { certFile: string; keyFile: string } | undefined;
   allowInsecureLoopback: boolean;
+  /** How long clients may take to send a request, its headers, and between requests. */
+  timeouts: { requestTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number };
   /** Private networks components may reach, as CIDRs (checked at start). */
   outboundAllowedNetworks: string[];
   logLevel: string;
@@ -170,6 +175,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     tls,
     allowInsecureLoopback: converted.CREDENCE_ALLOW_INSECURE_LOOPBACK,
     outboundAllowedNetworks,
+    timeouts: { requestTimeoutMs: converted.CREDENCE_REQUEST_TIMEOUT_MS, headersTimeoutMs: converted.CREDENCE_HEADERS_TIMEOUT_MS, idleTimeoutMs: converted.CREDENCE_IDLE_TIMEOUT_MS },
     logLevel: converted.CREDENCE_LOG_LEVEL,
     mail: {
       smtpUrl: converted.CREDENCE_SMTP_URL ? new Redacted(converted.CREDENCE_SMTP_URL) : undefined,

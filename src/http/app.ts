@@ -25,7 +25,7 @@ import { registerMetrics } from './metrics-routes.js';
 import { oauthApiRoutes, oauthPublicRoutes } from './oauth-routes.js';
 import { createValidatorCompiler } from './validation.js';
 import { registerInputGuards } from './input-guards.js';
-import { httpsServerFactory, type TlsFiles } from './tls.js';
+import { DEFAULT_SERVER_TIMEOUTS, httpServerFactory, httpsServerFactory, type ServerTimeouts, type TlsFiles } from './tls.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -41,6 +41,8 @@ export interface AppOptions {
   metricsToken?: Redacted<string> | undefined;
   /** Serve HTTPS with this certificate and key (`CREDENCE_TLS_CERT`/`CREDENCE_TLS_KEY`). */
   https?: TlsFiles | undefined;
+  /** How long clients may take (`CREDENCE_REQUEST_TIMEOUT_MS` and friends). */
+  timeouts?: ServerTimeouts | undefined;
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with `inject`. */
@@ -55,7 +57,8 @@ export const buildApp = async (options: AppOptions) => {
     },
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
-    ...(options.https ? { serverFactory: httpsServerFactory(options.https) } : {}),
+    connectionTimeout: (options.timeouts ?? DEFAULT_SERVER_TIMEOUTS).idleTimeoutMs,
+    serverFactory: options.https ? httpsServerFactory(options.https, options.timeouts) : httpServerFactory(options.timeouts ?? DEFAULT_SERVER_TIMEOUTS),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler());

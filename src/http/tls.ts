@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import type { FastifyServerFactory } from 'fastify';
@@ -29,6 +29,33 @@ export const checkTlsPair = (files: TlsFiles): string | undefined => {
  * whether it serves http or https.
  */
 export const httpsServerFactory =
-  (files: TlsFiles): FastifyServerFactory =>
+  (files: TlsFiles, timeouts: ServerTimeouts = DEFAULT_SERVER_TIMEOUTS): FastifyServerFactory =>
   (handler) =>
-    createServer({ cert: files.cert, key: files.key, minVersion: 'TLSv1.2' }, handler) as unknown as HttpServer;
+    createServer({ cert: files.cert, key: files.key, minVersion: 'TLSv1.2', ...serverTimeoutOptions(timeouts) }, handler) as unknown as HttpServer;
+
+/** How long a client may take: to send a whole request, to send its headers, and to sit idle on a connection. */
+export interface ServerTimeouts {
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 60_000 };
+
+/**
+ * Node's options for them. Rule: a client that sends half a request is cut off after the
+ * request timeout, not held open; Node checks every `connectionsCheckingInterval`, so that is
+ * kept well under the timeouts (its default of 30 s would let a slow request live 30 s longer).
+ */
+export const serverTimeoutOptions = (timeouts: ServerTimeouts) => ({
+  requestTimeout: timeouts.requestTimeoutMs,
+  headersTimeout: Math.min(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs),
+  keepAliveTimeout: Math.min(5_000, timeouts.idleTimeoutMs),
+  connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(Math.min(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs) / 4))),
+});
+
+/** A plain-http server with those timeouts. */
+export const httpServerFactory =
+  (timeouts: ServerTimeouts): FastifyServerFactory =>
+  (handler) =>
+    createHttpServer(serverTimeoutOptions(timeouts), handler);

@@ -29,6 +29,8 @@ describe('loadConfig', () => {
       masterKey: { kind: 'generated-file', path: join(dataDir, 'master.key') },
       publicUrl: 'http://127.0.0.1:8080',
       allowInsecureLoopback: false,
+      outboundAllowedNetworks: [],
+      timeouts: { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 60_000 },
       logLevel: 'info',
       mail: { smtpUrl: undefined, from: 'Credence <credence@localhost>', outboxDir: join(dataDir, 'outbox') },
       emailLimits: { perCredential: 5, perCustomer: 20, perOrganization: 200, windowMs: 3_600_000 },
@@ -39,6 +41,12 @@ describe('loadConfig', () => {
       apiTokenCacheMs: 5000,
       runs: { retentionDays: 30, keepPerInstance: 1000 },
     });
+  });
+
+  it('reads private networks steps may reach, and refuses one that is not a CIDR', () => {
+    expect(loadConfig({ CREDENCE_OUTBOUND_ALLOWED_NETWORKS: '10.20.0.0/16, fd00:1::/64' }).outboundAllowedNetworks).toEqual(['10.20.0.0/16', 'fd00:1::/64']);
+    expect(configError({ CREDENCE_OUTBOUND_ALLOWED_NETWORKS: '10.20.0.0' }).problems.join(' ')).toContain('CREDENCE_OUTBOUND_ALLOWED_NETWORKS');
+    expect(configError({ CREDENCE_OUTBOUND_ALLOWED_NETWORKS: '10.0.0.0/33' }).problems.join(' ')).toContain('CIDR');
   });
 
   it('treats empty variables as unset', () => {
