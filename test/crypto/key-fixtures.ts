@@ -1,3 +1,4 @@
+import { credentialFieldSet } from '../../src/credentials/field-sealing.js';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/store/database.js';
 import { API, createCredential, sampleFor } from '../http/credential-fixtures.js';
@@ -104,8 +105,10 @@ export const storedCiphertexts = async (db: Db, organizationId: string, scopeId?
   const result: StoredCiphertext[] = [];
   for (const row of credentials) {
     const scope = row.customer_id ?? organizationId;
-    if (row.config_ciphertext) result.push({ table: 'credentials', rowId: row.id, fieldSet: 'config', recordId: row.id, scopeId: scope, ciphertext: row.config_ciphertext });
-    result.push({ table: 'credentials', rowId: row.id, fieldSet: 'secret', recordId: row.id, scopeId: scope, ciphertext: row.secret_ciphertext });
+    // The destinations are part of the field set's associated data.
+    const destinations = row.destinations === null ? null : (JSON.parse(row.destinations) as string[]);
+    if (row.config_ciphertext) result.push({ table: 'credentials', rowId: row.id, fieldSet: credentialFieldSet('config', destinations), recordId: row.id, scopeId: scope, ciphertext: row.config_ciphertext });
+    result.push({ table: 'credentials', rowId: row.id, fieldSet: credentialFieldSet('secret', destinations), recordId: row.id, scopeId: scope, ciphertext: row.secret_ciphertext });
   }
   for (const row of await db.selectFrom('oauth_grants').selectAll().where('organization_id', '=', organizationId).execute()) {
     if (row.tokens_ciphertext) {

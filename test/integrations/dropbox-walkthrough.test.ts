@@ -86,6 +86,8 @@ describe.each(ENGINES)('the Dropbox walkthrough on %s', (engine) => {
       authMethod: 'oauth2',
       customerId,
       provider: 'dropbox',
+      // The fake Dropbox API on loopback stands in for api.dropboxapi.com.
+      destinations: [dropbox.baseUrl],
       fields: { client_id: CLIENT_ID, client_secret: CLIENT_SECRET, auth_uri: oauth.authorizationEndpoint, token_uri: oauth.tokenEndpoint, scopes: 'files.read offline_access' },
     });
     expect((await getCredential()).status).toBe('pending_authorization');

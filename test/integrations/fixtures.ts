@@ -41,6 +41,8 @@ export interface CredentialBody {
   customerId?: string | null;
   fields: Record<string, string>;
   provider?: string;
+  /** Where the credential may be sent (the loopback peer's origin, for a run or test that calls it). */
+  destinations?: string[];
 }
 
 /** Creates a credential (as the org admin unless `token` is given) and returns its id. */
@@ -91,7 +93,7 @@ export interface HttpPeer {
  * `Bearer apiKey` (401 with a challenge otherwise); `/echo` answers with the Authorization
  * header it received; `/files/<name>` needs nothing and names the file it was asked for.
  */
-export const startHttpPeer = async (accepted: { username: string; password: string; apiKey: string }): Promise<HttpPeer> => {
+export const startHttpPeer = async (accepted: { username: string; password: string; apiKey: string }, port = 0): Promise<HttpPeer> => {
   const requests: Array<{ method: string; path: string; authorization: string | undefined }> = [];
   const allowed = new Set([basicHeader(accepted.username, accepted.password), `Bearer ${accepted.apiKey}`]);
   const json = (response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -111,10 +113,10 @@ export const startHttpPeer = async (accepted: { username: string; password: stri
     return json(response, 200, path === '/hello' ? { greeting: 'hello from the peer' } : { youSent: authorization });
   };
   const server = createServer(handle);
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+  const bound = (server.address() as AddressInfo).port;
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: `http://127.0.0.1:${bound}`,
     requests,
     close: () =>
       new Promise<void>((resolve, reject) => {

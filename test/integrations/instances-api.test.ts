@@ -42,19 +42,19 @@ describe.each(ENGINES)('integrations, instances and runs on %s', (engine) => {
 
   beforeAll(async () => {
     peer = await startHttpPeer({ username: USERNAME, password: PASSWORD, apiKey: API_KEY });
-    t = await startTestApp(engine);
+    t = await startTestApp(engine, { env: { CREDENCE_ALLOW_INSECURE_LOOPBACK: 'true' } });
     customerA = await createCustomer(t, 'Northwind Traders');
     customerB = await createCustomer(t, 'Contoso');
     userA = await t.token('customer_user', customerA);
     userB = await t.token('customer_user', customerB);
     const privateKey = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey;
-    cred.basicA = await createCredential(t, { authMethod: 'basic', customerId: customerA, fields: { username: USERNAME, password: PASSWORD } });
-    cred.wrongA = await createCredential(t, { authMethod: 'basic', customerId: customerA, fields: { username: USERNAME, password: WRONG_PASSWORD } });
-    cred.keyA = await createCredential(t, { authMethod: 'api_key', customerId: customerA, fields: { api_key: API_KEY } });
-    cred.keyB = await createCredential(t, { authMethod: 'api_key', customerId: customerB, fields: { api_key: API_KEY } });
-    cred.privateKeyA = await createCredential(t, { authMethod: 'private_key', customerId: customerA, fields: { username: USERNAME, private_key: privateKey } });
-    cred.orgBasic = await createCredential(t, { label: 'Shared peer login', authMethod: 'basic', fields: { username: USERNAME, password: PASSWORD } });
-    cred.oauthA = await createCredential(t, { authMethod: 'oauth2', customerId: customerA, fields: oauthFields() });
+    cred.basicA = await createCredential(t, { destinations: [peer.baseUrl], authMethod: 'basic', customerId: customerA, fields: { username: USERNAME, password: PASSWORD } });
+    cred.wrongA = await createCredential(t, { destinations: [peer.baseUrl], authMethod: 'basic', customerId: customerA, fields: { username: USERNAME, password: WRONG_PASSWORD } });
+    cred.keyA = await createCredential(t, { destinations: [peer.baseUrl], authMethod: 'api_key', customerId: customerA, fields: { api_key: API_KEY } });
+    cred.keyB = await createCredential(t, { destinations: [peer.baseUrl], authMethod: 'api_key', customerId: customerB, fields: { api_key: API_KEY } });
+    cred.privateKeyA = await createCredential(t, { destinations: [peer.baseUrl], authMethod: 'private_key', customerId: customerA, fields: { username: USERNAME, private_key: privateKey } });
+    cred.orgBasic = await createCredential(t, { destinations: [peer.baseUrl], label: 'Shared peer login', authMethod: 'basic', fields: { username: USERNAME, password: PASSWORD } });
+    cred.oauthA = await createCredential(t, { destinations: [peer.baseUrl], authMethod: 'oauth2', customerId: customerA, fields: oauthFields() });
     integration.hello = await createIntegration(t, 'Say hello', [httpStep('call', '/hello')]);
     integration.echo = await createIntegration(t, 'Echo', [httpStep('call', '/echo')]);
     integration.mixed = await createIntegration(t, 'Hello then Dropbox', [httpStep('call', '/hello'), dropboxStep]);
@@ -181,7 +181,7 @@ describe.each(ENGINES)('integrations, instances and runs on %s', (engine) => {
 
     it('refuses to delete a bound credential, naming the instance, and leaves both as they were', async () => {
       const label = uniqueValue('bound login');
-      const id = await createCredential(t, { label, authMethod: 'basic', customerId: customerA, fields: { username: USERNAME, password: PASSWORD } });
+      const id = await createCredential(t, { destinations: [peer.baseUrl], label, authMethod: 'basic', customerId: customerA, fields: { username: USERNAME, password: PASSWORD } });
       const instance = await deployed(t, { integrationId: integration.hello, customerId: customerA, name: 'Nightly hello', bindings: { call: id } });
       const refused = await remove(id, { confirm: label });
       expect(refused.status).toBe(409);
@@ -193,7 +193,7 @@ describe.each(ENGINES)('integrations, instances and runs on %s', (engine) => {
 
     it('deletes a bound credential with force, leaving the binding missing, and a run then fails on that step', async () => {
       const label = uniqueValue('forced login');
-      const id = await createCredential(t, { label, authMethod: 'basic', customerId: customerA, fields: { username: USERNAME, password: PASSWORD } });
+      const id = await createCredential(t, { destinations: [peer.baseUrl], label, authMethod: 'basic', customerId: customerA, fields: { username: USERNAME, password: PASSWORD } });
       const instance = await deployed(t, { integrationId: integration.hello, customerId: customerA, name: 'Orphaned hello', bindings: { call: id } });
       expect((await remove(id, { confirm: label, force: true })).status).toBe(204);
       expect((await getInstance(instance)).bindings).toEqual({ call: null });
@@ -206,7 +206,7 @@ describe.each(ENGINES)('integrations, instances and runs on %s', (engine) => {
 
     it('fails a run on a step requiring a credential whose credential was deleted with force', async () => {
       const label = uniqueValue('forced dropbox');
-      const id = await createCredential(t, { label, authMethod: 'oauth2', customerId: customerA, fields: oauthFields() });
+      const id = await createCredential(t, { destinations: ['https://api.dropboxapi.com'], label, authMethod: 'oauth2', customerId: customerA, fields: oauthFields() });
       const instance = await deployed(t, { integrationId: integration.dropbox, customerId: customerA, name: 'Orphaned listing', bindings: { list: id } });
       expect((await remove(id, { confirm: label, force: true })).status).toBe(204);
       expect((await getInstance(instance)).bindings).toEqual({ list: null });
@@ -216,7 +216,7 @@ describe.each(ENGINES)('integrations, instances and runs on %s', (engine) => {
     });
 
     it('moves every binding to another credential on replace, refusing a wrong auth method or another customer\'s credential', async () => {
-      const from = await createCredential(t, { authMethod: 'basic', customerId: customerA, fields: { username: USERNAME, password: PASSWORD } });
+      const from = await createCredential(t, { destinations: [peer.baseUrl], authMethod: 'basic', customerId: customerA, fields: { username: USERNAME, password: PASSWORD } });
       const instance = await deployed(t, { integrationId: integration.hello, customerId: customerA, name: 'Rotating login', bindings: { call: from } });
       expect(await usage(from)).toEqual([{ instanceId: instance, instanceName: 'Rotating login', step: 'call' }]);
       const replace = (to: string) => t.request('POST', `${API}/credentials/${from}/replace`, { token: t.adminToken, body: { with: to } });
@@ -224,7 +224,7 @@ describe.each(ENGINES)('integrations, instances and runs on %s', (engine) => {
       expectInvalidBinding(await replace(cred.keyB), 'call', /another customer/);
       expect((await getInstance(instance)).bindings).toEqual({ call: from });
 
-      const to = await createCredential(t, { authMethod: 'api_key', customerId: customerA, fields: { api_key: API_KEY } });
+      const to = await createCredential(t, { destinations: [peer.baseUrl], authMethod: 'api_key', customerId: customerA, fields: { api_key: API_KEY } });
       const moved = await replace(to);
       expect(moved.status, moved.text).toBe(200);
       expect(moved.body).toEqual({ moved: 1 });

@@ -24,7 +24,7 @@ describe.each(ENGINES)('run records on %s', (engine) => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    t = await startTestApp(engine, { env: { CREDENCE_RUN_RETENTION_PER_INSTANCE: '2' } });
+    t = await startTestApp(engine, { env: { CREDENCE_RUN_RETENTION_PER_INSTANCE: '2', CREDENCE_ALLOW_INSECURE_LOOPBACK: 'true' } });
     customer = await createCustomer(t, 'Big Outputs');
   });
 

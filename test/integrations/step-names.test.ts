@@ -76,7 +76,7 @@ describe.each(ENGINES)('step names and bindings on %s', (engine) => {
 
   it('still lists the runs of an instance whose credential was deleted with force', async () => {
     const label = uniqueValue('forced');
-    const credential = await createCredential(t, { label, authMethod: 'api_key', customerId: customer, fields: { api_key: uniqueValue('key') }, destinations: [peer.baseUrl] } as never);
+    const credential = await createCredential(t, { label, authMethod: 'api_key', customerId: customer, fields: { api_key: uniqueValue('key') }, destinations: [peer.baseUrl] });
     const step = { name: 'valueOf', component: 'http', action: 'request', inputs: { url: `${peer.baseUrl}/files/plain` } };
     const created = await t.request('POST', `${API}/integrations`, { token: t.adminToken, body: { name: 'Forced binding', steps: [step] } });
     const instance = await deployed(t, { integrationId: created.body.id, customerId: customer, name: 'Forced binding', bindings: { valueOf: credential } });

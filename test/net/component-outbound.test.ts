@@ -62,14 +62,14 @@ describe('components through the guarded fetch', () => {
     for (const target of ['http://169.254.169.254/latest/meta-data/iam/security-credentials/', 'http://[fd00:ec2::254]/latest/api/token', 'http://100.100.100.200/latest/meta-data/']) {
       const error = await failure(perform(httpComponent, 'request', contextFor(basic), { url: target }));
       expect(error.kind).toBe('unreachable');
-      expect(error.message).toBe(`Could not reach ${new URL(target).host} (the address is link-local or cloud metadata, which Credence does not call)`);
+      expect(error.message).toBe(`Could not reach ${new URL(target).host} (the address is link-local, cloud metadata, loopback or a private network, which Credence does not call)`);
     }
   });
 
   it('refuses a host name that resolves to a metadata address', async () => {
     const rebinding = createComponentFetch({ resolve: async () => [{ address: '169.254.169.254', family: 4 }] });
     const error = await failure(perform(httpComponent, 'request', contextFor(basic, rebinding), { url: 'https://innocent.example.test/' }));
-    expect(error).toMatchObject({ kind: 'unreachable', message: 'Could not reach innocent.example.test (the address is link-local or cloud metadata, which Credence does not call)' });
+    expect(error).toMatchObject({ kind: 'unreachable', message: 'Could not reach innocent.example.test (the address is link-local, cloud metadata, loopback or a private network, which Credence does not call)' });
   });
 
   it('refuses a Dropbox API base URL at a metadata address', async () => {
@@ -78,7 +78,7 @@ describe('components through the guarded fetch', () => {
   });
 });
 
-const REFUSED = '(the address is link-local or cloud metadata, which Credence does not call)';
+const REFUSED = '(the address is link-local, cloud metadata, loopback or a private network, which Credence does not call)';
 /** Written as IP literals, which no lookup sees: each one is checked as it is. */
 const METADATA_HOSTS = ['169.254.169.254', 'fd00:ec2::254', '100.100.100.200', '::ffff:169.254.169.254', '169.254.0.1'];
 

@@ -4,7 +4,7 @@ import { startHttpPeer, type HttpPeer } from '../integrations/fixtures.js';
 import { makeDue, waitFor } from '../oauth/oauth-fixtures.js';
 import { ENGINES, createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { followAuthorization, startOAuthServer, type OAuthServer } from '../support/oauth-server.js';
-import { startTestApp, type ApiResponse, type TestApp } from '../support/test-app.js';
+import { freePort, startTestApp, type ApiResponse, type TestApp } from '../support/test-app.js';
 import {
   createCanaryBook,
   everyKind,
@@ -56,6 +56,7 @@ describe.each(ENGINES)('canary secrets on %s', (engine) => {
   let provider: OAuthServer;
   let tokenEndpoint: CanaryTokenEndpoint;
   let peer: HttpPeer;
+  let peerPort = 0;
   let closed = false;
   const book = createCanaryBook();
   const labels: string[] = [];
@@ -78,7 +79,7 @@ describe.each(ENGINES)('canary secrets on %s', (engine) => {
 
   const create = async (tenant: Tenant, customerId: string | null, authMethod: string, fields: Record<string, string>): Promise<string> => {
     const label = `canary ${tenant.name} ${authMethod} ${randomBytes(4).toString('hex')}`;
-    const body = { label, authMethod, ...(customerId ? { customerId } : {}), fields };
+    const body = { label, authMethod, ...(customerId ? { customerId } : {}), fields, destinations: [`http://127.0.0.1:${peerPort}`] };
     const created = await call('POST', `${API}/credentials`, tenant.adminToken, body, 201);
     labels.push(label);
     tenant.credentialIds.push(created.id as string);
@@ -234,6 +235,8 @@ describe.each(ENGINES)('canary secrets on %s', (engine) => {
   };
 
   beforeAll(async () => {
+    // The peer starts once the canaries exist, at a port the credentials are sealed to go to.
+    peerPort = await freePort();
     database = await createTestDatabase(engine);
     [sink, tokenEndpoint] = await Promise.all([startRawSmtpSink(), startCanaryTokenEndpoint(SCOPES)]);
     const env = { CREDENCE_ALLOW_INSECURE_LOOPBACK: 'true', CREDENCE_SMTP_URL: `smtp://127.0.0.1:${sink.port}`, CREDENCE_REFRESH_POLL_MS: '100' };
@@ -257,7 +260,7 @@ describe.each(ENGINES)('canary secrets on %s', (engine) => {
 
     const [first] = tenants;
     const value = (name: string) => book.byName(`org 1 customer 1 ${name}`).value;
-    peer = await startHttpPeer({ username: value('basic.username'), password: value('basic.password'), apiKey: value('api_key.api_key') });
+    peer = await startHttpPeer({ username: value('basic.username'), password: value('basic.password'), apiKey: value('api_key.api_key') }, peerPort);
     await exerciseFeatures(tenants);
     await rotateKeys(tenants);
     for (const tenant of tenants) {

@@ -77,10 +77,10 @@ describe.each(ENGINES)('secrets go only where they were sealed to go, on %s', (e
     tokens.customer_user = await t.token('customer_user', customer);
     tokens.runtime = await t.token('runtime');
     const destinations = [peer.baseUrl];
-    cred.orgBasic = await createCredential(t, { label: 'Org login', authMethod: 'basic', fields: { username: USERNAME, password: PASSWORD }, destinations } as never);
-    cred.customerBasic = await createCredential(t, { label: 'Globex login', authMethod: 'basic', customerId: customer, fields: { username: USERNAME, password: PASSWORD }, destinations } as never);
-    cred.customerKey = await createCredential(t, { label: 'Globex key', authMethod: 'api_key', customerId: customer, fields: { api_key: API_KEY }, destinations } as never);
-    cred.customerPair = await createCredential(t, { label: 'Globex pair', authMethod: 'api_key_secret', customerId: customer, fields: { api_key: API_KEY, api_secret: API_SECRET }, destinations } as never);
+    cred.orgBasic = await createCredential(t, { label: 'Org login', authMethod: 'basic', fields: { username: USERNAME, password: PASSWORD }, destinations });
+    cred.customerBasic = await createCredential(t, { label: 'Globex login', authMethod: 'basic', customerId: customer, fields: { username: USERNAME, password: PASSWORD }, destinations });
+    cred.customerKey = await createCredential(t, { label: 'Globex key', authMethod: 'api_key', customerId: customer, fields: { api_key: API_KEY }, destinations });
+    cred.customerPair = await createCredential(t, { label: 'Globex pair', authMethod: 'api_key_secret', customerId: customer, fields: { api_key: API_KEY, api_secret: API_SECRET }, destinations });
   });
 
   afterAll(async () => {
@@ -192,7 +192,7 @@ describe.each(ENGINES)('secrets go only where they were sealed to go, on %s', (e
   });
 
   it("refuses a database writer's edit of the destinations: the secret no longer opens", async () => {
-    const id = await createCredential(t, { label: 'Tampered', authMethod: 'basic', customerId: customer, fields: { username: USERNAME, password: PASSWORD }, destinations: [peer.baseUrl] } as never);
+    const id = await createCredential(t, { label: 'Tampered', authMethod: 'basic', customerId: customer, fields: { username: USERNAME, password: PASSWORD }, destinations: [peer.baseUrl] });
     await t.runtime.store.db.updateTable('credentials').set({ destinations: JSON.stringify([attacker.origin]) }).where('id', '=', id).execute();
     const response = await test(id, t.adminToken, { component: 'http', inputs: { url: `${attacker.origin}/collect` } });
     expect(response.body.ok).not.toBe(true);
@@ -203,7 +203,7 @@ describe.each(ENGINES)('secrets go only where they were sealed to go, on %s', (e
   });
 
   it("refuses a database writer's move of a sealed secret onto a credential aimed at the attacker", async () => {
-    const decoy = await createCredential(t, { label: 'Decoy', authMethod: 'basic', customerId: customer, fields: { username: 'x', password: 'decoy-password' }, destinations: [attacker.origin] } as never);
+    const decoy = await createCredential(t, { label: 'Decoy', authMethod: 'basic', customerId: customer, fields: { username: 'x', password: 'decoy-password' }, destinations: [attacker.origin] });
     const source = await t.runtime.store.db.selectFrom('credentials').select(['secret_ciphertext']).where('id', '=', cred.customerBasic ?? '').executeTakeFirstOrThrow();
     await t.runtime.store.db.updateTable('credentials').set({ secret_ciphertext: source.secret_ciphertext }).where('id', '=', decoy).execute();
     const before = attacker.connections;
@@ -241,7 +241,7 @@ describe('steps cannot reach this machine or private networks unless allowed', (
 
   it('answers a credential test of an open and of a closed loopback port alike, so it is no port scanner', async () => {
     const closedPort = attacker.port === 65535 ? 65534 : attacker.port + 1;
-    const id = await createCredential(t, { label: 'Scanner', authMethod: 'api_key', customerId: customer, fields: { api_key: 'scanner-key' }, destinations: [attacker.origin, `http://127.0.0.1:${closedPort}`] } as never);
+    const id = await createCredential(t, { label: 'Scanner', authMethod: 'api_key', customerId: customer, fields: { api_key: 'scanner-key' }, destinations: [attacker.origin, `http://127.0.0.1:${closedPort}`] });
     const open = await t.request('POST', `${API}/credentials/${id}/test`, { token: t.adminToken, body: { component: 'http', inputs: { url: `${attacker.origin}/` } } });
     const closed = await t.request('POST', `${API}/credentials/${id}/test`, { token: t.adminToken, body: { component: 'http', inputs: { url: `http://127.0.0.1:${closedPort}/` } } });
     expect(open.body.ok).toBe(false);
@@ -251,7 +251,7 @@ describe('steps cannot reach this machine or private networks unless allowed', (
   });
 
   it('refuses a private address unless CREDENCE_OUTBOUND_ALLOWED_NETWORKS lists it', async () => {
-    const id = await createCredential(t, { label: 'Internal', authMethod: 'api_key', customerId: customer, fields: { api_key: 'internal-key' }, destinations: ['http://10.255.255.1:9'] } as never);
+    const id = await createCredential(t, { label: 'Internal', authMethod: 'api_key', customerId: customer, fields: { api_key: 'internal-key' }, destinations: ['http://10.255.255.1:9'] });
     const response = await t.request('POST', `${API}/credentials/${id}/test`, { token: t.adminToken, body: { component: 'http', inputs: { url: 'http://10.255.255.1:9/' } } });
     expect(response.body.ok).toBe(false);
     expect(response.body.message).toContain('private network');

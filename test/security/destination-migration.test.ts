@@ -33,7 +33,7 @@ describe.each(ENGINES)('moving credentials onto sealed destinations, on %s', (en
   it('sends a legacy credential nowhere, then reseals it with the origins of the steps it is bound to', async () => {
     const customer = await createCustomer(t, 'Legacy Co');
     const values = { username: 'legacy', password: 'legacy-password-1' };
-    const id = await createCredential(t, { label: 'Legacy login', authMethod: 'basic', customerId: customer, fields: values, destinations: [peer.baseUrl] } as never);
+    const id = await createCredential(t, { label: 'Legacy login', authMethod: 'basic', customerId: customer, fields: values, destinations: [peer.baseUrl] });
     const integration = await createIntegration(t, 'Legacy sync', [{ name: 'call', component: 'http', action: 'request', inputs: { url: `${peer.baseUrl}/hello` } }]);
     const instance = await deployed(t, { integrationId: integration, customerId: customer, name: 'Legacy', bindings: { call: id } });
     await makeLegacy(id, values);

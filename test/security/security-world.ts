@@ -103,7 +103,7 @@ export const buildWorld = async (engine: EngineName): Promise<World> => {
   const b = (await post('/customers', { name: customerB })).id as string;
 
   const credential = async (label: string, authMethod: string, fields: Record<string, string>, customerId?: string) => {
-    const body = { label, authMethod, fields, ...(customerId ? { customerId } : {}) };
+    const body = { label, authMethod, fields, destinations: [new URL(HTTP_STEP.inputs.url).origin], ...(customerId ? { customerId } : {}) };
     return { id: (await post('/credentials', body)).id as string, names: [label, ...Object.values(fields).filter((v) => v.length >= 12)] };
   };
   const credentials = [
