@@ -131,6 +131,10 @@ describe('the web app in Chromium', () => {
     expect(await tokenUri.inputValue()).toBe('https://api.dropboxapi.com/oauth2/token');
     await page.getByLabel('Client ID').fill(CLIENT_ID);
     await page.getByLabel('Client Secret').fill(CLIENT_SECRET);
+    // The preset fills in Dropbox's API origins; this Dropbox API is the loopback one.
+    const destinations = page.getByLabel('Destinations');
+    expect(await destinations.inputValue()).toBe('https://api.dropboxapi.com\nhttps://content.dropboxapi.com');
+    await destinations.fill(dropbox.baseUrl);
     await page.getByRole('code').filter({ hasText: '/oauth2/callback' }).waitFor();
     expect(await page.getByRole('code').filter({ hasText: '/oauth2/callback' }).textContent()).toBe(`${baseUrl}/oauth2/callback`);
     await screenshot(page, '02-new-credential-dropbox-preset');

@@ -151,6 +151,8 @@ export interface NewCredential {
   fields: Record<string, string>;
   provider?: string;
   grantType?: 'authorization_code' | 'client_credentials';
+  /** Origins the secret may be sent to. */
+  destinations?: string[];
 }
 
 export interface NewIntegration {

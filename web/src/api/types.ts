@@ -17,7 +17,7 @@ export type Credential = Static<typeof CredentialSchema>;
 export type Customer = Static<typeof CustomerSchema>;
 export type ErrorResponse = Static<typeof ErrorBody>;
 export type AuthMethod = AuthMethodSpec;
-export type ProviderPreset = Pick<OAuthPreset, 'key' | 'name' | 'authUri' | 'tokenUri' | 'defaultScopes' | 'extraAuthParams' | 'clientAuth' | 'docsUrl'>;
+export type ProviderPreset = Pick<OAuthPreset, 'key' | 'name' | 'authUri' | 'tokenUri' | 'defaultScopes' | 'extraAuthParams' | 'clientAuth' | 'docsUrl' | 'apiOrigins'>;
 export type CredentialLevel = Credential['level'];
 
 export interface Page<T> {

@@ -77,6 +77,7 @@ describe('CredentialForm', () => {
       provider: 'dropbox',
       grantType: 'authorization_code',
       fields: { client_id: 'app-key', client_secret: 'app-secret', auth_uri: dropbox?.authUri, token_uri: dropbox?.tokenUri, ...(dropbox?.defaultScopes ? { scopes: dropbox.defaultScopes } : {}) },
+      destinations: ['https://api.dropboxapi.com', 'https://content.dropboxapi.com'],
     });
   });
 

@@ -41,6 +41,7 @@ export function CredentialForm({ scope, onCreated, onCancel }: { scope: Credenti
   const [provider, setProvider] = useState('');
   const [grantType, setGrantType] = useState<GrantType>('authorization_code');
   const [chosenCustomer, setChosenCustomer] = useState('');
+  const [destinations, setDestinations] = useState('');
   const create = useMutation({
     mutationFn: (body: NewCredential) => api.credentials.create(body),
     onSuccess: (credential) => {
@@ -58,11 +59,15 @@ export function CredentialForm({ scope, onCreated, onCancel }: { scope: Credenti
     setMethodKey(key);
     setValues({});
     setProvider('');
+    setDestinations('');
   };
   const setValue = (name: string, value: string) => setValues((current) => ({ ...current, [name]: value }));
   const applyPreset = (preset: ProviderPreset | null) => {
     setProvider(preset?.key ?? '');
-    if (preset) setValues((current) => ({ ...current, auth_uri: preset.authUri, token_uri: preset.tokenUri, scopes: preset.defaultScopes }));
+    if (preset) {
+      setValues((current) => ({ ...current, auth_uri: preset.authUri, token_uri: preset.tokenUri, scopes: preset.defaultScopes }));
+      setDestinations(preset.apiOrigins.join('\n'));
+    }
   };
 
   const submit = (event: FormEvent) => {
@@ -73,11 +78,13 @@ export function CredentialForm({ scope, onCreated, onCancel }: { scope: Credenti
       const value = values[spec.name] ?? '';
       if (value !== '') fields[spec.name] = spec.secret ? value : value.trim();
     }
+    const origins = destinations.split(/\s+/).filter(Boolean);
     const customerId = scope.kind === 'customer' ? scope.customerId : scope.kind === 'choose' && chosenCustomer ? chosenCustomer : null;
     create.mutate({
       label: label.trim(),
       authMethod: method.key,
       fields,
+      ...(origins.length > 0 ? { destinations: origins } : {}),
       ...(customerId ? { customerId } : {}),
       ...(method.key === 'oauth2' ? { grantType, ...(provider ? { provider } : {}) } : {}),
     });
@@ -115,6 +122,14 @@ export function CredentialForm({ scope, onCreated, onCancel }: { scope: Credenti
           ))}
           {method.key === 'oauth2' && grantType === 'authorization_code' && <RedirectUri />}
         </fieldset>
+      )}
+      {method && (
+        <Field
+          label="Destinations"
+          hint="Where this credential may be sent, one origin per line (https://api.example.com, sftp://files.example.com:22). Credence refuses to send it anywhere else; with none it is sent nowhere."
+        >
+          {(ids) => <textarea {...ids} rows={3} spellCheck={false} value={destinations} onChange={(e) => setDestinations(e.target.value)} />}
+        </Field>
       )}
       <div className="button-row">
         <button type="submit" className="button primary" disabled={!method || create.isPending}>

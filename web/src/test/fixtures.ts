@@ -5,7 +5,7 @@ import type { Component, Credential, Customer, JsonSchema, ProviderPreset } from
 /** The real auth methods and presets, as the API serves them. */
 export const authMethodsBody = { items: Object.values(AUTH_METHODS) };
 export const providersBody = {
-  items: OAUTH_PRESETS.map(({ key, name, authUri, tokenUri, defaultScopes, extraAuthParams, clientAuth, docsUrl }): ProviderPreset => ({ key, name, authUri, tokenUri, defaultScopes, extraAuthParams: { ...extraAuthParams }, clientAuth, docsUrl })),
+  items: OAUTH_PRESETS.map(({ key, name, authUri, tokenUri, defaultScopes, extraAuthParams, clientAuth, docsUrl, apiOrigins }): ProviderPreset => ({ key, name, authUri, tokenUri, defaultScopes, extraAuthParams: { ...extraAuthParams }, clientAuth, docsUrl, apiOrigins: [...apiOrigins] })),
 };
 export const REDIRECT_URI = 'https://credence.example.com/oauth2/callback';
 
@@ -20,6 +20,7 @@ export const credential = (overrides: Partial<Credential> & Pick<Credential, 'id
   fields: {},
   authorizedAt: null,
   oauth2: null,
+  destinations: [],
   lastTest: null,
   createdAt: at,
   updatedAt: at,
