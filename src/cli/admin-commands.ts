@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { CliError, operatorActor, readStdin, withRuntime } from './context.js';
 
+/** Commander's collector for a repeatable option: each use adds one value. */
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 const print = (json: boolean | undefined, value: unknown, lines: () => string[]): void => {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${lines().join('\n')}\n`);
 };
@@ -85,9 +88,14 @@ export const registerAdminCommands = (program: Command): void => {
     .requiredOption('--label <label>')
     .requiredOption('--method <authMethod>', 'api_key_secret, basic, private_key, api_key or oauth2')
     .option('--customer <id>', 'store at customer level')
+    .option(
+      '--destination <origin>',
+      'an origin the secret may be sent to: scheme://host[:port] (https, http or sftp), e.g. https://api.example.com; repeat for several (without any, it is sent nowhere)',
+      collect,
+    )
     .option('--org <id>')
     .option('--json')
-    .action((o: { label: string; method: string; customer?: string; org?: string; json?: boolean }) =>
+    .action((o: { label: string; method: string; customer?: string; destination?: string[]; org?: string; json?: boolean }) =>
       withRuntime(async (runtime) => {
         const text = await readStdin(10_000);
         if (!text) throw new CliError('Pipe the field values as a JSON object on stdin, e.g. echo \'{"api_key":"..."}\' | credence credentials create …');
@@ -105,8 +113,12 @@ export const registerAdminCommands = (program: Command): void => {
           authMethod: o.method,
           customerId: o.customer,
           fields: fields as Record<string, string>,
+          destinations: o.destination,
         });
-        print(o.json, created, () => [`${created.id}  ${created.authMethod}  ${created.level}  ${created.status}  ${created.label}`]);
+        print(o.json, created, () => [
+          `${created.id}  ${created.authMethod}  ${created.level}  ${created.status}  ${created.label}`,
+          created.destinations.length > 0 ? `destinations: ${created.destinations.join(' ')}` : 'destinations: none (it is sent nowhere until you add some)',
+        ]);
       }),
     );
   credentials
