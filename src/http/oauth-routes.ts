@@ -75,6 +75,7 @@ const ProviderPreset = Type.Object({
   extraAuthParams: Type.Record(Type.String(), Type.String()),
   clientAuth: Type.String(),
   docsUrl: Type.String(),
+  apiOrigins: Type.Array(Type.String(), { description: "The provider's API origins: a credential's default destinations" }),
 });
 
 /** OAuth 2.0 management routes: links, emails, presets, the redirect URI. */
@@ -105,7 +106,7 @@ export const oauthApiRoutes: FastifyPluginAsyncTypebox<{ authorization: Authoriz
   app.get(
     '/oauth2/providers',
     { schema: { tags, summary: 'Provider presets: URLs, default scopes, extra parameters', response: { 200: Type.Object({ items: Type.Array(ProviderPreset) }) } } },
-    async () => ({ items: OAUTH_PRESETS.map((preset) => ({ ...preset })) }),
+    async () => ({ items: OAUTH_PRESETS.map((preset) => ({ ...preset, apiOrigins: [...preset.apiOrigins] })) }),
   );
 
   app.get(
