@@ -3,7 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { ListBucketsCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Type, type Static, type TObject } from 'typebox';
 import { Value } from 'typebox/value';
-import { isForbiddenAddress, isIpLiteral } from '../net/address-policy.js';
+import { isIpLiteral, type AddressRule } from '../net/address-policy.js';
 import { REFUSED_ADDRESS_REASON, guardedLookup, outboundRefusal, systemResolve, type ResolveHost } from '../net/guarded-fetch.js';
 import { AppError } from '../common/app-error.js';
 import { urlTargets } from './http-component.js';
@@ -72,7 +72,7 @@ const parseInputs = <T extends TObject>(schema: T, inputs: Record<string, unknow
   return value as Static<T>;
 };
 
-const resolveLocation = (inputs: { region?: string; endpoint?: string }): Location => {
+const resolveLocation = (inputs: { region?: string; endpoint?: string }, rule: AddressRule): Location => {
   const region = inputs.region ?? 'us-east-1';
   if (inputs.endpoint === undefined) return { region, endpoint: undefined, where: 'Amazon S3' };
   let url: URL;
@@ -85,7 +85,7 @@ const resolveLocation = (inputs: { region?: string; endpoint?: string }): Locati
   // Keys belong in the credential, never in a URL that ends up in inputs and logs.
   if (url.username !== '' || url.password !== '') throw new ComponentError('bad_input', 'endpoint must not contain a user name or password');
   // An IP address is connected to without a lookup, so the lookup's check cannot see it.
-  if (isIpLiteral(url.hostname) && isForbiddenAddress(url.hostname)) throw new ComponentError('unreachable', `Could not reach ${url.host} (${REFUSED_ADDRESS_REASON})`);
+  if (isIpLiteral(url.hostname) && rule(url.hostname.replace(/^\[|\]$/g, ''))) throw new ComponentError('unreachable', `Could not reach ${url.host} (${REFUSED_ADDRESS_REASON})`);
   return { region, endpoint: url, where: url.host };
 };
 
@@ -209,7 +209,7 @@ const createListBuckets = (resolve: ResolveHost, limits: ListingLimits): Compone
   targets: urlTargets('endpoint'),
   async perform(context, rawInputs) {
     const inputs = parseInputs(ListBucketsInputs, rawInputs);
-    const location = resolveLocation(inputs);
+    const location = resolveLocation(inputs, context.egress.addressRule);
     context.log.info('Listing S3 buckets', { region: location.region, where: location.where });
     return withClient(context, location, undefined, resolve, async (client) => {
       const answer = await client.send(new ListBucketsCommand({}), { abortSignal: context.signal });
@@ -233,7 +233,7 @@ const createListObjects = (pageSize: number, resolve: ResolveHost, limits: Listi
   async perform(context, rawInputs) {
     const inputs = parseInputs(ListObjectsInputs, rawInputs);
     const maxKeys = Math.min(inputs.maxKeys ?? S3_PAGE_LIMIT, limits.maxEntries);
-    const location = resolveLocation(inputs);
+    const location = resolveLocation(inputs, context.egress.addressRule);
     context.log.info('Listing S3 objects', { bucket: inputs.bucket, prefix: inputs.prefix, maxKeys, region: location.region, where: location.where });
     return withClient(context, location, inputs.bucket, resolve, async (client) => {
       const objects = createListingCollector<{ key: string; size: number; lastModified: string | null }>({ maxEntries: maxKeys, maxBytes: limits.maxBytes });

@@ -250,6 +250,13 @@ describe('steps cannot reach this machine or private networks unless allowed', (
     expect(attacker.connections).toBe(0);
   });
 
+  it('refuses an aws-s3 endpoint given as a loopback IP address, which is connected to without a lookup', async () => {
+    const id = await createCredential(t, { label: 'S3 probe', authMethod: 'api_key_secret', customerId: customer, fields: { api_key: 'AKIAPROBE', api_secret: 'probe-secret-value' }, destinations: [attacker.origin] });
+    const response = await t.request('POST', `${API}/credentials/${id}/test`, { token: t.adminToken, body: { component: 'aws-s3', action: 'listBuckets', inputs: { endpoint: attacker.origin } } });
+    expect(response.body.ok).toBe(false);
+    expect(attacker.connections).toBe(0);
+  });
+
   it('refuses a private address unless CREDENCE_OUTBOUND_ALLOWED_NETWORKS lists it', async () => {
     const id = await createCredential(t, { label: 'Internal', authMethod: 'api_key', customerId: customer, fields: { api_key: 'internal-key' }, destinations: ['http://10.255.255.1:9'] });
     const response = await t.request('POST', `${API}/credentials/${id}/test`, { token: t.adminToken, body: { component: 'http', inputs: { url: 'http://10.255.255.1:9/' } } });
