@@ -21,8 +21,6 @@ export interface StepCredential {
   accessToken?: Redacted<string> | undefined;
   /** The origins the credential may be sent to, as sealed with it. */
   destinations: readonly string[];
-  /** The credential's label, named when a destination is refused. */
-  label?: string | undefined;
 }
 
 /** A logger for a step. Lines go into the run record; any credential value in them is blanked. */

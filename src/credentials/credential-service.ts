@@ -354,7 +354,7 @@ export const createCredentialService = (deps: {
      */
     async resolveForStep(actor: Actor, id: string, context: Record<string, string>): Promise<StepCredential> {
       const { record, values, token } = await counted(() => decrypt(actor, id, freshToken, context));
-      return { id, authMethod: record.authMethod, fields: values, accessToken: token?.accessToken, destinations: record.destinations ?? [], label: record.label };
+      return { id, authMethod: record.authMethod, fields: values, accessToken: token?.accessToken, destinations: record.destinations ?? [] };
     },
 
     /** Decrypts a credential for a run. Only the runtime role may; every call is audited. */

@@ -56,7 +56,7 @@ export const createCredentialTestService = (deps: {
       if (!checked.ok) throw new AppError('VALIDATION_FAILED', `inputs do not fit ${input.component}.${action.key}: ${checked.message}`);
 
       // A target the inputs name is checked before the credential is even decrypted.
-      for (const target of action.targets?.(checked.value) ?? []) assertDestination(record.destinations ?? [], target, record.label);
+      for (const target of action.targets?.(checked.value) ?? []) assertDestination(record.destinations ?? [], target);
 
       const started = clock.now();
       let result: { ok: boolean; message: string };

@@ -136,16 +136,17 @@ export const destinationAllows = (destinations: readonly string[], target: Egres
 
 /**
  * The one check before a credential's secret leaves: throws DESTINATION_NOT_ALLOWED, naming
- * the origin and how to allow it, unless `destinations` names where it is going.
+ * the origin and how to allow it, unless `destinations` names where it is going. The message
+ * names neither the credential nor its other destinations: it lands in run records, which
+ * a customer user may read for a step bound to an organization credential.
  */
-export const assertDestination = (destinations: readonly string[], target: EgressTarget | URL, credentialLabel?: string): void => {
+export const assertDestination = (destinations: readonly string[], target: EgressTarget | URL): void => {
   if (destinationAllows(destinations, target)) return;
   const origin = originOf(target) ?? (target instanceof URL ? target.origin : `${target.scheme}://${target.host}`);
-  const whose = credentialLabel === undefined ? 'this credential' : `credential ${JSON.stringify(credentialLabel)}`;
   throw new AppError(
     'DESTINATION_NOT_ALLOWED',
     destinations.length === 0
-      ? `${whose} has no destinations, so it is sent nowhere; add ${origin} to its destinations (re-entering its secrets) to use it there`
-      : `${origin} is not among the destinations of ${whose} (${destinations.join(', ')}); add it to the credential's destinations, re-entering its secrets, to allow it`,
+      ? `The credential has no destinations, so it is sent nowhere; add ${origin} to its destinations (re-entering its secrets) to use it there`
+      : `${origin} is not among the destinations of the credential; add it to the credential's destinations, re-entering its secrets, to allow it`,
   );
 };

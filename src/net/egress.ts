@@ -22,12 +22,11 @@ export interface StepEgress {
 /** Where a credential may be sent, as the egress gate needs it. */
 export interface SealedDestinations {
   destinations: readonly string[];
-  label?: string | undefined;
 }
 
 export const createStepEgress = (credential: SealedDestinations | undefined, addressRule: AddressRule): StepEgress => ({
   authorize(target) {
-    if (credential) assertDestination(credential.destinations, target, credential.label);
+    if (credential) assertDestination(credential.destinations, target);
   },
   addressRule,
 });

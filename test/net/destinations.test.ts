@@ -84,7 +84,7 @@ describe('destination matching', () => {
   it('refuses with DESTINATION_NOT_ALLOWED naming the origin and how to allow it', () => {
     const refusal = (() => {
       try {
-        assertDestination(['https://api.example.com'], new URL('https://evil.test/steal'), 'Globex SFTP');
+        assertDestination(['https://api.example.com'], new URL('https://evil.test/steal'));
       } catch (error) {
         return error as AppError;
       }
@@ -95,6 +95,8 @@ describe('destination matching', () => {
     expect(refusal?.message).toContain('https://evil.test');
     expect(refusal?.message).toContain("destinations");
     expect(refusal?.message).not.toContain('/steal');
+    // Run records carry it, and a customer user may read them: no other destination is named.
+    expect(refusal?.message).not.toContain('api.example.com');
   });
 });
 
