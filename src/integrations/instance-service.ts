@@ -13,8 +13,17 @@ import { referencedSteps } from './step-inputs.js';
 import { normalizeLabel } from '../credentials/label.js';
 import { destinationAllows, originOf } from '../net/destinations.js';
 
-/** Marks a binding problem that is only a refused destination (answered as DESTINATION_NOT_ALLOWED). */
-const DESTINATION_PROBLEM = '\u0000destination\u0000';
+/** What is wrong with a binding, in words that name the step, and the error code it answers with. */
+interface BindingProblem {
+  code: 'INVALID_BINDING' | 'DESTINATION_NOT_ALLOWED';
+  message: string;
+}
+
+const invalid = (message: string): BindingProblem => ({ code: 'INVALID_BINDING', message });
+
+/** One error listing every problem; DESTINATION_NOT_ALLOWED when a refused destination is all that is wrong. */
+const bindingError = (problems: BindingProblem[]): AppError =>
+  new AppError(problems.every((p) => p.code === 'DESTINATION_NOT_ALLOWED') ? 'DESTINATION_NOT_ALLOWED' : 'INVALID_BINDING', problems.map((p) => p.message).join('; '));
 
 export interface InstanceInput {
   integrationId: string;
@@ -46,22 +55,25 @@ export const createInstanceService = (deps: {
     return instance;
   };
 
-  /** Problems with one binding, in words that name the step; empty when it fits. */
-  const bindingProblem = (step: Integration['steps'][number], customerId: string, credential: CredentialRecord | undefined): string | undefined => {
+  /** The problem with one binding; undefined when it fits. */
+  const bindingProblem = (step: Integration['steps'][number], customerId: string, credential: CredentialRecord | undefined): BindingProblem | undefined => {
     const action = components.action(step.component, step.action);
     const accepts = action.authMethods.join(', ');
-    if (!credential) return `step ${step.name}: the credential does not exist`;
+    if (!credential) return invalid(`step ${step.name}: the credential does not exist`);
     if (credential.customerId !== null && credential.customerId !== customerId) {
-      return `step ${step.name}: the credential belongs to another customer; bind one of this customer's or the organization's`;
+      return invalid(`step ${step.name}: the credential belongs to another customer; bind one of this customer's or the organization's`);
     }
     if (!action.authMethods.includes(credential.authMethod)) {
-      return `step ${step.name}: ${step.component}.${step.action} accepts ${accepts || 'no credential'}, not ${credential.authMethod}`;
+      return invalid(`step ${step.name}: ${step.component}.${step.action} accepts ${accepts || 'no credential'}, not ${credential.authMethod}`);
     }
     // A target the step names literally is checked now; one built from an earlier step's output, when it runs.
     if (referencedSteps(step.inputs).length === 0) {
       for (const target of action.targets?.(step.inputs) ?? []) {
         if (!destinationAllows(credential.destinations ?? [], target)) {
-          return `${DESTINATION_PROBLEM}step ${step.name}: sends the credential to ${originOf(target) ?? 'an address'}, which is not among its destinations; add it to the credential's destinations first`;
+          return {
+            code: 'DESTINATION_NOT_ALLOWED',
+            message: `step ${step.name}: sends the credential to ${originOf(target) ?? 'an address'}, which is not among its destinations; add it to the credential's destinations first`,
+          };
         }
       }
     }
@@ -76,16 +88,16 @@ export const createInstanceService = (deps: {
     bindings: Record<string, string | null>,
     current: Record<string, string | null> = {},
   ): Promise<Record<string, string | null>> => {
-    const problems: string[] = [];
+    const problems: BindingProblem[] = [];
     const checked: Record<string, string | null> = {};
     for (const name of Object.keys(bindings)) {
-      if (!integration.steps.some((s) => s.name === name)) problems.push(`step ${name}: the integration has no such step`);
+      if (!integration.steps.some((s) => s.name === name)) problems.push(invalid(`step ${name}: the integration has no such step`));
     }
     for (const step of integration.steps) {
       const credentialId = bindingOf(bindings, step.name);
       const action = components.action(step.component, step.action);
       if (credentialId === null) {
-        if (action.credentialRequired) problems.push(`step ${step.name}: ${step.component}.${step.action} needs a credential (${action.authMethods.join(', ')})`);
+        if (action.credentialRequired) problems.push(invalid(`step ${step.name}: ${step.component}.${step.action} needs a credential (${action.authMethods.join(', ')})`));
         continue;
       }
       const credential = await credentials.find(actor.organizationId, credentialId);
@@ -97,10 +109,7 @@ export const createInstanceService = (deps: {
       if (problem) problems.push(problem);
       else checked[step.name] = credentialId;
     }
-    if (problems.length > 0) {
-      const destinationOnly = problems.every((p) => p.startsWith(DESTINATION_PROBLEM));
-      throw new AppError(destinationOnly ? 'DESTINATION_NOT_ALLOWED' : 'INVALID_BINDING', problems.map((p) => p.replace(DESTINATION_PROBLEM, '')).join('; '));
-    }
+    if (problems.length > 0) throw bindingError(problems);
     return checked;
   };
 
@@ -184,16 +193,16 @@ export const createInstanceService = (deps: {
       if (!from || !canSeeScope(actor, from.customerId)) throw notFound('Credential');
       if (!to || !canSeeScope(actor, to.customerId)) throw notFound('Replacement credential');
       const uses = await store.usesOf(actor.organizationId, fromId);
-      const problems: string[] = [];
+      const problems: BindingProblem[] = [];
       for (const use of uses) {
         const instance = await store.findInstance(actor.organizationId, use.instanceId);
         const integration = instance && (await store.findIntegration(actor.organizationId, instance.integrationId));
         const step = integration?.steps.find((s) => s.name === use.step);
         if (!instance || !step) continue;
         const problem = bindingProblem(step, instance.customerId, to);
-        if (problem) problems.push(`${use.instanceName}: ${problem}`);
+        if (problem) problems.push({ ...problem, message: `${use.instanceName}: ${problem.message}` });
       }
-      if (problems.length > 0) throw new AppError('INVALID_BINDING', problems.join('; '));
+      if (problems.length > 0) throw bindingError(problems);
       const work = async (t: Db) => {
         const moved = await store.rebind(actor.organizationId, fromId, toId, t);
         await audit.record(actor, actor.organizationId, { action: 'credential.replaced', customerId: from.customerId, targetType: 'credential', targetId: fromId, details: { with: toId, bindings: moved } }, t);

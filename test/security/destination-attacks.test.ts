@@ -166,6 +166,17 @@ describe.each(ENGINES)('secrets go only where they were sealed to go, on %s', (e
     attackerGotNothing();
   });
 
+  it('refuses to replace a bound credential with one whose destinations do not cover the step', async () => {
+    const integration = await createIntegration(t, 'Replaced', [{ name: 'call', component: 'http', action: 'request', inputs: { url: `${peer.baseUrl}/hello` } }]);
+    await deployed(t, { integrationId: integration, customerId: customer, name: 'Replaced', bindings: { call: cred.customerBasic ?? '' } });
+    const elsewhere = await createCredential(t, { label: 'Elsewhere', authMethod: 'basic', customerId: customer, fields: { username: USERNAME, password: PASSWORD }, destinations: [attacker.origin] });
+    const response = await t.request('POST', `${API}/credentials/${cred.customerBasic}/replace`, { token: t.adminToken, body: { with: elsewhere } });
+    expect(response.status).toBe(403);
+    expect(response.body.error.code).toBe('DESTINATION_NOT_ALLOWED');
+    expect(response.body.error.message).toMatch(/^Replaced: step call: sends the credential to http:\/\/127\.0\.0\.1:\d+, which is not among its destinations/);
+    attackerGotNothing();
+  });
+
   it('fails a run step whose URL an earlier step aimed at the attacker, sending nothing', async () => {
     const integration = await createIntegration(t, 'Indirect', [
       { name: 'first', component: 'http', action: 'request', inputs: { url: `${peer.baseUrl}/files/${encodeURIComponent(`${attacker.origin}/collect`)}` } },
