@@ -214,7 +214,7 @@ export const createServices = (options: ServiceOptions) => {
     credentialTests,
     /** Reseals credentials stored before destinations existed (see destination-migration.ts); one line per credential moved. */
     migrateDestinations: () =>
-      migrateDestinations({ db, credentials: credentialStore, bindings: integrationStore, components, keyring, now: () => clock.now().toISOString() }),
+      migrateDestinations({ transact, credentials: credentialStore, bindings: integrationStore, components, keyring, now: () => clock.now().toISOString() }),
   };
 };
 

@@ -52,7 +52,7 @@ export interface CredentialFilter {
 }
 
 export type CredentialChanges = Partial<
-  Pick<CredentialRecord, 'label' | 'status' | 'setFields' | 'configCiphertext' | 'secretCiphertext' | 'destinations' | 'oauthSettings'>
+  Pick<CredentialRecord, 'label' | 'status' | 'setFields' | 'configCiphertext' | 'secretCiphertext' | 'destinations'>
 > & { updatedAt: string };
 
 /** The form of a label that searches match against, the same on every engine. */
@@ -129,6 +129,12 @@ export const createCredentialStore = (db: Db) => ({
     });
   },
 
+  /** Every credential, of any organization, sealed before destinations existed (see destination-migration.ts). */
+  async listWithoutDestinations(trx: Db = db): Promise<CredentialRecord[]> {
+    const rows = await trx.selectFrom('credentials').selectAll().where('destinations', 'is', null).orderBy('id').execute();
+    return rows.map(toRecord);
+  },
+
   /** Credentials in creation order, `filter.limit` rows after the cursor. */
   async list(organizationId: string, filter: CredentialFilter, trx: Db = db): Promise<CredentialRecord[]> {
     let query = trx.selectFrom('credentials').selectAll().where('organization_id', '=', organizationId);
@@ -160,7 +166,6 @@ export const createCredentialStore = (db: Db) => ({
         ...(changes.configCiphertext !== undefined ? { config_ciphertext: changes.configCiphertext } : {}),
         ...(changes.secretCiphertext !== undefined ? { secret_ciphertext: changes.secretCiphertext } : {}),
         ...(changes.destinations !== undefined ? { destinations: changes.destinations === null ? null : JSON.stringify(changes.destinations) } : {}),
-        ...(changes.oauthSettings !== undefined ? { oauth_settings: changes.oauthSettings === null ? null : JSON.stringify(changes.oauthSettings) } : {}),
       })
       .where('organization_id', '=', organizationId)
       .where('id', '=', id)

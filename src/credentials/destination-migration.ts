@@ -2,9 +2,9 @@ import type { ComponentRegistry } from '../components/registry.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { IntegrationStore } from '../integrations/integration-store.js';
 import { referencedSteps } from '../integrations/step-inputs.js';
-import { normalizeDestinations, originOf } from '../net/destinations.js';
+import { MAX_DESTINATIONS, normalizeDestinations, originOf } from '../net/destinations.js';
 import { findPreset } from '../oauth/oauth-presets.js';
-import type { Db } from '../store/database.js';
+import type { Transact } from '../store/database.js';
 import type { CredentialRecord, CredentialStore } from './credential-store.js';
 import { openAllValues, sealFieldValues } from './field-sealing.js';
 
@@ -17,18 +17,15 @@ import { openAllValues, sealFieldValues } from './field-sealing.js';
  * a row another process moved first is left alone. Answers one line per credential moved.
  */
 export const migrateDestinations = async (deps: {
-  db: Db;
-  credentials: Pick<CredentialStore, 'update' | 'findEach'>;
+  transact: Transact;
+  credentials: Pick<CredentialStore, 'update' | 'listWithoutDestinations'>;
   bindings: Pick<IntegrationStore, 'usesOf' | 'findInstance' | 'findIntegration'>;
   components: ComponentRegistry;
   keyring: Pick<Keyring, 'seal' | 'open'>;
   now: () => string;
 }): Promise<string[]> => {
-  const rows = await deps.db.selectFrom('credentials').select(['organization_id', 'id']).where('destinations', 'is', null).orderBy('id').execute();
   const report: string[] = [];
-  for (const row of rows) {
-    const [record] = await deps.credentials.findEach([{ organizationId: row.organization_id, id: row.id }]);
-    if (!record || record.destinations !== null) continue;
+  for (const record of await deps.credentials.listWithoutDestinations()) {
     let values: Awaited<ReturnType<typeof openAllValues>>;
     try {
       values = await openAllValues(deps.keyring, record);
@@ -37,12 +34,16 @@ export const migrateDestinations = async (deps: {
       report.push(`credential ${record.id} (${JSON.stringify(record.label)}): could not be opened, so it keeps no destinations`);
       continue;
     }
-    const destinations = normalizeDestinations([...(await stepOrigins(deps, record)), ...oauthOrigins(record, values.reveal())]);
-    const moved = await deps.db.transaction().execute(async (trx) => {
-      const sealed = await sealFieldValues(deps.keyring, { ...record, destinations }, values.reveal(), trx);
+    const plain = values.reveal();
+    // A credential bound to more origins than a credential may name keeps the first ones; the report says so.
+    const derived = [...new Set([...(await stepOrigins(deps, record)), ...oauthOrigins(record, plain)])].sort();
+    const destinations = normalizeDestinations(derived.slice(0, MAX_DESTINATIONS));
+    const moved = await deps.transact(async (trx) => {
+      const sealed = await sealFieldValues(deps.keyring, { ...record, destinations }, plain, trx);
       return deps.credentials.update(record.organizationId, record.id, record.version, { ...sealed, destinations, updatedAt: deps.now() }, trx);
     });
-    if (moved) report.push(`credential ${record.id} (${JSON.stringify(record.label)}): destinations ${destinations.length > 0 ? destinations.join(', ') : 'none (it is sent nowhere until some are set)'}`);
+    const left = derived.length > destinations.length ? ` (${derived.length - destinations.length} more origins of its steps left out: at most ${MAX_DESTINATIONS})` : '';
+    if (moved) report.push(`credential ${record.id} (${JSON.stringify(record.label)}): destinations ${destinations.length > 0 ? destinations.join(', ') : 'none (it is sent nowhere until some are set)'}${left}`);
   }
   return report;
 };

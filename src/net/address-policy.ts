@@ -120,7 +120,7 @@ export const componentAddressRule = (options: { allowLoopback: boolean; allowedN
   return (address) => {
     const base = baseAddressRule(address);
     if (base) return base;
-    if (isLoopbackAddress(address) || (isIP(address.replace(/^\[|\]$/g, '')) === 6 && embeddedIPv4(address.replace(/^\[|\]$/g, ''), true)?.startsWith('127.'))) {
+    if (isLoopbackAddress(address)) {
       return options.allowLoopback ? undefined : 'is this machine (loopback), which steps may reach only with CREDENCE_ALLOW_INSECURE_LOOPBACK=true';
     }
     if (isPrivateAddress(address) && !inAllowed(address)) return 'is in a private network that CREDENCE_OUTBOUND_ALLOWED_NETWORKS does not list';
