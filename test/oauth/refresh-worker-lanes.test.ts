@@ -1,27 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { OAuthGrant } from '../../src/oauth/oauth-store.js';
+import { NOW, claimedGrant } from '../support/claimed-grant.js';
 import { createRefreshWorker } from '../../src/oauth/refresh-worker.js';
 
 // How a worker hands its claimed batch to its lanes, with a stand-in store and token service.
 
-const NOW = new Date('2030-01-01T12:00:00.000Z');
-
-const grant = (credentialId: string, organizationId: string, dueSecondsAgo: number): OAuthGrant => ({
-  credentialId,
-  organizationId,
-  tokensCiphertext: null,
-  tokenType: null,
-  grantedScopes: null,
-  expiresAt: null,
-  refreshDueAt: new Date(NOW.getTime() - dueSecondsAgo * 1000).toISOString(),
-  authorizedAt: null,
-  lastRefreshedAt: null,
-  failureCount: 0,
-  lastError: null,
-  leaseOwner: 'worker-a',
-  leaseExpiresAt: null,
-  version: 1,
-});
+const grant = claimedGrant;
 
 describe('the refresh worker lanes', () => {
   it("refresh another organization's grant while every earlier-due grant of one organization hangs", async () => {

@@ -1,28 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/observability/metrics.js';
-import type { OAuthGrant } from '../../src/oauth/oauth-store.js';
+import { NOW, claimedGrant } from '../support/claimed-grant.js';
 import { createRefreshWorker } from '../../src/oauth/refresh-worker.js';
 
 // The refresh worker's log lines and metrics, with a stand-in store and token service.
 
-const NOW = new Date('2030-01-01T12:00:00.000Z');
-
-const grant = (credentialId: string, dueSecondsAgo: number): OAuthGrant => ({
-  credentialId,
-  organizationId: 'org_1',
-  tokensCiphertext: null,
-  tokenType: null,
-  grantedScopes: null,
-  expiresAt: null,
-  refreshDueAt: new Date(NOW.getTime() - dueSecondsAgo * 1000).toISOString(),
-  authorizedAt: null,
-  lastRefreshedAt: null,
-  failureCount: 0,
-  lastError: null,
-  leaseOwner: 'worker-a',
-  leaseExpiresAt: null,
-  version: 1,
-});
+const grant = (credentialId: string, dueSecondsAgo: number) => claimedGrant(credentialId, 'org_1', dueSecondsAgo);
 
 const capture = () => {
   const lines: Array<{ level: string; details: Record<string, unknown>; message: string }> = [];
