@@ -6,6 +6,7 @@ import type { AuditService } from '../audit/audit-service.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { CipherContext, Keyring } from '../crypto/keyring.js';
 import type { CredentialRecord, CredentialStore } from '../credentials/credential-store.js';
+import { openShownValues } from '../credentials/field-sealing.js';
 import type { Transact } from '../store/database.js';
 import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
@@ -108,17 +109,19 @@ export const createAuthorizationService = (deps: {
    * its choosing. Off-preset links are audited as such.
    */
   const checkEndpoints = async (record: CredentialRecord) => {
-    const { endpoint } = await tokens.providerOf(record);
+    // The endpoints are shown values: reading them never decrypts the client secret.
+    const { auth_uri: authUri, token_uri: tokenUri } = await openShownValues(keyring, record);
     const preset = record.oauthSettings?.provider ? findPreset(record.oauthSettings.provider) : undefined;
-    const offPreset = preset ? endpointsOffPreset(preset, endpoint.authUri, endpoint.tokenUri) : [];
+    const offPreset = preset && tokenUri ? endpointsOffPreset(preset, authUri, tokenUri) : [];
     if (preset && offPreset.length > 0 && !(await endpointsSetByOrganization(record))) {
       throw forbidden(`This credential's ${offPreset.join(' and ')} is not on ${preset.name}'s hosts and was not set by the organization; an org_admin or org_member must set it before a link can be issued`);
     }
-    return { preset, endpoint, offPreset };
+    return { preset, authUri, offPreset };
   };
 
-  const issueLink = async (actor: Actor, record: CredentialRecord, expiresInSeconds: number | undefined) => {
-    const { offPreset } = await checkEndpoints(record);
+  /** Issues a link; `checked` is the endpoint check when the caller has just made it. */
+  const issueLink = async (actor: Actor, record: CredentialRecord, expiresInSeconds: number | undefined, checked?: Awaited<ReturnType<typeof checkEndpoints>>) => {
+    const { offPreset } = checked ?? (await checkEndpoints(record));
     const lifetime = expiresInSeconds ?? DEFAULT_LINK_LIFETIME_SECONDS;
     if (!Number.isInteger(lifetime) || lifetime < 60 || lifetime > MAX_LINK_LIFETIME_SECONDS) {
       throw new AppError('VALIDATION_FAILED', `expiresInSeconds must be between 60 and ${MAX_LINK_LIFETIME_SECONDS}`);
@@ -179,13 +182,14 @@ export const createAuthorizationService = (deps: {
       const email = input.email.trim();
       if (!/^[^\s@<>,;]+@[^\s@<>,;]+\.[^\s@<>,;]+$/.test(email) || email.length > 254) throw new AppError('VALIDATION_FAILED', 'email is not a valid address');
       await deps.emailPolicy.checkRecipient(actor, email);
-      const { preset, endpoint } = await checkEndpoints(record);
-      const authorizationHost = endpoint.authUri && URL.canParse(endpoint.authUri) ? new URL(endpoint.authUri).host : undefined;
+      const checked = await checkEndpoints(record);
+      const { preset, authUri } = checked;
+      const authorizationHost = authUri && URL.canParse(authUri) ? new URL(authUri).host : undefined;
       if (!authorizationHost) throw new AppError('VALIDATION_FAILED', 'This credential has no valid auth_uri');
       await deps.emailPolicy.reserve(record);
       const organization = await deps.tenants.findOrganization(record.organizationId);
       const customer = record.customerId ? await deps.tenants.findCustomer(record.organizationId, record.customerId) : undefined;
-      const link = await issueLink(actor, record, input.expiresInSeconds);
+      const link = await issueLink(actor, record, input.expiresInSeconds, checked);
       const message = buildAuthorizationEmail({
         organizationName: organization?.name ?? 'Your vendor',
         serviceName: preset?.name ?? record.label,
