@@ -23,7 +23,7 @@ export const serve = async (options: { role?: string }): Promise<void> => {
   const app =
     role === 'worker'
       ? undefined
-      : await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: log, publicUrl: config.publicUrl, metricsToken: config.metricsToken, https, timeouts: config.timeouts });
+      : await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: log, publicUrl: config.publicUrl, metricsToken: config.metricsToken, https, timeouts: config.timeouts, signInsPerMinute: config.signInsPerMinute });
   const metricsApp =
     metricsPort === undefined
       ? undefined

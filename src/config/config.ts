@@ -32,6 +32,7 @@ export const EnvSchema = Type.Object({
   CREDENCE_TLS_CERT: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate (chain) file: with CREDENCE_TLS_KEY, serve HTTPS directly' })),
   CREDENCE_TLS_KEY: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file of CREDENCE_TLS_CERT' })),
   CREDENCE_ALLOW_INSECURE_LOOPBACK: Type.Boolean({ default: false, description: 'Accept http:// OAuth URLs on 127.0.0.1/localhost, and let integration steps reach this machine (development only)' }),
+  CREDENCE_SIGN_INS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 10_000, default: 10, description: 'Sign-in attempts one client address may make per minute, whatever the email; beyond it 429 RATE_LIMITED' }),
   CREDENCE_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000, description: 'How long a client may take to send a whole request; slower ones are cut off' }),
   CREDENCE_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 500, maximum: 600_000, default: 10_000, description: 'How long a client may take to send the request headers' }),
   CREDENCE_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 60_000, description: 'How long a connection may sit idle before it is closed' }),
@@ -103,6 +104,8 @@ export interface Config {
   allowInsecureLoopback: boolean;
   /** How long clients may take to send a request, its headers, and between requests. */
   timeouts: { requestTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number };
+  /** Sign-in attempts per minute from one client address. */
+  signInsPerMinute: number;
   /** Private networks components may reach, as CIDRs (checked at start). */
   outboundAllowedNetworks: string[];
   logLevel: string;
@@ -176,6 +179,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     allowInsecureLoopback: converted.CREDENCE_ALLOW_INSECURE_LOOPBACK,
     outboundAllowedNetworks,
     timeouts: { requestTimeoutMs: converted.CREDENCE_REQUEST_TIMEOUT_MS, headersTimeoutMs: converted.CREDENCE_HEADERS_TIMEOUT_MS, idleTimeoutMs: converted.CREDENCE_IDLE_TIMEOUT_MS },
+    signInsPerMinute: converted.CREDENCE_SIGN_INS_PER_MINUTE,
     logLevel: converted.CREDENCE_LOG_LEVEL,
     mail: {
       smtpUrl: converted.CREDENCE_SMTP_URL ? new Redacted(converted.CREDENCE_SMTP_URL) : undefined,

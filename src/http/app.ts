@@ -43,6 +43,8 @@ export interface AppOptions {
   https?: TlsFiles | undefined;
   /** How long clients may take (`CREDENCE_REQUEST_TIMEOUT_MS` and friends). */
   timeouts?: ServerTimeouts | undefined;
+  /** `CREDENCE_SIGN_INS_PER_MINUTE`: sign-in attempts per client address and minute (10). */
+  signInsPerMinute?: number | undefined;
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with `inject`. */
@@ -107,7 +109,7 @@ export const buildApp = async (options: AppOptions) => {
   await app.register(
     async (api) => {
       await api.register(authMethodRoutes);
-      await api.register(sessionPublicRoutes, { sessions: services.sessions, cookie: sessionCookie });
+      await api.register(sessionPublicRoutes, { sessions: services.sessions, cookie: sessionCookie, signInsPerMinute: options.signInsPerMinute ?? 10 });
       await api.register(async (authed) => {
         requireAuthentication(authed, { tokens: services.tokens, sessions: services.sessions, sessionCookie: sessionCookie.name });
         await authed.register(sessionRoutes, { sessions: services.sessions, cookie: sessionCookie });

@@ -34,7 +34,7 @@ const signedInReply = (reply: FastifyReply, { cookie, sessions }: CookieOptions,
 };
 
 /** Public routes of the web app's sign-in: first-run setup, sign-in, accepting an invitation. */
-export const sessionPublicRoutes: FastifyPluginAsyncTypebox<CookieOptions> = async (app, options) => {
+export const sessionPublicRoutes: FastifyPluginAsyncTypebox<CookieOptions & { signInsPerMinute: number }> = async (app, options) => {
   const { sessions, cookie } = options;
 
   app.get('/setup', { schema: { tags, summary: 'Whether Credence still needs its first organization', security: [], response: { 200: Type.Object({ needsSetup: Type.Boolean() }) } } }, async () => ({
@@ -62,12 +62,18 @@ export const sessionPublicRoutes: FastifyPluginAsyncTypebox<CookieOptions> = asy
         tags,
         summary: 'Sign in with email and password (sets the session cookie)',
         security: [],
-        body: Type.Object({ email: Type.String({ maxLength: 254 }), password: Password }, { additionalProperties: false }),
+        description:
+          'Wrong passwords lock the (email, client address) pair with back-off (429 ACCOUNT_LOCKED), known email or not. An email with accounts in several organizations answers 409 ORGANIZATION_REQUIRED, naming them, once the password is right; send `organization` (its id or name) again.',
+        body: Type.Object(
+          { email: Type.String({ maxLength: 254 }), password: Password, organization: Type.Optional(Type.String({ maxLength: 200 })) },
+          { additionalProperties: false },
+        ),
         response: { 200: SignedIn, ...errorResponses },
       },
-      config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+      config: { rateLimit: { max: options.signInsPerMinute, timeWindow: '1 minute' } },
     },
-    async (request, reply) => signedInReply(reply, options, await sessions.signIn(request.body.email, request.body.password)),
+    async (request, reply) =>
+      signedInReply(reply, options, await sessions.signIn({ email: request.body.email, password: request.body.password, address: request.ip, organization: request.body.organization })),
   );
 
   app.get('/session', { schema: { tags, summary: 'The signed-in person and the CSRF token', security: [], response: { 200: SignedIn, ...errorResponses } } }, async (request, reply) => {

@@ -65,8 +65,8 @@ export const createAuthorizationEmailPolicy = (deps: {
     async checkRecipient(actor: Actor, email: string): Promise<void> {
       // Org roles speak for the organization; only customer users are held to their own people.
       if (actor.role !== 'customer_user') return;
-      const user = await deps.tenants.findUserByEmail(email);
-      if (user && user.organizationId === actor.organizationId && user.customerId !== null && user.customerId === actor.customerId) return;
+      const user = await deps.tenants.findUserByEmail(actor.organizationId, email);
+      if (user && user.customerId !== null && user.customerId === actor.customerId) return;
       const allowed = await store.findAllowedDomains(actor.organizationId);
       if (allowed.includes(domainOf(email))) return;
       throw forbidden('A customer user may send authorization emails only to users of its own customer, or to a domain the organization allows');

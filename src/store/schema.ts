@@ -45,8 +45,16 @@ export interface UsersTable {
   created_at: string;
   invite_token_hash: string | null;
   invite_expires_at: string | null;
-  failed_sign_ins: number;
+}
+
+/** Wrong passwords counted per (email, client address); see migration 0011. */
+export interface SignInLockoutsTable {
+  /** SHA-256 of the lower-cased email, known to Credence or not. */
+  email_hash: string;
+  address: string;
+  failures: number;
   locked_until: string | null;
+  updated_at: string;
 }
 
 export interface SessionsTable {
@@ -261,5 +269,6 @@ export interface Database {
   instance_bindings: InstanceBindingsTable;
   runs: RunsTable;
   sessions: SessionsTable;
+  sign_in_lockouts: SignInLockoutsTable;
   setup_marks: SetupMarksTable;
 }

@@ -7,10 +7,8 @@ import type { Keyring } from '../crypto/keyring.js';
 import type { Transact } from '../store/database.js';
 import type { Actor } from './actor.js';
 import type { ApiTokenService } from './api-token-service.js';
-import { hashPassword } from './password.js';
+import { EMAIL_PATTERN, checkNewPassword, hashPassword } from './password.js';
 import type { Organization, TenantStore, User } from './tenant-store.js';
-
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
  * Setting up an organization: the tenant, its data key, its first admin and an
@@ -37,8 +35,10 @@ export const createOrganizationService = (deps: {
       const email = input.adminEmail.trim().toLowerCase();
       if (name === '' || name.length > 200) throw new AppError('VALIDATION_FAILED', 'The organization name must be 1 to 200 characters');
       if (!EMAIL_PATTERN.test(email)) throw new AppError('VALIDATION_FAILED', 'The admin email address is not valid');
-      if (input.adminPassword.reveal().length < 12) throw new AppError('VALIDATION_FAILED', 'The admin password must be at least 12 characters');
-      if (await tenants.findUserByEmail(email)) throw new AppError('CONFLICT', 'A user with this email address already exists');
+      checkNewPassword(input.adminPassword.reveal(), 'The admin password');
+      // Only the operator (the CLI, or first-run setup) creates organizations, so saying that the
+      // email is taken tells nobody anything they could not read in the database.
+      if ((await tenants.findSignInCandidates(email, 1)).length > 0) throw new AppError('CONFLICT', 'A user with this email address already exists');
 
       const now = clock.now();
       const organization: Organization = { id: newId('org', now), name, createdAt: now.toISOString() };
@@ -51,8 +51,6 @@ export const createOrganizationService = (deps: {
         customerId: null,
         createdAt: now.toISOString(),
         inviteExpiresAt: null,
-        failedSignIns: 0,
-        lockedUntil: null,
       };
       const adminActor: Actor = { type: 'user', id: admin.id, organizationId: organization.id, role: 'org_admin', customerId: null };
 

@@ -7,13 +7,16 @@ import type { AuditService } from '../audit/audit-service.js';
 import type { Transact } from '../store/database.js';
 import { ROLES, requireRole, type Actor, type Role } from './actor.js';
 import type { OrganizationService } from './organization-service.js';
-import { hashPassword, verifyPassword } from './password.js';
+import { EMAIL_PATTERN, checkNewPassword, hashPassword, verifyPassword } from './password.js';
 import type { TenantStore, User } from './tenant-store.js';
 
 export const SESSION_LIFETIME_MS = 12 * 3600_000;
 export const INVITE_LIFETIME_MS = 7 * 24 * 3600_000;
 const LOCKOUT_AFTER = 5;
-const EMAIL_PATTERN = /^[^\s@<>,;]+@[^\s@<>,;]+\.[^\s@<>,;]+$/;
+/** Wrong passwords older than this no longer count toward a lockout. */
+const FAILURE_MEMORY_MS = 24 * 3600_000;
+/** Accounts one email may sign in to (one per organization) that a sign-in checks. */
+const MAX_ACCOUNTS_PER_EMAIL = 20;
 
 const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 const newToken = (): string => randomBytes(32).toString('base64url');
@@ -72,11 +75,14 @@ export const createSessionService = (deps: {
   /** The CSRF token of a session: derived from it, so nothing more is stored. */
   const csrfTokenFor = (sessionToken: string): string => createHmac('sha256', sessionToken).update('credence csrf').digest('base64url');
 
-  const needsSetup = async (): Promise<boolean> => (await tenants.listOrganizations()).length === 0;
-
-  const checkPassword = (password: string): void => {
-    if (password.length < 12 || password.length > 1024) throw new AppError('VALIDATION_FAILED', 'The password must be 12 to 1024 characters');
+  /** The accounts among `users` whose organization is called `name`. */
+  const namedOrganization = async (users: User[], name: string): Promise<User[]> => {
+    const found: User[] = [];
+    for (const user of users) if ((await tenants.findOrganization(user.organizationId))?.name === name) found.push(user);
+    return found;
   };
+
+  const needsSetup = async (): Promise<boolean> => (await tenants.listOrganizations()).length === 0;
 
   return {
     csrfTokenFor,
@@ -93,30 +99,52 @@ export const createSessionService = (deps: {
     /** First run: the organization and its first admin, signed in. Only while no organization exists. */
     async setUp(input: { organizationName: string; email: string; password: string }) {
       if (!(await needsSetup())) throw new AppError('CONFLICT', 'Credence is already set up; sign in instead');
-      checkPassword(input.password);
+      checkNewPassword(input.password);
       const { admin } = await deps.organizations.setUp({ name: input.organizationName, adminEmail: input.email, adminPassword: new Redacted(input.password), firstRun: true });
       return startSession(admin);
     },
 
-    async signIn(emailInput: string, password: string) {
-      const email = emailInput.trim().toLowerCase();
-      const user = await tenants.findUserByEmail(email);
+    /**
+     * Signs in with email and password from a client address. Wrong passwords lock that
+     * (email, address) pair with back-off, whether or not the email is known, and never any
+     * other address. An email in several organizations needs `organization` (its id or name)
+     * once the password is right for more than one of them.
+     */
+    async signIn(input: { email: string; password: string; address: string; organization?: string | undefined }) {
+      const email = input.email.trim().toLowerCase();
+      const emailHash = hashToken(email);
       const now = clock.now();
-      if (user?.lockedUntil && Date.parse(user.lockedUntil) > now.getTime()) {
-        throw new AppError('ACCOUNT_LOCKED', `Too many wrong passwords; try again after ${user.lockedUntil}`);
+      const lockout = await tenants.findSignInLockout(emailHash, input.address);
+      if (lockout?.lockedUntil && Date.parse(lockout.lockedUntil) > now.getTime()) {
+        throw new AppError('ACCOUNT_LOCKED', `Too many wrong passwords from this address; try again after ${lockout.lockedUntil}`);
       }
-      const ok = await verifyPassword(password, user?.passwordHash || DUMMY_HASH);
-      if (!user || !ok) {
-        if (user) {
-          // Counted atomically: wrong passwords sent in parallel all count toward the lockout.
-          const failures = await tenants.recordFailedSignIn(user.id);
-          const lockMinutes = failures >= LOCKOUT_AFTER ? Math.min(2 ** (failures - LOCKOUT_AFTER), 60) : 0;
-          if (lockMinutes) await tenants.updateUser(user.id, { lockedUntil: new Date(now.getTime() + lockMinutes * 60_000).toISOString() });
-          await audit.record(null, user.organizationId, { action: 'user.sign_in_failed', customerId: user.customerId, targetType: 'user', targetId: user.id, details: { failures } });
+      const candidates = await tenants.findSignInCandidates(email, MAX_ACCOUNTS_PER_EMAIL);
+      const matches: User[] = [];
+      // Every account is checked, even after a match, and an unknown email is checked against
+      // a dummy hash, so the time taken says nothing about which account the password fits.
+      for (const candidate of candidates) if (await verifyPassword(input.password, candidate.passwordHash)) matches.push(candidate);
+      if (candidates.length === 0) await verifyPassword(input.password, DUMMY_HASH);
+
+      if (matches.length === 0) {
+        // Counted atomically: wrong passwords sent in parallel all count toward the lockout.
+        const failures = await tenants.recordFailedSignIn(emailHash, input.address, now.toISOString(), new Date(now.getTime() - FAILURE_MEMORY_MS).toISOString());
+        const lockMinutes = failures >= LOCKOUT_AFTER ? Math.min(2 ** (failures - LOCKOUT_AFTER), 60) : 0;
+        if (lockMinutes) await tenants.lockSignIn(emailHash, input.address, new Date(now.getTime() + lockMinutes * 60_000).toISOString());
+        for (const user of candidates) {
+          await audit.record(null, user.organizationId, { action: 'user.sign_in_failed', customerId: user.customerId, targetType: 'user', targetId: user.id, details: { failures, address: input.address } });
         }
         throw new AppError('INVALID_CREDENTIALS', 'The email or password is not right');
       }
-      if (user.failedSignIns > 0 || user.lockedUntil) await tenants.updateUser(user.id, { failedSignIns: 0, lockedUntil: null });
+
+      const wanted = input.organization?.trim();
+      const chosen = wanted ? matches.filter((user) => user.organizationId === wanted) : matches;
+      const named = wanted && chosen.length === 0 ? await namedOrganization(matches, wanted) : chosen;
+      if (named.length !== 1) {
+        const names = await Promise.all(matches.map(async (user) => (await tenants.findOrganization(user.organizationId))?.name ?? user.organizationId));
+        throw new AppError('ORGANIZATION_REQUIRED', `This email signs in to several organizations; say which: ${names.join(', ')}`);
+      }
+      const user = named[0] as User;
+      await tenants.clearSignInLockouts(emailHash, input.address, new Date(now.getTime() - FAILURE_MEMORY_MS).toISOString());
       await audit.record(actorOf(user), user.organizationId, { action: 'user.signed_in', customerId: user.customerId, targetType: 'user', targetId: user.id });
       return startSession(user);
     },
@@ -142,7 +170,9 @@ export const createSessionService = (deps: {
       if (role === 'customer_user' && !input.customerId) throw new AppError('VALIDATION_FAILED', 'customerId is required for a customer user');
       if (role !== 'customer_user' && input.customerId) throw new AppError('VALIDATION_FAILED', 'customerId applies only to customer users');
       if (input.customerId && !(await tenants.findCustomer(actor.organizationId, input.customerId))) throw notFound('Customer');
-      if (await tenants.findUserByEmail(email)) throw new AppError('CONFLICT', 'A user with this email address already exists');
+      // Only this organization's people are looked at: whether the email has an account in
+      // another organization is never told, and does not matter.
+      if (await tenants.findUserByEmail(actor.organizationId, email)) throw new AppError('CONFLICT', 'A user of this organization already has this email address');
       const token = newToken();
       const now = clock.now();
       const expiresAt = new Date(now.getTime() + INVITE_LIFETIME_MS).toISOString();
@@ -155,8 +185,6 @@ export const createSessionService = (deps: {
         customerId: input.customerId ?? null,
         createdAt: now.toISOString(),
         inviteExpiresAt: expiresAt,
-        failedSignIns: 0,
-        lockedUntil: null,
       };
       await deps.transact(async (trx) => {
         await tenants.insertUser(user, trx, { tokenHash: hashToken(token), expiresAt });
@@ -166,7 +194,7 @@ export const createSessionService = (deps: {
     },
 
     async acceptInvite(inviteToken: string, password: string) {
-      checkPassword(password);
+      checkNewPassword(password);
       const user = inviteToken.length <= 100 ? await tenants.findUserByInvite(hashToken(inviteToken)) : undefined;
       if (!user || !user.inviteExpiresAt || Date.parse(user.inviteExpiresAt) <= clock.now().getTime()) {
         throw new AppError('NOT_FOUND', 'This invitation is not valid or has expired; ask for a new one');

@@ -28,8 +28,6 @@ export interface User {
   customerId: string | null;
   createdAt: string;
   inviteExpiresAt: string | null;
-  failedSignIns: number;
-  lockedUntil: string | null;
 }
 
 const toCustomer = (row: CustomersTable): Customer => ({
@@ -50,8 +48,6 @@ const toUser = (row: UsersTable): User => ({
   customerId: row.customer_id,
   createdAt: row.created_at,
   inviteExpiresAt: row.invite_expires_at,
-  failedSignIns: Number(row.failed_sign_ins),
-  lockedUntil: row.locked_until,
 });
 
 /** Organizations, their customers and their people. Every customer query is scoped by organization. */
@@ -81,15 +77,46 @@ export const createTenantStore = (db: Db) => ({
     }
   },
 
-  /** Counts one more failed sign-in, atomically, and answers the new count. */
-  async recordFailedSignIn(id: string, trx: Db = db): Promise<number> {
+  /** The lockout of one (email, client address), if any wrong password was counted for it. */
+  async findSignInLockout(emailHash: string, address: string, trx: Db = db): Promise<{ failures: number; lockedUntil: string | null; updatedAt: string } | undefined> {
     const row = await trx
-      .updateTable('users')
-      .set((eb) => ({ failed_sign_ins: eb('failed_sign_ins', '+', 1) }))
-      .where('id', '=', id)
-      .returning('failed_sign_ins')
+      .selectFrom('sign_in_lockouts')
+      .select(['failures', 'locked_until', 'updated_at'])
+      .where('email_hash', '=', emailHash)
+      .where('address', '=', address)
       .executeTakeFirst();
-    return Number(row?.failed_sign_ins ?? 0);
+    return row && { failures: Number(row.failures), lockedUntil: row.locked_until, updatedAt: row.updated_at };
+  },
+
+  /**
+   * Counts one more wrong password for (email, address), atomically, starting again from one
+   * when the last was counted before `resetBefore`; answers the new count.
+   */
+  async recordFailedSignIn(emailHash: string, address: string, at: string, resetBefore: string, trx: Db = db): Promise<number> {
+    const row = await trx
+      .insertInto('sign_in_lockouts')
+      .values({ email_hash: emailHash, address, failures: 1, locked_until: null, updated_at: at })
+      .onConflict((oc) =>
+        oc.columns(['email_hash', 'address']).doUpdateSet((eb) => ({
+          failures: eb.case().when('sign_in_lockouts.updated_at', '<', resetBefore).then(1).else(eb('sign_in_lockouts.failures', '+', 1)).end(),
+          updated_at: at,
+        })),
+      )
+      .returning('failures')
+      .executeTakeFirstOrThrow();
+    return Number(row.failures);
+  },
+
+  async lockSignIn(emailHash: string, address: string, until: string, trx: Db = db): Promise<void> {
+    await trx.updateTable('sign_in_lockouts').set({ locked_until: until }).where('email_hash', '=', emailHash).where('address', '=', address).execute();
+  },
+
+  /** Forgets the count of (email, address) after a right password, and counts older than `before` everywhere. */
+  async clearSignInLockouts(emailHash: string, address: string, before: string, trx: Db = db): Promise<void> {
+    await trx
+      .deleteFrom('sign_in_lockouts')
+      .where((eb) => eb.or([eb.and([eb('email_hash', '=', emailHash), eb('address', '=', address)]), eb('updated_at', '<', before)]))
+      .execute();
   },
 
   async insertCustomer(customer: Customer, trx: Db = db): Promise<void> {
@@ -170,8 +197,6 @@ export const createTenantStore = (db: Db) => ({
         created_at: user.createdAt,
         invite_token_hash: invite?.tokenHash ?? null,
         invite_expires_at: invite?.expiresAt ?? null,
-        failed_sign_ins: 0,
-        locked_until: null,
       })
       .execute();
   },
@@ -193,7 +218,7 @@ export const createTenantStore = (db: Db) => ({
 
   async updateUser(
     id: string,
-    changes: { passwordHash?: string; inviteTokenHash?: string | null; inviteExpiresAt?: string | null; failedSignIns?: number; lockedUntil?: string | null },
+    changes: { passwordHash?: string; inviteTokenHash?: string | null; inviteExpiresAt?: string | null },
     trx: Db = db,
   ): Promise<void> {
     await trx
@@ -202,8 +227,6 @@ export const createTenantStore = (db: Db) => ({
         ...(changes.passwordHash !== undefined ? { password_hash: changes.passwordHash } : {}),
         ...(changes.inviteTokenHash !== undefined ? { invite_token_hash: changes.inviteTokenHash } : {}),
         ...(changes.inviteExpiresAt !== undefined ? { invite_expires_at: changes.inviteExpiresAt } : {}),
-        ...(changes.failedSignIns !== undefined ? { failed_sign_ins: changes.failedSignIns } : {}),
-        ...(changes.lockedUntil !== undefined ? { locked_until: changes.lockedUntil } : {}),
       })
       .where('id', '=', id)
       .execute();
@@ -244,9 +267,23 @@ export const createTenantStore = (db: Db) => ({
     await trx.deleteFrom('sessions').where('token_hash', '=', tokenHash).execute();
   },
 
-  async findUserByEmail(email: string, trx: Db = db): Promise<User | undefined> {
-    const row = await trx.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
+  /** The person with this email in one organization (an email is unique within each). */
+  async findUserByEmail(organizationId: string, email: string, trx: Db = db): Promise<User | undefined> {
+    const row = await trx.selectFrom('users').selectAll().where('organization_id', '=', organizationId).where('email', '=', email.toLowerCase()).executeTakeFirst();
     return row && toUser(row);
+  },
+
+  /** Everyone who signs in with this email, one per organization, oldest first (at most `limit`). */
+  async findSignInCandidates(email: string, limit: number, trx: Db = db): Promise<User[]> {
+    const rows = await trx
+      .selectFrom('users')
+      .selectAll()
+      .where('email', '=', email.toLowerCase())
+      .where('password_hash', '!=', '')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(toUser);
   },
 
   async deleteUsersOfCustomer(organizationId: string, customerId: string, trx: Db = db): Promise<void> {

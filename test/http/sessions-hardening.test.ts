@@ -13,6 +13,7 @@ import { registerErrorHandling } from '../../src/http/errors.js';
 import { loggerOptions } from '../../src/http/logging.js';
 import { WEB_CSP, registerWebApp } from '../../src/http/web-app.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
+import { Redacted } from '../../src/common/redacted.js';
 import { ENGINES, createTestDatabase, type EngineName } from '../support/databases.js';
 import { randomMasterKey, startTestApp, type ApiResponse, type TestApp } from '../support/test-app.js';
 import { addressSource, newEmail, newPassword, send, sessionCookieOf, signIn as signInFrom, type Caller } from './session-support.js';
@@ -35,6 +36,8 @@ const openClockedApp = async (engine: EngineName) => {
   const config = loadConfig({
     CREDENCE_DATA_DIR: database.dataDir,
     CREDENCE_MASTER_KEY: randomMasterKey(),
+    // The lockout tests make more attempts from one address than the per-minute limit allows.
+    CREDENCE_SIGN_INS_PER_MINUTE: '100',
     ...(database.url ? { DATABASE_URL: database.url } : {}),
   });
   let now = Date.now();
@@ -46,7 +49,7 @@ const openClockedApp = async (engine: EngineName) => {
     },
   });
   const runtime: Runtime = await openRuntime(config, { warn: (message) => logs.push(message) }, { clock: { now: () => new Date(now) } });
-  const app = await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: pino(loggerOptions('trace'), sink), publicUrl: config.publicUrl });
+  const app = await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: pino(loggerOptions('trace'), sink), publicUrl: config.publicUrl, signInsPerMinute: config.signInsPerMinute });
   await app.ready();
   const admin = { email: newEmail('founder'), password: newPassword() };
   const setUp = await send({ app }, 'POST', `${API}/setup`, { body: { organizationName: 'Clocked', ...admin } });
@@ -60,6 +63,8 @@ const openClockedApp = async (engine: EngineName) => {
   return {
     app,
     logs,
+    adminSession,
+    organizationId: setUp.body.user.organizationId as string,
     advance: (ms: number) => {
       now += ms;
     },
@@ -79,6 +84,11 @@ const openClockedApp = async (engine: EngineName) => {
       const invited = await send({ app }, 'POST', `${API}/users`, { ...(await adminSession()), body: { email, role: 'org_member' } });
       expect(invited.status).toBe(201);
       return String(invited.body.inviteUrl).split('/invite/')[1] ?? '';
+    },
+    /** Another organization, set up by the operator, and its admin API token. */
+    async otherOrganization(name: string): Promise<{ id: string; token: string }> {
+      const { organization, apiToken } = await runtime.services.organizations.setUp({ name, adminEmail: newEmail('other-admin'), adminPassword: new Redacted(newPassword()) });
+      return { id: organization.id, token: apiToken.reveal() };
     },
     auditEvents: async (query: string) => (await send({ app }, 'GET', `${API}/audit-events?${query}`, { cookie: (await adminSession()).cookie })).body.items as Array<{ action: string; details: Record<string, unknown> }>,
     async close() {
@@ -106,7 +116,7 @@ describe.each(ENGINES)('account lockout and lifetimes on %s', (engine) => {
     const locked = await signIn(c, someone.email, someone.password, ip);
     expectError(locked, 429, 'ACCOUNT_LOCKED');
     expect(locked.headers['set-cookie']).toBeUndefined();
-    expectError(await signIn(c, someone.email, someone.password), 429, 'ACCOUNT_LOCKED');
+    expectError(await signIn(c, someone.email, someone.password, ip), 429, 'ACCOUNT_LOCKED');
 
     const failures = await c.auditEvents(`action=user.sign_in_failed&targetId=${someone.id}`);
     // The clock stands still here, so events share a timestamp: compare them as a set.
@@ -117,37 +127,40 @@ describe.each(ENGINES)('account lockout and lifetimes on %s', (engine) => {
 
   it('answers a locked account ACCOUNT_LOCKED for wrong passwords too, without counting them', async () => {
     const someone = await c.person();
-    for (let attempt = 1; attempt <= 5; attempt++) await signIn(c, someone.email, newPassword());
-    expectError(await signIn(c, someone.email, newPassword()), 429, 'ACCOUNT_LOCKED');
+    const ip = nextIp();
+    for (let attempt = 1; attempt <= 5; attempt++) await signIn(c, someone.email, newPassword(), ip);
+    expectError(await signIn(c, someone.email, newPassword(), ip), 429, 'ACCOUNT_LOCKED');
     expect(await c.auditEvents(`action=user.sign_in_failed&targetId=${someone.id}`)).toHaveLength(5);
   });
 
   it('lifts the first lock after a minute, and a right password resets the count', async () => {
     const someone = await c.person();
-    for (let attempt = 1; attempt <= 5; attempt++) await signIn(c, someone.email, newPassword());
+    const ip = nextIp();
+    for (let attempt = 1; attempt <= 5; attempt++) await signIn(c, someone.email, newPassword(), ip);
     c.advance(MINUTE - 1000);
-    expectError(await signIn(c, someone.email, someone.password), 429, 'ACCOUNT_LOCKED');
+    expectError(await signIn(c, someone.email, someone.password, ip), 429, 'ACCOUNT_LOCKED');
     c.advance(2000);
-    expect((await signIn(c, someone.email, someone.password)).status).toBe(200);
+    expect((await signIn(c, someone.email, someone.password, ip)).status).toBe(200);
     // Counting starts again: four more wrong passwords do not lock.
-    for (let attempt = 1; attempt <= 4; attempt++) expectError(await signIn(c, someone.email, newPassword()), 401, 'INVALID_CREDENTIALS');
-    expect((await signIn(c, someone.email, someone.password)).status).toBe(200);
+    for (let attempt = 1; attempt <= 4; attempt++) expectError(await signIn(c, someone.email, newPassword(), ip), 401, 'INVALID_CREDENTIALS');
+    expect((await signIn(c, someone.email, someone.password, ip)).status).toBe(200);
   });
 
   it('doubles the lock with each further wrong password, up to an hour', async () => {
     const someone = await c.person();
-    for (let attempt = 1; attempt <= 5; attempt++) await signIn(c, someone.email, newPassword());
+    const ip = nextIp();
+    for (let attempt = 1; attempt <= 5; attempt++) await signIn(c, someone.email, newPassword(), ip);
     // Failures 6..11 lock for 2, 4, 8, 16, 32 and (capped) 60 minutes.
     for (const minutes of [1, 2, 4, 8, 16, 32]) {
       c.advance(minutes * MINUTE + 1000);
-      expectError(await signIn(c, someone.email, newPassword()), 401, 'INVALID_CREDENTIALS');
+      expectError(await signIn(c, someone.email, newPassword(), ip), 401, 'INVALID_CREDENTIALS');
     }
     const lockedAt = c.now();
     c.advance(60 * MINUTE - 2000);
-    expectError(await signIn(c, someone.email, someone.password), 429, 'ACCOUNT_LOCKED');
+    expectError(await signIn(c, someone.email, someone.password, ip), 429, 'ACCOUNT_LOCKED');
     c.advance(3000);
     expect(c.now() - lockedAt).toBeGreaterThan(60 * MINUTE);
-    expect((await signIn(c, someone.email, someone.password)).status).toBe(200);
+    expect((await signIn(c, someone.email, someone.password, ip)).status).toBe(200);
   });
 
   it('ends a session twelve hours after sign-in', async () => {
@@ -169,10 +182,80 @@ describe.each(ENGINES)('account lockout and lifetimes on %s', (engine) => {
 
   it('counts wrong passwords sent in parallel toward the lockout', async () => {
     const someone = await c.person();
-    const attempts = await Promise.all(Array.from({ length: 8 }, () => signIn(c, someone.email, newPassword())));
+    const ip = nextIp();
+    const attempts = await Promise.all(Array.from({ length: 8 }, () => signIn(c, someone.email, newPassword(), ip)));
     for (const attempt of attempts) expect([401, 429]).toContain(attempt.status);
-    const next = await signIn(c, someone.email, someone.password);
+    const next = await signIn(c, someone.email, someone.password, ip);
     expect({ status: next.status, code: next.body?.error?.code }).toEqual({ status: 429, code: 'ACCOUNT_LOCKED' });
+  });
+
+  it('locks only the address the wrong passwords came from: the owner still signs in from another', async () => {
+    const someone = await c.person();
+    const attacker = nextIp();
+    for (let attempt = 1; attempt <= 12; attempt++) await signIn(c, someone.email, newPassword(), attacker);
+    expectError(await signIn(c, someone.email, someone.password, attacker), 429, 'ACCOUNT_LOCKED');
+    const signedIn = await signIn(c, someone.email, someone.password, nextIp());
+    expect(signedIn.status).toBe(200);
+    // The owner's success does not lift the attacker's lock.
+    expectError(await signIn(c, someone.email, someone.password, attacker), 429, 'ACCOUNT_LOCKED');
+  });
+
+  it('answers an unknown email exactly as a known one, wrong password by wrong password, lock included', async () => {
+    const someone = await c.person();
+    const answers = async (email: string) => {
+      const ip = nextIp();
+      const seen: string[] = [];
+      for (let attempt = 1; attempt <= 7; attempt++) {
+        const answer = await signIn(c, email, newPassword(), ip);
+        seen.push(`${answer.status} ${answer.body?.error?.code} ${String(answer.body?.error?.message).replace(/after \S+$/, 'after <time>')}`);
+      }
+      return seen;
+    };
+    const known = await answers(someone.email);
+    const unknown = await answers(newEmail('nobody'));
+    expect(unknown).toEqual(known);
+    expect(known.slice(-2).every((line) => line.startsWith('429 ACCOUNT_LOCKED'))).toBe(true);
+  });
+
+  it('invites an email that has an account in another organization exactly like a new one, and its owner chooses where to sign in', async () => {
+    const elsewhere = await c.otherOrganization('Elsewhere Ltd');
+    const shared = newEmail('shared');
+    const password = newPassword();
+    const theirs = await send(c, 'POST', `${API}/users`, { token: elsewhere.token, body: { email: shared, role: 'org_member' } });
+    expect(theirs.status).toBe(201);
+    const joined = await send(c, 'POST', `${API}/invitations/${String(theirs.body.inviteUrl).split('/invite/')[1]}/accept`, { body: { password } });
+    expect(joined.status).toBe(200);
+
+    // Our admin invites the same address and a never-seen one: the answers differ only in ids, times and tokens.
+    const shape = (answer: ApiResponse) => ({ status: answer.status, keys: Object.keys(answer.body).sort(), user: { ...answer.body.user, id: undefined, email: undefined, createdAt: undefined } });
+    const ours = await send(c, 'POST', `${API}/users`, { ...(await c.adminSession()), body: { email: shared, role: 'org_member' } });
+    const fresh = await send(c, 'POST', `${API}/users`, { ...(await c.adminSession()), body: { email: newEmail('fresh'), role: 'org_member' } });
+    expect(shape(ours)).toEqual(shape(fresh));
+    expect(ours.status).toBe(201);
+    // A second invitation of one address within our own organization is ours to know about.
+    expectError(await send(c, 'POST', `${API}/users`, { ...(await c.adminSession()), body: { email: shared, role: 'org_member' } }), 409, 'CONFLICT');
+
+    // With one password for both accounts, sign-in asks which organization, and only then.
+    expect((await send(c, 'POST', `${API}/invitations/${String(ours.body.inviteUrl).split('/invite/')[1]}/accept`, { body: { password } })).status).toBe(200);
+    expectError(await signIn(c, shared, newPassword()), 401, 'INVALID_CREDENTIALS');
+    const ask = await signIn(c, shared, password);
+    expectError(ask, 409, 'ORGANIZATION_REQUIRED');
+    expect(ask.body.error.message).toContain('Elsewhere Ltd');
+    expect(ask.body.error.message).toContain('Clocked');
+    const intoTheirs = await send(c, 'POST', `${API}/sessions`, { body: { email: shared, password, organization: 'Elsewhere Ltd' }, ip: nextIp() });
+    expect(intoTheirs.body.user.organizationId).toBe(elsewhere.id);
+    const intoOurs = await send(c, 'POST', `${API}/sessions`, { body: { email: shared, password, organization: c.organizationId }, ip: nextIp() });
+    expect(intoOurs.body.user.organizationId).toBe(c.organizationId);
+  });
+
+  it('refuses a common password, or a common one dressed up, when a password is chosen', async () => {
+    const token = await c.invite(newEmail('weak'));
+    for (const weak of ['password1234', 'Summer2024!!', 'iloveyouiloveyou', 'qwertyuiop123', 'aaaaaaaaaaaa', '121212121212']) {
+      const answer = await send(c, 'POST', `${API}/invitations/${token}/accept`, { body: { password: weak } });
+      expectError(answer, 400, 'VALIDATION_FAILED');
+      expect(answer.text).not.toContain(weak);
+    }
+    expect((await send(c, 'POST', `${API}/invitations/${token}/accept`, { body: { password: 'copper kettle under a violet moon' } })).status).toBe(200);
   });
 });
 

@@ -75,8 +75,6 @@ describe.each(ENGINES)('authorization emails on %s', (engine) => {
       customerId,
       createdAt: new Date().toISOString(),
       inviteExpiresAt: null,
-      failedSignIns: 0,
-      lockedUntil: null,
     });
   };
 

@@ -132,7 +132,7 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       expect(migrationsBefore).toEqual(Object.keys(migrations));
       expect(await applied()).toEqual(Object.keys(migrations));
       expect((await db.introspection.getTables()).map((t) => t.name).sort()).toEqual(tablesBefore);
-      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'audit_heads', 'credentials', 'customers', 'data_keys', 'instance_bindings', 'instances', 'integrations', 'key_rotation_jobs', 'oauth_email_sends', 'oauth_email_settings', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'runs', 'sessions', 'setup_marks', 'users']);
+      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'audit_heads', 'credentials', 'customers', 'data_keys', 'instance_bindings', 'instances', 'integrations', 'key_rotation_jobs', 'oauth_email_sends', 'oauth_email_settings', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'runs', 'sessions', 'setup_marks', 'sign_in_lockouts', 'users']);
       expect(await tenants.findOrganization(org.id)).toEqual(org);
     });
   });
@@ -244,14 +244,20 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
         customerId: null,
         createdAt: at,
         inviteExpiresAt: null,
-        failedSignIns: 0,
-        lockedUntil: null,
       };
       await tenants.insertUser(user);
 
-      expect(await tenants.findUserByEmail(email)).toEqual(user);
-      expect(await tenants.findUserByEmail(email.toUpperCase())).toEqual(user);
-      expect(await tenants.findUserByEmail(`nobody-${unique()}@example.com`)).toBeUndefined();
+      expect(await tenants.findUserByEmail(org.id, email)).toEqual(user);
+      expect(await tenants.findUserByEmail(org.id, email.toUpperCase())).toEqual(user);
+      expect(await tenants.findUserByEmail(org.id, `nobody-${unique()}@example.com`)).toBeUndefined();
+      // The same email in another organization is another person, found only there.
+      const other = await addOrganization('Elsewhere');
+      expect(await tenants.findUserByEmail(other.id, email)).toBeUndefined();
+      const twin: User = { ...user, id: stamp('usr').id, organizationId: other.id };
+      await tenants.insertUser(twin);
+      expect(await tenants.findUserByEmail(other.id, email)).toEqual(twin);
+      expect((await tenants.findSignInCandidates(email, 20)).map((u) => u.id).sort()).toEqual([user.id, twin.id].sort());
+      await expect(tenants.insertUser({ ...twin, id: stamp('usr').id })).rejects.toThrow();
     });
 
     it('deletes the users of one customer and no one else', async () => {
@@ -270,8 +276,6 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
           customerId,
           createdAt: at,
           inviteExpiresAt: null,
-          failedSignIns: 0,
-          lockedUntil: null,
         };
         await tenants.insertUser(user);
         return user;
@@ -282,13 +286,13 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       const orgUser = await addUser(null);
 
       await tenants.deleteUsersOfCustomer(other.id, a.id);
-      expect(await tenants.findUserByEmail(ofA1.email)).toEqual(ofA1);
+      expect(await tenants.findUserByEmail(org.id, ofA1.email)).toEqual(ofA1);
 
       await tenants.deleteUsersOfCustomer(org.id, a.id);
-      expect(await tenants.findUserByEmail(ofA1.email)).toBeUndefined();
-      expect(await tenants.findUserByEmail(ofA2.email)).toBeUndefined();
-      expect(await tenants.findUserByEmail(ofB.email)).toEqual(ofB);
-      expect(await tenants.findUserByEmail(orgUser.email)).toEqual(orgUser);
+      expect(await tenants.findUserByEmail(org.id, ofA1.email)).toBeUndefined();
+      expect(await tenants.findUserByEmail(org.id, ofA2.email)).toBeUndefined();
+      expect(await tenants.findUserByEmail(org.id, ofB.email)).toEqual(ofB);
+      expect(await tenants.findUserByEmail(org.id, orgUser.email)).toEqual(orgUser);
     });
   });
 

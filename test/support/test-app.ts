@@ -79,7 +79,7 @@ export const startTestApp = async (
   });
   const logger = pino(loggerOptions('trace'), sink);
   const runtime = await openRuntime(config, { warn: (message) => logs.push(message) }, options.fetch ? { fetch: options.fetch } : {});
-  const app = await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: logger, publicUrl: config.publicUrl, metricsToken: config.metricsToken, timeouts: config.timeouts });
+  const app = await buildApp({ services: runtime.services, isReady: runtime.isReady, loggerInstance: logger, publicUrl: config.publicUrl, metricsToken: config.metricsToken, timeouts: config.timeouts, signInsPerMinute: config.signInsPerMinute });
   await app.ready();
   if (port) await app.listen({ host: '127.0.0.1', port });
 

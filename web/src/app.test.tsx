@@ -88,6 +88,31 @@ describe('the app', () => {
     expect(screen.queryByRole('link', { name: 'Globex SFTP' })).not.toBeInTheDocument();
   });
 
+  it('asks which organization when an email signs in to several, and signs in to the one named', async () => {
+    const { callsTo } = mockApi({
+      ...common,
+      'GET /session': apiError(401, 'UNAUTHENTICATED', 'Not signed in'),
+      'GET /setup': { needsSetup: false },
+      'POST /sessions': ({ body }: ApiCall) =>
+        (body as { organization?: string }).organization === 'Acme'
+          ? { user: ORG_ADMIN, csrfToken: 't' }
+          : apiError(409, 'ORGANIZATION_REQUIRED', 'This email signs in to several organizations; say which: Acme, Globex'),
+    });
+    const user = userEvent.setup();
+    renderApp('/settings/credentials');
+
+    await user.type(await screen.findByLabelText('Email'), 'admin@acme.example');
+    await user.type(screen.getByLabelText('Password'), 'right password!');
+    expect(screen.queryByLabelText('Organization')).not.toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('say which: Acme, Globex');
+    await user.type(screen.getByLabelText('Organization'), 'Acme');
+    await user.click(screen.getByRole('button', { name: 'Sign in' }));
+
+    expect(await screen.findByRole('heading', { name: 'Settings' })).toBeInTheDocument();
+    expect(callsTo('POST', '/sessions').map((c) => (c.body as { organization?: string }).organization)).toEqual([undefined, 'Acme']);
+  });
+
   it('shows a customer user only its customer’s screens, and no organization credentials', async () => {
     const { callsTo } = mockApi({ ...common, 'GET /session': { user: customerUser('cus_globex'), csrfToken: 't' } });
     renderApp('/settings/credentials');

@@ -9,6 +9,7 @@ import * as searchIndex from './0007-search-index.js';
 import * as firstRun from './0008-first-run.js';
 import * as destinations from './0009-destinations.js';
 import * as authorizationEmailLimits from './0010-authorization-email-limits.js';
+import * as signInLockouts from './0011-sign-in-lockouts.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0008-first-run': firstRun,
   '0009-destinations': destinations,
   '0010-authorization-email-limits': authorizationEmailLimits,
+  '0011-sign-in-lockouts': signInLockouts,
 };

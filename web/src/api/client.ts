@@ -186,7 +186,7 @@ export const api = {
   },
   session: {
     current: currentSession,
-    signIn: async (body: { email: string; password: string }) => rememberSession(await request<SessionResponse>('POST', '/sessions', { body })),
+    signIn: async (body: { email: string; password: string; organization?: string }) => rememberSession(await request<SessionResponse>('POST', '/sessions', { body })),
     signOut: async () => {
       await request<void>('DELETE', '/session');
       setCsrfToken(null);
