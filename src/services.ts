@@ -171,7 +171,7 @@ export const createServices = (options: ServiceOptions) => {
   });
   const integrations = createIntegrationService({ store: integrationStore, components, audit, transact, clock });
   const instances = createInstanceService({ store: integrationStore, credentials: credentialStore, tenants: tenantStore, components, audit, transact, clock });
-  const runs = createRunService({ store: integrationStore, components, credentials, audit, clock, network });
+  const runs = createRunService({ store: integrationStore, components, credentials, credentialRecords: credentialStore, audit, clock, network });
   const runRetention = createRunRetention({ store: integrationStore, clock, retentionDays: options.runs?.retentionDays ?? 30, keepPerInstance: options.runs?.keepPerInstance ?? 1000 });
   const credentialTests = createCredentialTestService({ credentials, store: credentialStore, components, audit, clock, network });
   const { pollMs, batchSize, concurrency, leaseMs, maxPerOrganization } = options.refresh;

@@ -11,6 +11,7 @@ import type { TenantStore } from '../tenants/tenant-store.js';
 import { bindingOf, type Instance, type Integration, type IntegrationStore } from './integration-store.js';
 import { referencedSteps } from './step-inputs.js';
 import { normalizeLabel } from '../credentials/label.js';
+import { ORGANIZATION_CREDENTIAL, createBindingView } from './binding-view.js';
 import { destinationAllows, originOf } from '../net/destinations.js';
 
 /** What is wrong with a binding, in words that name the step, and the error code it answers with. */
@@ -39,7 +40,7 @@ export interface InstanceInput {
  */
 export const createInstanceService = (deps: {
   store: IntegrationStore;
-  credentials: Pick<CredentialStore, 'find'>;
+  credentials: Pick<CredentialStore, 'find' | 'findEach'>;
   tenants: Pick<TenantStore, 'findCustomer'>;
   components: ComponentRegistry;
   audit: Pick<AuditService, 'record'>;
@@ -47,6 +48,8 @@ export const createInstanceService = (deps: {
   clock: Clock;
 }) => {
   const { store, credentials, components, audit, transact, clock } = deps;
+  const view = createBindingView(credentials);
+  const shown = async (actor: Actor, instance: Instance): Promise<Instance> => (await view.instances(actor, [instance]))[0] ?? instance;
 
   const findVisible = async (actor: Actor, id: string): Promise<Instance> => {
     const instance = await store.findInstance(actor.organizationId, id);
@@ -94,7 +97,13 @@ export const createInstanceService = (deps: {
       if (!integration.steps.some((s) => s.name === name)) problems.push(invalid(`step ${name}: the integration has no such step`));
     }
     for (const step of integration.steps) {
-      const credentialId = bindingOf(bindings, step.name);
+      const given = bindingOf(bindings, step.name);
+      // A customer user sends back what it was shown: the organization credential stays bound.
+      const credentialId = given === ORGANIZATION_CREDENTIAL && actor.role === 'customer_user' ? bindingOf(current, step.name) : given;
+      if (given === ORGANIZATION_CREDENTIAL && credentialId === null) {
+        problems.push(invalid(`step ${step.name}: the credential does not exist`));
+        continue;
+      }
       const action = components.action(step.component, step.action);
       if (credentialId === null) {
         if (action.credentialRequired) problems.push(invalid(`step ${step.name}: ${step.component}.${step.action} needs a credential (${action.authMethods.join(', ')})`));
@@ -141,12 +150,12 @@ export const createInstanceService = (deps: {
         await store.insertInstance(instance, trx);
         await audit.record(actor, actor.organizationId, { action: 'instance.created', customerId: instance.customerId, targetType: 'instance', targetId: instance.id, details: { name, integrationId: integration.id, bindings } }, trx);
       });
-      return instance;
+      return shown(actor, instance);
     },
 
     async get(actor: Actor, id: string): Promise<Instance> {
       requireRole(actor, 'org_admin', 'org_member', 'customer_user', 'runtime');
-      return findVisible(actor, id);
+      return shown(actor, await findVisible(actor, id));
     },
 
     async list(actor: Actor, query: { customerId?: string | undefined; limit?: number | undefined; cursor?: string | undefined }): Promise<Page<Instance>> {
@@ -157,7 +166,7 @@ export const createInstanceService = (deps: {
         if (customerId !== undefined && customerId !== actor.customerId) return { items: [], nextCursor: null };
         customerId = actor.customerId ?? '';
       }
-      return toPage(await store.listInstances(actor.organizationId, { customerId, afterId: decodeCursor(query.cursor), limit: limit + 1 }), limit);
+      return toPage(await view.instances(actor, await store.listInstances(actor.organizationId, { customerId, afterId: decodeCursor(query.cursor), limit: limit + 1 })), limit);
     },
 
     /** Renames an instance and/or replaces its bindings (checked like at deployment). */
@@ -173,7 +182,7 @@ export const createInstanceService = (deps: {
         await store.touchInstance(actor.organizationId, id, { name, updatedAt }, trx);
         await audit.record(actor, actor.organizationId, { action: 'instance.updated', customerId: current.customerId, targetType: 'instance', targetId: id, details: { ...(bindings ? { bindings } : {}), ...(name ? { name } : {}) } }, trx);
       });
-      return { ...current, ...(name ? { name } : {}), ...(bindings ? { bindings } : {}), updatedAt };
+      return shown(actor, { ...current, ...(name ? { name } : {}), ...(bindings ? { bindings } : {}), updatedAt });
     },
 
     async delete(actor: Actor, id: string): Promise<void> {

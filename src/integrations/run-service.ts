@@ -10,6 +10,8 @@ import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
 import { bindingOf, type IntegrationStore, type Run, type RunSummary, type StepRecord } from './integration-store.js';
 import { checkInputs, substituteReferences } from './step-inputs.js';
 import { stepContext, type StepNetwork } from './step-context.js';
+import { createBindingView } from './binding-view.js';
+import type { CredentialStore } from '../credentials/credential-store.js';
 
 export const STEP_TIMEOUT_MS = 60_000;
 const MAX_LOG_LINES = 200;
@@ -76,12 +78,15 @@ export const createRunService = (deps: {
   store: IntegrationStore;
   components: ComponentRegistry;
   credentials: StepCredentialSource;
+  /** Which customer each bound credential belongs to, to hide organization credentials from customer users. */
+  credentialRecords: Pick<CredentialStore, 'findEach'>;
   audit: Pick<AuditService, 'record'>;
   clock: Clock;
   network: StepNetwork;
   stepTimeoutMs?: number;
 }) => {
   const { store, components, credentials, audit, clock } = deps;
+  const view = createBindingView(deps.credentialRecords);
   const stepTimeoutMs = deps.stepTimeoutMs ?? STEP_TIMEOUT_MS;
 
   const runStep = async (actor: Actor, run: Run, step: StepRecord, inputs: Record<string, unknown>, outputs: Map<string, unknown>) => {
@@ -168,7 +173,7 @@ export const createRunService = (deps: {
       run.finishedAt = clock.now().toISOString();
       await store.finishRun(run);
       await audit.record(actor, actor.organizationId, { action: 'instance.run', customerId: instance.customerId, targetType: 'instance', targetId: instanceId, details: { runId: run.id, status: run.status } });
-      return run;
+      return (await view.runs(actor, [run]))[0] ?? run;
     },
 
     async get(actor: Actor, instanceId: string, runId: string): Promise<Run> {
@@ -177,7 +182,7 @@ export const createRunService = (deps: {
       if (!instance || (actor.role !== 'runtime' && !canSeeScope(actor, instance.customerId))) throw notFound('Run');
       const run = await store.findRun(actor.organizationId, instanceId, runId);
       if (!run) throw notFound('Run');
-      return run;
+      return (await view.runs(actor, [run]))[0] ?? run;
     },
 
     async list(actor: Actor, instanceId: string, query: { limit?: number | undefined; cursor?: string | undefined }): Promise<Page<RunSummary>> {
@@ -185,7 +190,7 @@ export const createRunService = (deps: {
       const instance = await store.findInstance(actor.organizationId, instanceId);
       if (!instance || (actor.role !== 'runtime' && !canSeeScope(actor, instance.customerId))) throw notFound('Instance');
       const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-      return toPage(await store.listRuns(actor.organizationId, instanceId, { beforeId: decodeCursor(query.cursor), limit: limit + 1 }), limit);
+      return toPage(await view.runs(actor, await store.listRuns(actor.organizationId, instanceId, { beforeId: decodeCursor(query.cursor), limit: limit + 1 })), limit);
     },
   };
 };

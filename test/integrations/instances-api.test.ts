@@ -119,6 +119,37 @@ describe.each(ENGINES)('integrations, instances and runs on %s', (engine) => {
       expect(own.status, own.text).toBe(201);
     });
 
+    it('shows a customer user that a step uses an organization credential, never its id, in the instance, its list and its runs', async () => {
+      const id = await deployed(t, { integrationId: integration.hello, customerId: customerA, name: 'Shared login for A', bindings: { call: cred.orgBasic } });
+      const seen: string[] = [];
+      const look = async (method: string, url: string, body?: unknown) => {
+        const answer = await t.request(method, url, { token: userA, ...(body ? { body } : {}) });
+        expect(answer.status, answer.text).toBeLessThan(300);
+        seen.push(answer.text);
+        return answer.body;
+      };
+      expect((await look('GET', `${API}/instances/${id}`)).bindings).toEqual({ call: 'organization-credential' });
+      const listed = (await look('GET', `${API}/instances?customerId=${customerA}`)).items.find((item: { id: string }) => item.id === id);
+      expect(listed.bindings).toEqual({ call: 'organization-credential' });
+      const run = await look('POST', `${API}/instances/${id}/runs`);
+      expect(run.status).toBe('succeeded');
+      expect(run.steps[0].credentialId).toBe('organization-credential');
+      expect((await look('GET', `${API}/instances/${id}/runs/${run.id}`)).steps[0].credentialId).toBe('organization-credential');
+      expect((await look('GET', `${API}/instances/${id}/runs`)).items[0].steps[0].credentialId).toBe('organization-credential');
+      // Sending back what it was shown keeps the organization credential bound.
+      const renamed = await look('PATCH', `${API}/instances/${id}`, { name: 'Renamed by A', bindings: { call: 'organization-credential' } });
+      expect(renamed.bindings).toEqual({ call: 'organization-credential' });
+      for (const text of seen) expect(text).not.toContain(cred.orgBasic);
+      // The organization's own people still see which credential it is.
+      expect((await getInstance(id)).bindings).toEqual({ call: cred.orgBasic });
+      const runs = await t.request('GET', `${API}/instances/${id}/runs/${run.id}`, { token: t.adminToken });
+      expect(runs.body.steps[0].credentialId).toBe(cred.orgBasic);
+      // Its own customer's credentials stay visible to it, and the marker cannot conjure a binding.
+      expect((await look('PATCH', `${API}/instances/${id}`, { bindings: { call: cred.keyA } })).bindings).toEqual({ call: cred.keyA });
+      const fresh = await deploy(t, { integrationId: integration.hello, customerId: customerA, name: 'Marker', bindings: { call: 'organization-credential' } }, userA);
+      expectInvalidBinding(fresh, 'call', /does not exist/);
+    });
+
     it('hides an instance from a customer user of another customer', async () => {
       const id = await deployed(t, { integrationId: integration.hello, customerId: customerA, name: 'Private to A', bindings: { call: cred.basicA } });
       expect((await t.request('GET', `${API}/instances/${id}`, { token: userB })).status).toBe(404);

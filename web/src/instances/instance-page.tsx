@@ -9,10 +9,13 @@ import { formatDateTime } from '../ui/format.js';
 import { PageHeader } from '../ui/page.js';
 import { RunView } from './run-view.js';
 
+/** What a customer user is shown for a step bound to an organization credential: that there is one, not which. */
+const ORGANIZATION_CREDENTIAL = 'organization-credential';
+
 /** The step → credential table of an instance. */
 function Bindings({ steps, bindings }: { steps: { name: string; component: string; action: string }[]; bindings: Record<string, string | null> }) {
   const components = useComponents();
-  const ids = [...new Set(Object.values(bindings).filter((id): id is string => id !== null))];
+  const ids = [...new Set(Object.values(bindings).filter((id): id is string => id !== null && id !== ORGANIZATION_CREDENTIAL))];
   const credentials = useQueries({ queries: ids.map((id) => ({ queryKey: keys.credential(id), queryFn: () => api.credentials.get(id), retry: false })) });
   const labelOf = (id: string) => credentials[ids.indexOf(id)]?.data?.label;
   return (
@@ -30,7 +33,9 @@ function Bindings({ steps, bindings }: { steps: { name: string; component: strin
               <td data-label="Step">{step.name}</td>
               <td data-label="Action">{step.component}.{step.action}</td>
               <td data-label="Credential">
-                {id ? (
+                {id === ORGANIZATION_CREDENTIAL ? (
+                  <span className="muted">An organization credential</span>
+                ) : id ? (
                   <Link to={`/credentials/${id}`}>{labelOf(id) ?? id}</Link>
                 ) : id === null ? (
                   <span className="badge badge-error">Missing: its credential was deleted</span>
