@@ -20,8 +20,9 @@ import {
 // OAuth 2.0 credential from the preset (pointed at a loopback provider), the authorization
 // email read from a real SMTP server and opened in the customer's own browser, the status
 // turning to "Customer authorization complete" by itself, an instance binding the
-// credential, its run listing the files. Then: a wrong typed name does not delete, and a
-// customer user never reaches an organization-level credential.
+// credential, its run listing the files, and its destinations changed with its secret
+// entered again. Then: a wrong typed name does not delete, and a customer user sees where
+// the customer's credential may be sent but never reaches an organization-level credential.
 
 const CLIENT_ID = 'credence-dropbox-app';
 const CLIENT_SECRET = randomBytes(24).toString('base64url');
@@ -265,6 +266,40 @@ describe('the web app in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 860 });
   });
 
+  it('changes the credential\'s destinations on its Credentials tab, re-entering the client secret, and shows the new list', async () => {
+    await page.goto(`/credentials/${credentialId}`);
+    await page.getByRole('heading', { name: CREDENTIAL, level: 1 }).waitFor();
+    const shown = page.getByRole('list', { name: 'May be sent to' }).getByRole('listitem');
+    expect(await shown.allTextContents()).toEqual([dropbox.baseUrl]);
+    const destinations = page.getByLabel('Destinations');
+    expect(await destinations.inputValue()).toBe(dropbox.baseUrl);
+    expect(await page.getByText('needs every secret value again').count()).toBe(0);
+
+    await destinations.fill(`${dropbox.baseUrl}\nhttps://content.dropboxapi.com`);
+    await page.getByText('Changing where this secret may be sent needs every secret value again: Client Secret.').waitFor();
+    const secret = page.getByLabel('Enter Client Secret again');
+    expect(await secret.getAttribute('required')).not.toBeNull();
+    await secret.fill(CLIENT_SECRET);
+    await screenshot(page, '09a-credential-destinations-changed');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, '09b-credential-destinations-changed-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved.').waitFor();
+    await waitUntil('the page to list the new destinations', async () => (await shown.allTextContents()).length === 2);
+    expect(await shown.allTextContents()).toEqual([dropbox.baseUrl, 'https://content.dropboxapi.com']);
+    expect(await destinations.inputValue()).toBe(`${dropbox.baseUrl}\nhttps://content.dropboxapi.com`);
+    // The same client secret again keeps the authorization; the secret is not shown back.
+    await page.getByText('Customer authorization complete').waitFor();
+    expect(await page.getByLabel('Replace Client Secret').inputValue()).toBe('');
+    expect(await page.content()).not.toContain(CLIENT_SECRET);
+    await screenshot(page, '09c-credential-destinations-saved');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, '09d-credential-destinations-saved-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
   it('creates an organization-level credential under Settings → Credentials and lists every credential with its level', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
     await waitForPath(page, '/settings/credentials');
@@ -351,6 +386,11 @@ describe('the web app in Chromium', () => {
     const nav = await customerUser.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents();
     expect(nav).toEqual(['Credentials', 'Integrations', 'Instances']);
     await screenshot(customerUser, '13-customer-user-credentials');
+
+    // A customer user sees where the customer's credential may be sent.
+    await table.getByRole('link', { name: CREDENTIAL }).click();
+    await customerUser.getByRole('heading', { name: CREDENTIAL, level: 1 }).waitFor();
+    expect(await customerUser.getByRole('list', { name: 'May be sent to' }).getByRole('listitem').allTextContents()).toEqual([dropbox.baseUrl, 'https://content.dropboxapi.com']);
 
     await customerUser.goto(`/credentials/${orgCredentialId}`);
     await customerUser.getByRole('alert').filter({ hasText: 'Credential not found' }).waitFor();

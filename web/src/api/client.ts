@@ -155,6 +155,14 @@ export interface NewCredential {
   destinations?: string[];
 }
 
+export interface CredentialChanges {
+  label?: string;
+  /** Only the fields to change; null clears a field. */
+  fields?: Record<string, string | null>;
+  /** New destinations: the server then needs every secret field in `fields` (SECRETS_REQUIRED otherwise). */
+  destinations?: string[];
+}
+
 export interface NewIntegration {
   name: string;
   description?: string | null;
@@ -215,7 +223,7 @@ export const api = {
     list: (query: CredentialListQuery = {}) => request<Page<Credential>>('GET', '/credentials', { query: { ...query } }),
     get: (id: string) => request<Credential>('GET', `/credentials/${encodeURIComponent(id)}`),
     create: (body: NewCredential) => request<Credential>('POST', '/credentials', { body }),
-    update: (id: string, body: { label?: string; fields?: Record<string, string | null> }) =>
+    update: (id: string, body: CredentialChanges) =>
       request<Credential>('PATCH', `/credentials/${encodeURIComponent(id)}`, { body }),
     remove: (id: string, body: { confirm: string; force?: boolean }) => request<void>('DELETE', `/credentials/${encodeURIComponent(id)}`, { body }),
     test: (id: string, body: { component: string; action?: string; inputs: Record<string, unknown> }) =>

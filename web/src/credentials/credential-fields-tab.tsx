@@ -6,25 +6,36 @@ import { keys } from '../api/query-keys.js';
 import type { Credential, FieldSpec } from '../api/types.js';
 import { ErrorMessage, Loading } from '../ui/feedback.js';
 import { Field } from '../ui/field.js';
-import { FieldInput } from './field-input.js';
 import { useCredentialOfPage } from './credential-page.js';
+import { DestinationsInput, parseDestinations, sameDestinations } from './destinations.js';
+import { FieldInput } from './field-input.js';
 import { RedirectUri } from './redirect-uri.js';
 
-/** A stored secret: whether it is set, and an input to replace it. Its value is never shown. */
-function SecretField({ spec, isSet, value, onChange }: { spec: FieldSpec; isSet: boolean; value: string; onChange: (v: string) => void }) {
+/**
+ * A stored secret: whether it is set, and an input to replace it. Its value is never shown.
+ * `reenter` when the save needs it typed again (the destinations changed).
+ */
+function SecretField({ spec, isSet, value, onChange, reenter }: { spec: FieldSpec; isSet: boolean; value: string; onChange: (v: string) => void; reenter: boolean }) {
   return (
     <div className="secret-field">
       <p className="secret-state">
         <span className="field-label">{spec.label}</span>{' '}
         <span className={isSet ? 'badge badge-ok' : 'badge badge-neutral'}>{isSet ? 'Set' : 'Not set'}</span>
       </p>
-      <FieldInput spec={spec} value={value} onChange={onChange} label={`${isSet ? 'Replace' : 'Set'} ${spec.label}`} required={false} hint="Leave empty to keep the stored value." />
+      {reenter ? (
+        <FieldInput spec={spec} value={value} onChange={onChange} label={`Enter ${spec.label} again`} required hint="Needed because the destinations changed." />
+      ) : (
+        <FieldInput spec={spec} value={value} onChange={onChange} label={`${isSet ? 'Replace' : 'Set'} ${spec.label}`} required={false} hint="Leave empty to keep the stored value." />
+      )}
     </div>
   );
 }
 
-/** What a save sends: a new label, and only the fields that were changed. */
-const changesOf = (credential: Credential, specs: FieldSpec[], label: string, edits: Record<string, string>) => {
+/**
+ * What a save sends: a new label, only the fields that were changed, and the destinations
+ * when they differ from the stored ones (the server then needs every secret field too).
+ */
+const changesOf = (credential: Credential, specs: FieldSpec[], label: string, edits: Record<string, string>, destinations: string[] | undefined) => {
   const fields: Record<string, string | null> = {};
   for (const spec of specs) {
     const edit = edits[spec.name];
@@ -36,16 +47,22 @@ const changesOf = (credential: Credential, specs: FieldSpec[], label: string, ed
     }
   }
   const newLabel = label.trim() !== credential.label ? label.trim() : undefined;
-  return { ...(newLabel !== undefined ? { label: newLabel } : {}), ...(Object.keys(fields).length > 0 ? { fields } : {}) };
+  return {
+    ...(newLabel !== undefined ? { label: newLabel } : {}),
+    ...(Object.keys(fields).length > 0 ? { fields } : {}),
+    ...(destinations !== undefined ? { destinations } : {}),
+  };
 };
 
-/** The Credentials tab: set new values for any field. */
+/** The Credentials tab: set new values for any field, and change where the secret may be sent. */
 export function CredentialFieldsTab() {
   const credential = useCredentialOfPage();
   const methods = useAuthMethods();
   const queryClient = useQueryClient();
   const [label, setLabel] = useState(credential.label);
   const [edits, setEdits] = useState<Record<string, string>>({});
+  // Undefined until edited, so the stored list shows as it is read again.
+  const [destinationsText, setDestinationsText] = useState<string | undefined>();
   const [saved, setSaved] = useState(false);
   const save = useMutation({
     mutationFn: (body: ReturnType<typeof changesOf>) => api.credentials.update(credential.id, body),
@@ -53,6 +70,7 @@ export function CredentialFieldsTab() {
       queryClient.setQueryData(keys.credential(updated.id), updated);
       void queryClient.invalidateQueries({ queryKey: keys.credentials });
       setEdits({});
+      setDestinationsText(undefined);
       setLabel(updated.label);
       setSaved(true);
     },
@@ -60,7 +78,10 @@ export function CredentialFieldsTab() {
 
   if (methods.isPending) return <Loading />;
   const specs = methods.data?.items.find((m) => m.key === credential.authMethod)?.fields ?? [];
-  const changes = changesOf(credential, specs, label, edits);
+  const destinations = destinationsText === undefined ? undefined : parseDestinations(destinationsText);
+  const destinationsChanged = destinations !== undefined && !sameDestinations(destinations, credential.destinations);
+  const secretSpecs = specs.filter((spec) => spec.secret);
+  const changes = changesOf(credential, specs, label, edits, destinationsChanged ? destinations : undefined);
   const dirty = Object.keys(changes).length > 0;
   const edit = (name: string, value: string) => {
     setSaved(false);
@@ -74,16 +95,27 @@ export function CredentialFieldsTab() {
   return (
     <form className="stack form-card" onSubmit={submit}>
       <p className="hint">For security, stored secret values are never shown. Type a new value to replace one.</p>
-      <ErrorMessage error={methods.error ?? save.error} />
+      <ErrorMessage error={methods.error ?? save.error} title={save.error ? 'The changes were not saved.' : undefined} />
       <Field label="Name">{(ids) => <input {...ids} required maxLength={200} value={label} onChange={(e) => { setSaved(false); setLabel(e.target.value); }} />}</Field>
       {specs.map((spec) => {
         const stored = credential.fields[spec.name];
         return spec.secret ? (
-          <SecretField key={spec.name} spec={spec} isSet={stored?.set ?? false} value={edits[spec.name] ?? ''} onChange={(v) => edit(spec.name, v)} />
+          <SecretField key={spec.name} spec={spec} isSet={stored?.set ?? false} value={edits[spec.name] ?? ''} onChange={(v) => edit(spec.name, v)} reenter={destinationsChanged} />
         ) : (
           <FieldInput key={spec.name} spec={spec} value={edits[spec.name] ?? stored?.value ?? ''} onChange={(v) => edit(spec.name, v)} required={false} />
         );
       })}
+      <DestinationsInput
+        value={destinationsText ?? credential.destinations.join('\n')}
+        onChange={(text) => {
+          setSaved(false);
+          setDestinationsText(text);
+        }}
+      >
+        {destinationsChanged && secretSpecs.length > 0 && (
+          <p className="alert alert-info">Changing where this secret may be sent needs every secret value again: {secretSpecs.map((spec) => spec.label).join(', ')}.</p>
+        )}
+      </DestinationsInput>
       {credential.oauth2 && credential.oauth2.grantType !== 'client_credentials' && <RedirectUri value={credential.oauth2.redirectUri} />}
       <div className="button-row">
         <button type="submit" className="button primary" disabled={!dirty || save.isPending}>

@@ -6,6 +6,7 @@ import { keys } from '../api/query-keys.js';
 import type { AuthMethodKey, Credential, ProviderPreset } from '../api/types.js';
 import { ErrorMessage, Loading } from '../ui/feedback.js';
 import { Field } from '../ui/field.js';
+import { DestinationsInput, parseDestinations } from './destinations.js';
 import { FieldInput } from './field-input.js';
 import { OAuthOptions, type GrantType } from './oauth-options.js';
 import { RedirectUri } from './redirect-uri.js';
@@ -78,7 +79,7 @@ export function CredentialForm({ scope, onCreated, onCancel }: { scope: Credenti
       const value = values[spec.name] ?? '';
       if (value !== '') fields[spec.name] = spec.secret ? value : value.trim();
     }
-    const origins = destinations.split(/\s+/).filter(Boolean);
+    const origins = parseDestinations(destinations);
     const customerId = scope.kind === 'customer' ? scope.customerId : scope.kind === 'choose' && chosenCustomer ? chosenCustomer : null;
     create.mutate({
       label: label.trim(),
@@ -124,12 +125,7 @@ export function CredentialForm({ scope, onCreated, onCancel }: { scope: Credenti
         </fieldset>
       )}
       {method && (
-        <Field
-          label="Destinations"
-          hint="Where this credential may be sent, one origin per line (https://api.example.com, sftp://files.example.com:22). Credence refuses to send it anywhere else; with none it is sent nowhere."
-        >
-          {(ids) => <textarea {...ids} rows={3} spellCheck={false} value={destinations} onChange={(e) => setDestinations(e.target.value)} />}
-        </Field>
+        <DestinationsInput value={destinations} onChange={setDestinations} />
       )}
       <div className="button-row">
         <button type="submit" className="button primary" disabled={!method || create.isPending}>

@@ -9,6 +9,7 @@ import { ErrorMessage, Loading } from '../ui/feedback.js';
 import { PageHeader } from '../ui/page.js';
 import { TabNav } from '../ui/tab-nav.js';
 import { CredentialStatusBadges } from './credential-status.js';
+import { DestinationList } from './destinations.js';
 
 /** How often an OAuth 2.0 credential's status is read again while it waits for someone. */
 export const AUTHORIZATION_POLL_MS = 3000;
@@ -99,6 +100,7 @@ export function CredentialPage() {
         title={c.label}
         subtitle={<>{methodName} <CredentialStatusBadges credential={c} /></>}
       />
+      <DestinationList destinations={c.destinations} />
       <div aria-live="polite">
         <AuthorizationBanner credential={c} onOAuthTab={onOAuthTab} />
       </div>
