@@ -52,6 +52,8 @@ export const openRuntime = async (
     });
     await services.keyring.verifyRootKey();
     for (const line of await services.migrateDestinations()) log.warn(`Sealed destinations derived for ${line}`);
+    const sealed = await services.sealClearCustomerData();
+    if (sealed.lastTests + sealed.runs > 0) log.warn(`Sealed with their customers' keys: ${sealed.runs} runs and ${sealed.lastTests} credential tests kept in clear by an earlier version`);
     let closed = false;
     return {
       config,

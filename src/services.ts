@@ -14,6 +14,7 @@ import { createKeyLifecycle } from './crypto/key-lifecycle.js';
 import { createComponentFetch, createOAuthFetch } from './net/guarded-fetch.js';
 import { componentAddressRule } from './net/address-policy.js';
 import { migrateDestinations } from './credentials/destination-migration.js';
+import { sealClearCustomerData } from './integrations/clear-data-migration.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createAuthorizationService } from './oauth/authorization-service.js';
 import { createAuthorizationEmailPolicy, type EmailLimits } from './oauth/email-policy.js';
@@ -171,9 +172,9 @@ export const createServices = (options: ServiceOptions) => {
   });
   const integrations = createIntegrationService({ store: integrationStore, components, audit, transact, clock });
   const instances = createInstanceService({ store: integrationStore, credentials: credentialStore, tenants: tenantStore, components, audit, transact, clock });
-  const runs = createRunService({ store: integrationStore, components, credentials, credentialRecords: credentialStore, audit, clock, network });
+  const runs = createRunService({ store: integrationStore, components, credentials, credentialRecords: credentialStore, keyring, audit, clock, network });
   const runRetention = createRunRetention({ store: integrationStore, clock, retentionDays: options.runs?.retentionDays ?? 30, keepPerInstance: options.runs?.keepPerInstance ?? 1000 });
-  const credentialTests = createCredentialTestService({ credentials, store: credentialStore, components, audit, clock, network });
+  const credentialTests = createCredentialTestService({ credentials, store: credentialStore, keyring, components, audit, clock, network });
   const { pollMs, batchSize, concurrency, leaseMs, maxPerOrganization } = options.refresh;
   const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, maxPerOrganization, metrics });
   const keyLifecycle = createKeyLifecycle({
@@ -215,6 +216,8 @@ export const createServices = (options: ServiceOptions) => {
     /** Reseals credentials stored before destinations existed (see destination-migration.ts); one line per credential moved. */
     migrateDestinations: () =>
       migrateDestinations({ transact, credentials: credentialStore, bindings: integrationStore, components, keyring, now: () => clock.now().toISOString() }),
+    /** Seals run outputs and credential tests kept in clear before they were sealed (see clear-data-migration.ts). */
+    sealClearCustomerData: () => sealClearCustomerData({ credentials: credentialStore, runs: integrationStore, keyring }),
   };
 };
 

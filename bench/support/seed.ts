@@ -97,6 +97,7 @@ export const credentialRow = async (keyring: Keyring, organizationId: string, cr
     secret_ciphertext: sealed.secretCiphertext,
     oauth_settings: credential.oauthSettings ? JSON.stringify(credential.oauthSettings) : null,
     last_test: null,
+    last_test_ciphertext: null,
     destinations: JSON.stringify(credential.destinations ?? []),
     row_version: 1,
     created_at: at,

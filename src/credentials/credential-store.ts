@@ -20,8 +20,10 @@ export interface CredentialRecord {
   secretCiphertext: string;
   /** OAuth 2.0 settings (oauth2 only). */
   oauthSettings: OAuthSettings | null;
-  /** The last credential test's outcome, if any. */
-  lastTest: LastTest | null;
+  /** The last credential test's outcome, sealed with the credential's scope key (see last-test.ts). */
+  lastTestCiphertext: string | null;
+  /** A last test kept in clear before migration 0012, until the start-up migration seals it. */
+  legacyLastTest: LastTest | null;
   /**
    * The origins the secret may be sent to, canonical and sorted. They are part of the sealed
    * sets' associated data, so they open only together. Null: sealed before destinations
@@ -71,7 +73,8 @@ const toRecord = (row: CredentialsTable): CredentialRecord => ({
   configCiphertext: row.config_ciphertext,
   secretCiphertext: row.secret_ciphertext,
   oauthSettings: row.oauth_settings === null ? null : (JSON.parse(row.oauth_settings) as OAuthSettings),
-  lastTest: row.last_test === null ? null : (JSON.parse(row.last_test) as LastTest),
+  lastTestCiphertext: row.last_test_ciphertext,
+  legacyLastTest: row.last_test === null ? null : (JSON.parse(row.last_test) as LastTest),
   destinations: row.destinations === null ? null : (JSON.parse(row.destinations) as string[]),
   version: Number(row.row_version),
   createdAt: row.created_at,
@@ -95,7 +98,8 @@ export const createCredentialStore = (db: Db) => ({
         config_ciphertext: record.configCiphertext,
         secret_ciphertext: record.secretCiphertext,
         oauth_settings: record.oauthSettings === null ? null : JSON.stringify(record.oauthSettings),
-        last_test: record.lastTest === null ? null : JSON.stringify(record.lastTest),
+        last_test: null,
+        last_test_ciphertext: record.lastTestCiphertext,
         destinations: record.destinations === null ? null : JSON.stringify(record.destinations),
         row_version: record.version,
         created_at: record.createdAt,
@@ -127,6 +131,24 @@ export const createCredentialStore = (db: Db) => ({
       const record = byId.get(id);
       return record?.organizationId === organizationId ? record : undefined;
     });
+  },
+
+  /** Every credential, of any organization, whose last test is still kept in clear (before migration 0012). */
+  async listWithClearLastTest(trx: Db = db): Promise<CredentialRecord[]> {
+    const rows = await trx.selectFrom('credentials').selectAll().where('last_test', 'is not', null).orderBy('id').execute();
+    return rows.map(toRecord);
+  },
+
+  /** Seals a clear last test in place, unless a newer test replaced it meanwhile. */
+  async sealLegacyLastTest(organizationId: string, id: string, clear: string, ciphertext: string, trx: Db = db): Promise<boolean> {
+    const result = await trx
+      .updateTable('credentials')
+      .set({ last_test_ciphertext: ciphertext, last_test: null })
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id)
+      .where('last_test', '=', clear)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   },
 
   /** Every credential, of any organization, sealed before destinations existed (see destination-migration.ts). */
@@ -184,10 +206,11 @@ export const createCredentialStore = (db: Db) => ({
       .execute();
   },
 
-  async setLastTest(organizationId: string, id: string, lastTest: LastTest, trx: Db = db): Promise<void> {
+  /** Keeps a test's sealed outcome, replacing any earlier one (clear or sealed). */
+  async setLastTest(organizationId: string, id: string, ciphertext: string, trx: Db = db): Promise<void> {
     await trx
       .updateTable('credentials')
-      .set({ last_test: JSON.stringify(lastTest) })
+      .set({ last_test_ciphertext: ciphertext, last_test: null })
       .where('organization_id', '=', organizationId)
       .where('id', '=', id)
       .execute();

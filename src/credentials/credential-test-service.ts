@@ -10,6 +10,8 @@ import { assertDestination } from '../net/destinations.js';
 import type { Actor } from '../tenants/actor.js';
 import type { CredentialService } from './credential-service.js';
 import type { CredentialStore, LastTest } from './credential-store.js';
+import { sealLastTest } from './last-test.js';
+import type { Keyring } from '../crypto/keyring.js';
 
 export const TEST_TIMEOUT_MS = 30_000;
 
@@ -38,6 +40,7 @@ const describeOutput = (output: unknown): string => {
 export const createCredentialTestService = (deps: {
   credentials: Pick<CredentialService, 'findManageable' | 'resolveForStep'>;
   store: Pick<CredentialStore, 'setLastTest'>;
+  keyring: Pick<Keyring, 'seal'>;
   components: ComponentRegistry;
   audit: Pick<AuditService, 'record'>;
   clock: Clock;
@@ -79,7 +82,7 @@ export const createCredentialTestService = (deps: {
       const message = scrub(result.message, secrets) as string;
       const durationMs = clock.now().getTime() - started.getTime();
       const lastTest: LastTest = { ok: result.ok, message, at: clock.now().toISOString() };
-      await store.setLastTest(record.organizationId, record.id, lastTest);
+      await store.setLastTest(record.organizationId, record.id, await sealLastTest(deps.keyring, record, lastTest));
       await audit.record(actor, actor.organizationId, { action: 'credential.tested', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { component: input.component, action: action.key, ok: result.ok } });
       return { ok: result.ok, message, durationMs };
     },

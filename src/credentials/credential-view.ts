@@ -4,6 +4,7 @@ import { expectedIssuer, type GrantType } from '../oauth/oauth-settings.js';
 import { AUTH_METHODS, type AuthMethodKey, type CredentialStatus } from './auth-methods.js';
 import type { CredentialRecord } from './credential-store.js';
 import { openShownValues } from './field-sealing.js';
+import { openLastTest } from './last-test.js';
 
 export interface FieldState {
   set: boolean;
@@ -86,7 +87,7 @@ export const createCredentialViews = (deps: {
       authorizedAt: oauth2?.authorizedAt ?? null,
       oauth2,
       destinations: record.destinations ?? [],
-      lastTest: record.lastTest,
+      lastTest: await openLastTest(deps.keyring, record),
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
     };

@@ -3,6 +3,8 @@ import type { Db } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { ciphertextPrefix } from './keyring.js';
 import { credentialFieldSet } from '../credentials/field-sealing.js';
+import { LAST_TEST_FIELD_SET } from '../credentials/last-test.js';
+import { RUN_ERRORS_FIELD_SET, RUN_OUTPUTS_FIELD_SET } from '../integrations/run-sealing.js';
 
 /**
  * Every sealed column in the database, in one place: what a scope rotation re-encrypts.
@@ -31,7 +33,7 @@ export interface Resealed {
   replacements: Map<string, string>;
 }
 
-export type SealedSourceName = 'credentials' | 'grants' | 'states';
+export type SealedSourceName = 'credentials' | 'grants' | 'states' | 'lastTests' | 'runs';
 
 export interface SealedSource {
   /** Up to `limit` rows of the scope after `after`, in key order. */
@@ -205,11 +207,88 @@ const stateSource = (db: Db): SealedSource => {
   };
 };
 
+/** Credential tests' answers; rewritten by every test, so guarded by the old ciphertext. */
+const lastTestSource = (db: Db): SealedSource => {
+  const base = (trx: Db, organizationId: string, scopeId: string) =>
+    trx
+      .selectFrom('credentials')
+      .where('organization_id', '=', organizationId)
+      .where(inScope(organizationId, scopeId, 'credentials.customer_id'))
+      .where('last_test_ciphertext', 'is not', null);
+  return {
+    async read(organizationId, scopeId, after, limit, trx = db) {
+      let query = base(trx, organizationId, scopeId).select(['id', 'last_test_ciphertext']);
+      if (after !== null) query = query.where('id', '>', after);
+      const rows = await query.orderBy('id').limit(limit).execute();
+      return rows.map((row) => ({
+        key: row.id,
+        guard: row.last_test_ciphertext ?? '',
+        values: [{ column: 'last_test_ciphertext', fieldSet: LAST_TEST_FIELD_SET, recordId: row.id, ciphertext: row.last_test_ciphertext ?? '' }],
+      }));
+    },
+    write: (organizationId, rows, trx) =>
+      guardedUpdate(trx, { table: 'credentials', key: 'id', guard: 'last_test_ciphertext', guardType: 'text', columns: ['last_test_ciphertext'] }, organizationId, rows),
+    async countSealedUnder(organizationId, scopeId, versions) {
+      if (versions.length === 0) return 0;
+      const row = await base(db, organizationId, scopeId)
+        .select((eb) => eb.fn.countAll().as('count'))
+        .where(sealedUnder(['last_test_ciphertext'], versions))
+        .executeTakeFirst();
+      return toNumber(row);
+    },
+    async count(organizationId, scopeId) {
+      return toNumber(await base(db, organizationId, scopeId).select((eb) => eb.fn.countAll().as('count')).executeTakeFirst());
+    },
+  };
+};
+
+/** What runs' steps said, sealed with the instance's customer key; written once when the run ends, so guarded by the old ciphertext. */
+const runSource = (db: Db): SealedSource => {
+  const base = (trx: Db, organizationId: string, scopeId: string) =>
+    trx
+      .selectFrom('runs as r')
+      .innerJoin('instances as i', 'i.id', 'r.instance_id')
+      .where('r.organization_id', '=', organizationId)
+      .where('i.organization_id', '=', organizationId)
+      .where(inScope(organizationId, scopeId, 'i.customer_id'))
+      .where('r.errors_ciphertext', 'is not', null);
+  return {
+    async read(organizationId, scopeId, after, limit, trx = db) {
+      let query = base(trx, organizationId, scopeId).select(['r.id', 'r.errors_ciphertext', 'r.outputs_ciphertext']);
+      if (after !== null) query = query.where('r.id', '>', after);
+      const rows = await query.orderBy('r.id').limit(limit).execute();
+      return rows.map((row) => ({
+        key: row.id,
+        guard: row.errors_ciphertext ?? '',
+        values: [
+          { column: 'errors_ciphertext', fieldSet: RUN_ERRORS_FIELD_SET, recordId: row.id, ciphertext: row.errors_ciphertext ?? '' },
+          ...(row.outputs_ciphertext === null ? [] : [{ column: 'outputs_ciphertext', fieldSet: RUN_OUTPUTS_FIELD_SET, recordId: row.id, ciphertext: row.outputs_ciphertext }]),
+        ],
+      }));
+    },
+    write: (organizationId, rows, trx) =>
+      guardedUpdate(trx, { table: 'runs', key: 'id', guard: 'errors_ciphertext', guardType: 'text', columns: ['errors_ciphertext', 'outputs_ciphertext'] }, organizationId, rows),
+    async countSealedUnder(organizationId, scopeId, versions) {
+      if (versions.length === 0) return 0;
+      const row = await base(db, organizationId, scopeId)
+        .select((eb) => eb.fn.countAll().as('count'))
+        .where(sealedUnder(['r.errors_ciphertext', 'r.outputs_ciphertext'], versions))
+        .executeTakeFirst();
+      return toNumber(row);
+    },
+    async count(organizationId, scopeId) {
+      return toNumber(await base(db, organizationId, scopeId).select((eb) => eb.fn.countAll().as('count')).executeTakeFirst());
+    },
+  };
+};
+
 /** The sealed columns of every table, in the order a rotation job walks them. */
 export const createSealedValueStore = (db: Db): Record<SealedSourceName, SealedSource> => ({
   credentials: credentialSource(db),
   grants: grantSource(db),
   states: stateSource(db),
+  lastTests: lastTestSource(db),
+  runs: runSource(db),
 });
 
 export type SealedValueStore = ReturnType<typeof createSealedValueStore>;

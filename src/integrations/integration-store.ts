@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../store/database.js';
 import type { InstancesTable, IntegrationsTable, RunsTable } from '../store/schema.js';
+import type { SealedRunParts } from './run-sealing.js';
 
 export interface IntegrationStep {
   name: string;
@@ -284,16 +285,17 @@ export const createIntegrationStore = (db: Db) => {
         .execute();
     },
 
-    async finishRun(run: Run, trx: Db = db): Promise<void> {
+    /** Writes a finished run: `run` as it may be kept in clear (see run-sealing.ts), and its sealed parts. */
+    async finishRun(run: Run, sealed: SealedRunParts, trx: Db = db): Promise<void> {
       await trx
         .updateTable('runs')
-        .set({ status: run.status, steps: JSON.stringify(run.steps), error: run.error, finished_at: run.finishedAt })
+        .set({ status: run.status, steps: JSON.stringify(run.steps), error: run.error, finished_at: run.finishedAt, errors_ciphertext: sealed.errors, outputs_ciphertext: sealed.outputs })
         .where('organization_id', '=', run.organizationId)
         .where('id', '=', run.id)
         .execute();
     },
 
-    async findRun(organizationId: string, instanceId: string, id: string, trx: Db = db): Promise<Run | undefined> {
+    async findRun(organizationId: string, instanceId: string, id: string, trx: Db = db): Promise<{ run: Run; sealed: SealedRunParts } | undefined> {
       const row = await trx
         .selectFrom('runs')
         .selectAll()
@@ -301,17 +303,52 @@ export const createIntegrationStore = (db: Db) => {
         .where('instance_id', '=', instanceId)
         .where('id', '=', id)
         .executeTakeFirst();
-      return row && toRun(row);
+      return row && { run: toRun(row), sealed: { errors: row.errors_ciphertext, outputs: row.outputs_ciphertext } };
     },
 
-    /** Newest first, each step without its output and logs. */
-    async listRuns(organizationId: string, instanceId: string, filter: { beforeId?: string | undefined; limit: number }, trx: Db = db): Promise<RunSummary[]> {
-      let query = trx.selectFrom('runs').selectAll().where('organization_id', '=', organizationId).where('instance_id', '=', instanceId);
+    /** Newest first, each step without its output and logs; the sealed outputs are not even read. */
+    async listRuns(
+      organizationId: string,
+      instanceId: string,
+      filter: { beforeId?: string | undefined; limit: number },
+      trx: Db = db,
+    ): Promise<Array<{ run: RunSummary; sealedErrors: string | null }>> {
+      let query = trx
+        .selectFrom('runs')
+        .select(['id', 'organization_id', 'instance_id', 'status', 'steps', 'error', 'started_at', 'finished_at', 'errors_ciphertext'])
+        .where('organization_id', '=', organizationId)
+        .where('instance_id', '=', instanceId);
       if (filter.beforeId !== undefined) query = query.where('id', '<', filter.beforeId);
       return (await query.orderBy('id', 'desc').limit(filter.limit).execute()).map((row) => {
-        const run = toRun(row);
-        return { ...run, steps: run.steps.map(summarizeStep) };
+        const run = toRun({ ...row, outputs_ciphertext: null });
+        return { run: { ...run, steps: run.steps.map(summarizeStep) }, sealedErrors: row.errors_ciphertext };
       });
+    },
+
+    /** Runs of any organization whose outputs or errors are still kept in clear (before migration 0012), with their customer. */
+    async listClearRuns(afterId: string | null, limit: number, trx: Db = db): Promise<Array<{ run: Run; customerId: string }>> {
+      let query = trx
+        .selectFrom('runs')
+        .innerJoin('instances', 'instances.id', 'runs.instance_id')
+        .selectAll('runs')
+        .select('instances.customer_id')
+        .where('runs.finished_at', 'is not', null)
+        .where('runs.errors_ciphertext', 'is', null);
+      if (afterId !== null) query = query.where('runs.id', '>', afterId);
+      const rows = await query.orderBy('runs.id').limit(limit).execute();
+      return rows.map((row) => ({ run: toRun(row), customerId: row.customer_id }));
+    },
+
+    /** Seals a clear run in place, unless it was sealed meanwhile (another process migrating too). */
+    async sealClearRun(run: Run, sealed: SealedRunParts, trx: Db = db): Promise<boolean> {
+      const result = await trx
+        .updateTable('runs')
+        .set({ steps: JSON.stringify(run.steps), error: run.error, errors_ciphertext: sealed.errors, outputs_ciphertext: sealed.outputs })
+        .where('organization_id', '=', run.organizationId)
+        .where('id', '=', run.id)
+        .where('errors_ciphertext', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
     },
 
     /**

@@ -11,6 +11,8 @@ import { bindingOf, type IntegrationStore, type Run, type RunSummary, type StepR
 import { checkInputs, substituteReferences } from './step-inputs.js';
 import { stepContext, type StepNetwork } from './step-context.js';
 import { createBindingView } from './binding-view.js';
+import { openRun, openRunSummary, runSkeleton, sealRun } from './run-sealing.js';
+import type { Keyring } from '../crypto/keyring.js';
 import type { CredentialStore } from '../credentials/credential-store.js';
 
 export const STEP_TIMEOUT_MS = 60_000;
@@ -80,6 +82,8 @@ export const createRunService = (deps: {
   credentials: StepCredentialSource;
   /** Which customer each bound credential belongs to, to hide organization credentials from customer users. */
   credentialRecords: Pick<CredentialStore, 'findEach'>;
+  /** Seals what the steps said with the customer's key. */
+  keyring: Pick<Keyring, 'seal' | 'open'>;
   audit: Pick<AuditService, 'record'>;
   clock: Clock;
   network: StepNetwork;
@@ -171,7 +175,7 @@ export const createRunService = (deps: {
       capRunOutputs(run.steps);
       run.status = run.error ? 'failed' : 'succeeded';
       run.finishedAt = clock.now().toISOString();
-      await store.finishRun(run);
+      await store.finishRun(runSkeleton(run), await sealRun(deps.keyring, run, instance.customerId));
       await audit.record(actor, actor.organizationId, { action: 'instance.run', customerId: instance.customerId, targetType: 'instance', targetId: instanceId, details: { runId: run.id, status: run.status } });
       return (await view.runs(actor, [run]))[0] ?? run;
     },
@@ -180,8 +184,9 @@ export const createRunService = (deps: {
       requireRole(actor, 'org_admin', 'org_member', 'customer_user', 'runtime');
       const instance = await store.findInstance(actor.organizationId, instanceId);
       if (!instance || (actor.role !== 'runtime' && !canSeeScope(actor, instance.customerId))) throw notFound('Run');
-      const run = await store.findRun(actor.organizationId, instanceId, runId);
-      if (!run) throw notFound('Run');
+      const found = await store.findRun(actor.organizationId, instanceId, runId);
+      if (!found) throw notFound('Run');
+      const run = await openRun(deps.keyring, found.run, instance.customerId, found.sealed);
       return (await view.runs(actor, [run]))[0] ?? run;
     },
 
@@ -190,7 +195,9 @@ export const createRunService = (deps: {
       const instance = await store.findInstance(actor.organizationId, instanceId);
       if (!instance || (actor.role !== 'runtime' && !canSeeScope(actor, instance.customerId))) throw notFound('Instance');
       const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-      return toPage(await view.runs(actor, await store.listRuns(actor.organizationId, instanceId, { beforeId: decodeCursor(query.cursor), limit: limit + 1 })), limit);
+      const rows = await store.listRuns(actor.organizationId, instanceId, { beforeId: decodeCursor(query.cursor), limit: limit + 1 });
+      const runs = await Promise.all(rows.map(({ run, sealedErrors }) => openRunSummary(deps.keyring, run, instance.customerId, sealedErrors)));
+      return toPage(await view.runs(actor, runs), limit);
     },
   };
 };

@@ -125,8 +125,10 @@ export interface CredentialsTable {
   secret_ciphertext: string;
   /** JSON of OAuth 2.0 settings that are not secret (grant type, provider, issuer); null otherwise. */
   oauth_settings: string | null;
-  /** JSON `{ok, message, at}` of the last credential test, or null. */
+  /** JSON `{ok, message, at}` of the last credential test, in clear: only rows tested before migration 0012 until the start-up migration seals them. */
   last_test: string | null;
+  /** The last credential test, sealed with the credential's scope key (field set `last-test`). */
+  last_test_ciphertext: string | null;
   /** JSON array of the canonical origins the secret may be sent to (sealed into the ciphertexts' associated data); null before migration 0009 resealed the row. */
   destinations: string | null;
   row_version: number;
@@ -238,10 +240,15 @@ export interface RunsTable {
   organization_id: string;
   instance_id: string;
   status: string;
+  /** JSON of the steps: name, status, timing, credential. Outputs, logs and errors are in the ciphertexts (clear only in rows older than migration 0012 until sealed). */
   steps: string;
   error: string | null;
   started_at: string;
   finished_at: string | null;
+  /** The run's error and each step's error, sealed with the customer's key (field set `run-errors`). */
+  errors_ciphertext: string | null;
+  /** Each step's output and logs, sealed with the customer's key (field set `run-outputs`). */
+  outputs_ciphertext: string | null;
 }
 
 export interface SetupMarksTable {

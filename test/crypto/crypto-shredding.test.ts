@@ -9,7 +9,7 @@ import { createLocalKeyProvider } from '../../src/crypto/key-provider.js';
 import { API } from '../http/credential-fixtures.js';
 import { ENGINES } from '../support/databases.js';
 import { randomMasterKey, startTestApp, type TestApp } from '../support/test-app.js';
-import { createCustomer, resolveFields, seedScope, storedCiphertexts, type SeededScope, type StoredCiphertext } from './key-fixtures.js';
+import { createCustomer, expectedSealedData, resolveFields, seedScope, storedCiphertexts, type SeededScope, type StoredCiphertext } from './key-fixtures.js';
 
 const run = promisify(execFile);
 
@@ -42,7 +42,7 @@ const dataKeysFromSqliteBackup = async (t: TestApp, name: string): Promise<{ tex
   const backup = new SqliteDatabase(file, { readonly: true });
   try {
     const keys = backup.prepare('select organization_id, scope_id, version, wrapped_key from data_keys').all() as BackupKey[];
-    const text = JSON.stringify(backup.prepare('select * from credentials').all());
+    const text = JSON.stringify([backup.prepare('select * from credentials').all(), backup.prepare('select * from runs').all()]);
     return { text, keys };
   } finally {
     backup.close();
@@ -126,6 +126,15 @@ describe.each(ENGINES)('crypto-shredding on %s', (engine) => {
     expect(backupAfter.keys.length).toBeGreaterThanOrEqual(2);
     expect(await openedWith(rootKey, backupAfter.keys, beforeCiphertexts, t.organizationId)).toBe(0);
     for (const c of beforeCiphertexts) expect(backupAfter.text.includes(c.ciphertext)).toBe(false);
+  });
+
+  it("keeps a run's output and logs and a credential test's answer only sealed, so a backup from before the deletion shows neither", async () => {
+    const clear = expectedSealedData(seededLeaving);
+    expect(clear).toHaveLength(2);
+    // Seeded twice (before and after the rotation): two last tests and two runs of two parts each.
+    expect(beforeCiphertexts.filter((c) => c.table === 'runs' || c.fieldSet === 'last-test')).toHaveLength(6);
+    expect(backupBefore.text).toContain(seededLeaving.runs[0]?.runId ?? 'missing');
+    for (const value of clear) expect(backupBefore.text.includes(value)).toBe(false);
   });
 
   it('keeps every other customer and the organization resolving', async () => {

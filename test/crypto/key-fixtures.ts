@@ -1,6 +1,10 @@
 import { credentialFieldSet } from '../../src/credentials/field-sealing.js';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/store/database.js';
+import { sealLastTest } from '../../src/credentials/last-test.js';
+import { RUN_ERRORS_FIELD_SET, RUN_OUTPUTS_FIELD_SET, runSkeleton, sealRun } from '../../src/integrations/run-sealing.js';
+import { createIntegrationStore, type Run } from '../../src/integrations/integration-store.js';
+import { createCredentialStore } from '../../src/credentials/credential-store.js';
 import { API, createCredential, sampleFor } from '../http/credential-fixtures.js';
 import type { TestApp } from '../support/test-app.js';
 
@@ -21,6 +25,10 @@ export interface SeededScope {
   credentials: SeededCredential[];
   /** PKCE verifiers in progress, with the plaintext each must still open to. */
   states: Array<{ id: string; credentialId: string; verifier: string }>;
+  /** A finished run of a customer's instance (customer scopes only), with the output it must still show. */
+  runs: Array<{ instanceId: string; runId: string; output: string }>;
+  /** Credentials with a sealed last test, and the message it must still show. */
+  lastTests: Array<{ credentialId: string; message: string }>;
 }
 
 export const createCustomer = async (t: TestApp, name = `Customer ${randomBytes(3).toString('hex')}`): Promise<string> => {
@@ -80,8 +88,58 @@ export const seedScope = async (t: TestApp, customerId: string | null, secrets =
     credentials.push({ id, customerId, expected: sample.fields });
   }
   const oauth = await seedOAuth(t, customerId);
-  return { credentials: [...credentials, oauth.credential], states: [oauth.state] };
+  const lastTests = [];
+  for (const credential of credentials.slice(0, 1)) {
+    const store = createCredentialStore(t.runtime.store.db);
+    const record = await store.find(t.organizationId, credential.id);
+    if (!record) throw new Error('seeded credential not found');
+    const message = `It works: ${randomBytes(8).toString('hex')}`;
+    await store.setLastTest(t.organizationId, credential.id, await sealLastTest(t.runtime.services.keyring, record, { ok: true, message, at: new Date().toISOString() }));
+    lastTests.push({ credentialId: credential.id, message });
+  }
+  const runs = customerId ? [await seedRun(t, customerId)] : [];
+  return { credentials: [...credentials, oauth.credential], states: [oauth.state], runs, lastTests };
 };
+
+/** A finished run of a fresh instance of the customer, its output and logs sealed as the run service seals them. */
+const seedRun = async (t: TestApp, customerId: string): Promise<SeededScope['runs'][number]> => {
+  const integration = await t.request('POST', `${API}/integrations`, { token: t.adminToken, body: { name: `Seeded ${randomBytes(3).toString('hex')}`, steps: [{ name: 'call', component: 'http', action: 'request', inputs: { url: 'https://api.example.test/hello' } }] } });
+  const instance = await t.request('POST', `${API}/instances`, { token: t.adminToken, body: { integrationId: integration.body.id, customerId, name: 'Seeded' } });
+  if (instance.status !== 201) throw new Error(`could not deploy: ${instance.text}`);
+  const at = new Date().toISOString();
+  const output = `customer file ${randomBytes(8).toString('hex')}`;
+  const run: Run = {
+    id: `run_${randomBytes(12).toString('hex')}`,
+    organizationId: t.organizationId,
+    instanceId: instance.body.id,
+    status: 'succeeded',
+    steps: [{ name: 'call', component: 'http', action: 'request', status: 'succeeded', credentialId: null, output: { body: output }, error: null, startedAt: at, durationMs: 3, logs: [{ level: 'info', message: output, at }] }],
+    error: null,
+    startedAt: at,
+    finishedAt: at,
+  };
+  const runs = createIntegrationStore(t.runtime.store.db);
+  await runs.insertRun(runSkeleton(run));
+  await runs.finishRun(runSkeleton(run), await sealRun(t.runtime.services.keyring, run, customerId));
+  return { instanceId: instance.body.id as string, runId: run.id, output };
+};
+
+/** The output of a seeded run and the message of a seeded last test as the API shows them, or the error code. */
+export const readSealedData = async (t: TestApp, scope: SeededScope): Promise<string[]> => {
+  const seen: string[] = [];
+  for (const { instanceId, runId } of scope.runs) {
+    const response = await t.request('GET', `${API}/instances/${instanceId}/runs/${runId}`, { token: t.adminToken });
+    seen.push(response.status === 200 ? String(response.body.steps[0].output.body) : `${response.status} ${response.body?.error?.code ?? ''}`);
+  }
+  for (const { credentialId } of scope.lastTests) {
+    const response = await t.request('GET', `${API}/credentials/${credentialId}`, { token: t.adminToken });
+    seen.push(response.status === 200 ? String(response.body.lastTest?.message) : `${response.status} ${response.body?.error?.code ?? ''}`);
+  }
+  return seen;
+};
+
+/** What readSealedData must answer while the scope's key is there. */
+export const expectedSealedData = (scope: SeededScope): string[] => [...scope.runs.map((r) => r.output), ...scope.lastTests.map((l) => l.message)];
 
 /** Resolves a credential as the runtime does and answers its values, or the error code. */
 export const resolveFields = async (t: TestApp, token: string, id: string): Promise<Record<string, string> | string> => {
@@ -90,7 +148,7 @@ export const resolveFields = async (t: TestApp, token: string, id: string): Prom
 };
 
 export interface StoredCiphertext {
-  table: 'credentials' | 'oauth_grants' | 'oauth_states';
+  table: 'credentials' | 'oauth_grants' | 'oauth_states' | 'runs';
   rowId: string;
   fieldSet: string;
   recordId: string;
@@ -109,6 +167,17 @@ export const storedCiphertexts = async (db: Db, organizationId: string, scopeId?
     const destinations = row.destinations === null ? null : (JSON.parse(row.destinations) as string[]);
     if (row.config_ciphertext) result.push({ table: 'credentials', rowId: row.id, fieldSet: credentialFieldSet('config', destinations), recordId: row.id, scopeId: scope, ciphertext: row.config_ciphertext });
     result.push({ table: 'credentials', rowId: row.id, fieldSet: credentialFieldSet('secret', destinations), recordId: row.id, scopeId: scope, ciphertext: row.secret_ciphertext });
+    if (row.last_test_ciphertext) result.push({ table: 'credentials', rowId: row.id, fieldSet: 'last-test', recordId: row.id, scopeId: scope, ciphertext: row.last_test_ciphertext });
+  }
+  const runs = await db
+    .selectFrom('runs')
+    .innerJoin('instances', 'instances.id', 'runs.instance_id')
+    .select(['runs.id', 'instances.customer_id', 'runs.errors_ciphertext', 'runs.outputs_ciphertext'])
+    .where('runs.organization_id', '=', organizationId)
+    .execute();
+  for (const row of runs) {
+    if (row.errors_ciphertext) result.push({ table: 'runs', rowId: row.id, fieldSet: RUN_ERRORS_FIELD_SET, recordId: row.id, scopeId: row.customer_id, ciphertext: row.errors_ciphertext });
+    if (row.outputs_ciphertext) result.push({ table: 'runs', rowId: row.id, fieldSet: RUN_OUTPUTS_FIELD_SET, recordId: row.id, scopeId: row.customer_id, ciphertext: row.outputs_ciphertext });
   }
   for (const row of await db.selectFrom('oauth_grants').selectAll().where('organization_id', '=', organizationId).execute()) {
     if (row.tokens_ciphertext) {

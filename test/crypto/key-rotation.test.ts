@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API } from '../http/credential-fixtures.js';
 import { ENGINES } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { createCustomer, resolveFields, seedScope, storedCiphertexts, versionsIn, type SeededScope } from './key-fixtures.js';
+import { createCustomer, expectedSealedData, readSealedData, resolveFields, seedScope, storedCiphertexts, versionsIn, type SeededScope } from './key-fixtures.js';
 
 const expectResolvesAll = async (t: TestApp, token: string, seeded: SeededScope): Promise<void> => {
   for (const credential of seeded.credentials) {
@@ -79,11 +79,12 @@ describe.each(ENGINES)('scope key rotation on %s', (engine) => {
     expect(finished?.status).toBe('done');
     const job = await t.request('GET', `${API}/keys/jobs/${finished?.id}`, { token: t.adminToken });
     expect(job.status).toBe(200);
-    // Rows: 5 credentials seeded (4 + oauth2), 1 created after the rotation, 1 grant, 1 PKCE state.
-    expect(job.body).toMatchObject({ status: 'done', done: 8, total: 8, failed: 0, error: null });
+    // Rows: 5 credentials seeded (4 + oauth2), 1 created after the rotation, 1 grant, 1 PKCE state, 1 last test, 1 run.
+    expect(job.body).toMatchObject({ status: 'done', done: 10, total: 10, failed: 0, error: null });
 
     const ciphertextsA = await storedCiphertexts(t.runtime.store.db, t.organizationId, customerA);
-    expect(new Set(ciphertextsA.map((c) => c.table))).toEqual(new Set(['credentials', 'oauth_grants', 'oauth_states']));
+    expect(new Set(ciphertextsA.map((c) => c.table))).toEqual(new Set(['credentials', 'oauth_grants', 'oauth_states', 'runs']));
+    expect(ciphertextsA.filter((c) => c.fieldSet === 'last-test' || c.table === 'runs').length).toBe(3);
     expect(ciphertextsA.every((c) => c.ciphertext.startsWith('cv1.2.'))).toBe(true);
     expect(versionsIn(await storedCiphertexts(t.runtime.store.db, t.organizationId, customerB))).toEqual(['cv1.1']);
     expect(versionsIn(await storedCiphertexts(t.runtime.store.db, t.organizationId, t.organizationId))).toEqual(['cv1.1']);
@@ -92,6 +93,8 @@ describe.each(ENGINES)('scope key rotation on %s', (engine) => {
     await expectResolvesAll(t, runtimeToken, seededB);
     await expectResolvesAll(t, runtimeToken, seededOrg);
     expect(await opensVerifiers(t, customerA, seededA)).toEqual(seededA.states.map((s) => s.verifier));
+    // A run's output and a credential test's answer still read back, now under the new key.
+    expect(await readSealedData(t, seededA)).toEqual(expectedSealedData(seededA));
 
     const keys = await t.request('GET', `${API}/keys`, { token: t.adminToken });
     const scope = keys.body.items.find((item: any) => item.scopeId === customerA);
@@ -107,7 +110,7 @@ describe.each(ENGINES)('scope key rotation on %s', (engine) => {
     const actions = events.body.items.filter((e: any) => e.targetId === customerA && e.action.startsWith('key.'));
     expect(actions.map((e: any) => e.action).sort()).toEqual(['key.reencrypted', 'key.rotated']);
     const reencrypted = actions.find((e: any) => e.action === 'key.reencrypted');
-    expect(reencrypted.details).toMatchObject({ version: 2, values: 8, retiredVersions: [1], remaining: 0 });
+    expect(reencrypted.details).toMatchObject({ version: 2, values: 10, retiredVersions: [1], remaining: 0 });
   });
 
   it('rotates the organization scope when no scope is named', async () => {

@@ -99,7 +99,8 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       authMethod: fields.authMethod ?? 'api_key',
       destinations: [],
       oauthSettings: null,
-      lastTest: null,
+      lastTestCiphertext: null,
+      legacyLastTest: null,
       status: fields.status ?? 'active',
       setFields: ['api_key'],
       configCiphertext: null,
@@ -884,10 +885,10 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       const instance = await addInstance();
       const first = await addRun(instance);
       const second = await addRun(instance);
-      const listed = await runs.listRuns(org.id, instance, { limit: 10 });
+      const listed = (await runs.listRuns(org.id, instance, { limit: 10 })).map((row) => row.run);
       expect(idsOf(listed)).toEqual([second.id, first.id]);
       expect(listed[0]?.steps).toEqual([{ name: 'call', component: 'http', action: 'request', status: 'succeeded', credentialId: null, error: null, startedAt: second.steps[0]?.startedAt, durationMs: 5 }]);
-      expect((await runs.findRun(org.id, instance, first.id))?.steps[0]?.output).toEqual({ body: 'x'.repeat(1000) });
+      expect((await runs.findRun(org.id, instance, first.id))?.run.steps[0]?.output).toEqual({ body: 'x'.repeat(1000) });
     });
 
     it('prunes runs started before the cutoff and those beyond the newest kept per instance, on every instance', async () => {
@@ -900,8 +901,9 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       for (let i = 0; i < 5; i += 1) busyRuns.push(await addRun(busy));
       const deleted = await runs.pruneRuns({ startedBefore: '2020-01-01T00:00:00.000Z', keepPerInstance: 3 });
       expect(deleted).toBeGreaterThanOrEqual(3);
-      expect(idsOf(await runs.listRuns(org.id, busy, { limit: 10 }))).toEqual(idsOf(busyRuns.slice(2).reverse()));
-      expect(idsOf(await runs.listRuns(org.id, quiet, { limit: 10 }))).toEqual([kept.id]);
+      const listedIds = async (instance: string) => idsOf((await runs.listRuns(org.id, instance, { limit: 10 })).map((row) => row.run));
+      expect(await listedIds(busy)).toEqual(idsOf(busyRuns.slice(2).reverse()));
+      expect(await listedIds(quiet)).toEqual([kept.id]);
       expect(await runs.findRun(org.id, quiet, old.id)).toBeUndefined();
       expect(await runs.pruneRuns({ startedBefore: '2020-01-01T00:00:00.000Z', keepPerInstance: 3 })).toBe(0);
     });

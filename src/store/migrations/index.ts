@@ -10,6 +10,7 @@ import * as firstRun from './0008-first-run.js';
 import * as destinations from './0009-destinations.js';
 import * as authorizationEmailLimits from './0010-authorization-email-limits.js';
 import * as signInLockouts from './0011-sign-in-lockouts.js';
+import * as sealedCustomerData from './0012-sealed-customer-data.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0009-destinations': destinations,
   '0010-authorization-email-limits': authorizationEmailLimits,
   '0011-sign-in-lockouts': signInLockouts,
+  '0012-sealed-customer-data': sealedCustomerData,
 };
