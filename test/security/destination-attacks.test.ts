@@ -303,6 +303,23 @@ describe.each(ENGINES)('OAuth secrets go only to the token endpoint they were se
     expect(after.body).toEqual(before.body);
   });
 
+  it.each([
+    ['dropbox', 'listFolder', (a: Attacker) => ({ path: '', apiBaseUrl: a.origin })],
+    ['dropbox', 'getCurrentAccount', (a: Attacker) => ({ apiBaseUrl: a.origin })],
+    ['http', 'request', (a: Attacker) => ({ url: `${a.origin}/collect` })],
+  ])('refuses a %s %s test that would carry the access token to the attacker, for every org role, sending nothing', async (component, action, inputs) => {
+    const { t, credentialId, runtimeToken } = scenario;
+    const accessToken = (await t.request('POST', `${API}/credentials/${credentialId}/resolve`, { token: runtimeToken })).body.fields.access_token as string;
+    expect(accessToken.length).toBeGreaterThan(10);
+    for (const token of [t.adminToken, await t.token('org_member')]) {
+      const response = await t.request('POST', `${API}/credentials/${credentialId}/test`, { token, body: { component, action, inputs: inputs(attacker) } });
+      expect(response.status).toBe(403);
+      expect(response.body.error.code).toBe('DESTINATION_NOT_ALLOWED');
+    }
+    expect(attacker.connections).toBe(0);
+    for (const form of encodings(accessToken)) expect(attacker.received()).not.toContain(form);
+  });
+
   it('drops the grant when the token URL changes with a new secret, so the refresh token never goes to the new URL', async () => {
     const { t, credentialId, server } = scenario;
     const member = await t.token('org_member');
@@ -322,5 +339,50 @@ describe.each(ENGINES)('OAuth secrets go only to the token endpoint they were se
     expect(resolved.body.fields?.access_token).toBeUndefined();
     const audit = await t.request('GET', `${API}/audit-events?limit=20`, { token: t.adminToken });
     expect(JSON.stringify(audit.body)).toContain('credential.authorization_dropped');
+  });
+});
+
+describe.each(ENGINES)('client-credentials secrets and tokens go only where they were sealed to go, on %s', (engine) => {
+  let scenario: Scenario;
+  let attacker: Attacker;
+
+  beforeAll(async () => {
+    attacker = await startAttacker();
+    scenario = await authorizedScenario(engine, { grantType: 'client_credentials', authorize: false });
+  });
+
+  afterAll(async () => {
+    await scenario?.close();
+    await attacker?.close();
+  });
+
+  it('sends the client secret only to its sealed token URL and the token only to its destinations, whatever an org role or the runtime tries', async () => {
+    const { t, credentialId, runtimeToken, provider } = scenario;
+    const secret = provider.client.clientSecret;
+    const accessToken = (await t.request('POST', `${API}/credentials/${credentialId}/resolve`, { token: runtimeToken })).body.fields.access_token as string;
+    expect(accessToken.length).toBeGreaterThan(10);
+    const member = await t.token('org_member');
+
+    // Moving the token URL needs the secret; so does moving the destinations.
+    for (const body of [{ fields: { token_uri: `${attacker.origin}/token` } }, { destinations: [attacker.origin] }]) {
+      const moved = await t.request('PATCH', `${API}/credentials/${credentialId}`, { token: member, body });
+      expect(moved.status).toBe(409);
+      expect(moved.body.error.code).toBe('SECRETS_REQUIRED');
+    }
+    // The token never goes to the attacker in a test, and the runtime cannot test or change anything.
+    const tested = await t.request('POST', `${API}/credentials/${credentialId}/test`, { token: member, body: { component: 'http', inputs: { url: `${attacker.origin}/collect` } } });
+    expect(tested.body.error.code).toBe('DESTINATION_NOT_ALLOWED');
+    expect((await t.request('POST', `${API}/credentials/${credentialId}/test`, { token: runtimeToken, body: { component: 'http', inputs: { url: `${attacker.origin}/collect` } } })).status).toBe(403);
+    expect((await t.request('PATCH', `${API}/credentials/${credentialId}`, { token: runtimeToken, body: { fields: { token_uri: `${attacker.origin}/token` } } })).status).toBe(403);
+
+    // With a secret of their own, a new token URL gets that secret only: the sealed one never leaves.
+    const replaced = await t.request('PATCH', `${API}/credentials/${credentialId}`, {
+      token: member,
+      body: { fields: { token_uri: `${attacker.origin}/token`, client_secret: 'the-attackers-own-secret' } },
+    });
+    expect(replaced.status).toBe(200);
+    await t.request('POST', `${API}/credentials/${credentialId}/resolve`, { token: runtimeToken });
+    const received = attacker.received();
+    for (const value of [secret, accessToken]) for (const form of encodings(value)) expect(received).not.toContain(form);
   });
 });
