@@ -144,3 +144,49 @@ describe('the Credentials tab’s destinations', () => {
     expect(shownDestinations()).toEqual(['sftp://files.globex.example']);
   });
 });
+
+describe('the Credentials tab’s OAuth app fields', () => {
+  it('asks for the client secret again, and says the authorization is dropped, when the token URL changes', async () => {
+    const dropbox = credential({
+      id: 'cred_dropbox',
+      label: 'Northwind Dropbox',
+      authMethod: 'oauth2',
+      customerId: 'cus_globex',
+      status: 'active',
+      fields: {
+        client_id: { set: true, value: 'dropbox-app' },
+        client_secret: { set: true },
+        auth_uri: { set: true, value: 'https://www.dropbox.com/oauth2/authorize' },
+        token_uri: { set: true, value: 'https://api.dropboxapi.com/oauth2/token' },
+      },
+      destinations: ['https://api.dropboxapi.com'],
+    });
+    const { callsTo } = mockApi({
+      'GET /auth-methods': authMethodsBody,
+      'GET /customers': { items: [customer('cus_globex', 'Globex')], nextCursor: null },
+      'GET /credentials/cred_dropbox': dropbox,
+      'PATCH /credentials/cred_dropbox': { ...dropbox, status: 'pending_authorization' },
+    });
+    const user = userEvent.setup();
+    renderScreen(
+      <Routes>
+        <Route path="/credentials/:id" element={<CredentialPage />}>
+          <Route index element={<CredentialFieldsTab />} />
+        </Route>
+      </Routes>,
+      { route: '/credentials/cred_dropbox' },
+    );
+
+    const tokenUrl = await screen.findByLabelText('Access Token URL');
+    expect(screen.queryByText(/drops the authorization/)).not.toBeInTheDocument();
+    await user.clear(tokenUrl);
+    await user.type(tokenUrl, 'https://api.dropboxapi.com/oauth2/token2');
+    expect(screen.getByText(/drops the authorization/)).toHaveTextContent('needs every secret value again (Client Secret)');
+    const secret = screen.getByLabelText(/^Enter Client Secret again/);
+    expect(secret).toBeRequired();
+    await user.type(secret, 'a-new-app-secret');
+    await user.click(screen.getByRole('button', { name: 'Save changes' }));
+    await waitFor(() => expect(callsTo('PATCH', '/credentials/cred_dropbox')).toHaveLength(1));
+    expect(callsTo('PATCH', '/credentials/cred_dropbox')[0]?.body).toEqual({ fields: { client_secret: 'a-new-app-secret', token_uri: 'https://api.dropboxapi.com/oauth2/token2' } });
+  });
+});

@@ -11,11 +11,14 @@ import { DestinationsInput, parseDestinations, sameDestinations } from './destin
 import { FieldInput } from './field-input.js';
 import { RedirectUri } from './redirect-uri.js';
 
+/** Fields of an oauth2 credential whose change needs every secret again and drops the authorization. */
+const RESEALING_FIELDS = ['auth_uri', 'token_uri', 'client_id'];
+
 /**
  * A stored secret: whether it is set, and an input to replace it. Its value is never shown.
- * `reenter` when the save needs it typed again (the destinations changed).
+ * `reenter` says why the save needs it typed again, if it does.
  */
-function SecretField({ spec, isSet, value, onChange, reenter }: { spec: FieldSpec; isSet: boolean; value: string; onChange: (v: string) => void; reenter: boolean }) {
+function SecretField({ spec, isSet, value, onChange, reenter }: { spec: FieldSpec; isSet: boolean; value: string; onChange: (v: string) => void; reenter: string | undefined }) {
   return (
     <div className="secret-field">
       <p className="secret-state">
@@ -23,7 +26,7 @@ function SecretField({ spec, isSet, value, onChange, reenter }: { spec: FieldSpe
         <span className={isSet ? 'badge badge-ok' : 'badge badge-neutral'}>{isSet ? 'Set' : 'Not set'}</span>
       </p>
       {reenter ? (
-        <FieldInput spec={spec} value={value} onChange={onChange} label={`Enter ${spec.label} again`} required hint="Needed because the destinations changed." />
+        <FieldInput spec={spec} value={value} onChange={onChange} label={`Enter ${spec.label} again`} required hint={reenter} />
       ) : (
         <FieldInput spec={spec} value={value} onChange={onChange} label={`${isSet ? 'Replace' : 'Set'} ${spec.label}`} required={false} hint="Leave empty to keep the stored value." />
       )}
@@ -82,6 +85,8 @@ export function CredentialFieldsTab() {
   const destinationsChanged = destinations !== undefined && !sameDestinations(destinations, credential.destinations);
   const secretSpecs = specs.filter((spec) => spec.secret);
   const changes = changesOf(credential, specs, label, edits, destinationsChanged ? destinations : undefined);
+  const appChanged = credential.authMethod === 'oauth2' && RESEALING_FIELDS.some((name) => changes.fields?.[name] !== undefined);
+  const reenter = destinationsChanged ? 'Needed because the destinations changed.' : appChanged ? "Needed because the app's URLs or client ID changed." : undefined;
   const dirty = Object.keys(changes).length > 0;
   const edit = (name: string, value: string) => {
     setSaved(false);
@@ -100,7 +105,7 @@ export function CredentialFieldsTab() {
       {specs.map((spec) => {
         const stored = credential.fields[spec.name];
         return spec.secret ? (
-          <SecretField key={spec.name} spec={spec} isSet={stored?.set ?? false} value={edits[spec.name] ?? ''} onChange={(v) => edit(spec.name, v)} reenter={destinationsChanged} />
+          <SecretField key={spec.name} spec={spec} isSet={stored?.set ?? false} value={edits[spec.name] ?? ''} onChange={(v) => edit(spec.name, v)} reenter={reenter} />
         ) : (
           <FieldInput key={spec.name} spec={spec} value={edits[spec.name] ?? stored?.value ?? ''} onChange={(v) => edit(spec.name, v)} required={false} />
         );
@@ -116,6 +121,12 @@ export function CredentialFieldsTab() {
           <p className="alert alert-info">Changing where this secret may be sent needs every secret value again: {secretSpecs.map((spec) => spec.label).join(', ')}.</p>
         )}
       </DestinationsInput>
+      {appChanged && (
+        <p className="alert alert-info">
+          Changing the app's URLs or client ID needs every secret value again ({secretSpecs.map((spec) => spec.label).join(', ')}), and drops the authorization: the
+          customer authorizes again afterwards.
+        </p>
+      )}
       {credential.oauth2 && credential.oauth2.grantType !== 'client_credentials' && <RedirectUri value={credential.oauth2.redirectUri} />}
       <div className="button-row">
         <button type="submit" className="button primary" disabled={!dirty || save.isPending}>
