@@ -12,7 +12,6 @@ import { keyRoutes } from './key-routes.js';
 import { authMethodRoutes } from './auth-method-routes.js';
 import { cookieSettings, requireAuthentication } from './authentication.js';
 import rateLimit from '@fastify/rate-limit';
-import helmet from '@fastify/helmet';
 import { sessionPublicRoutes, sessionRoutes } from './session-routes.js';
 import { registerWebApp } from './web-app.js';
 import { credentialRoutes } from './credential-routes.js';
@@ -20,7 +19,8 @@ import { customerRoutes } from './customer-routes.js';
 import { integrationRoutes } from './integration-routes.js';
 import { registerErrorHandling } from './errors.js';
 import { healthRoutes } from './health-routes.js';
-import { loggerOptions } from './logging.js';
+import { loggerOptions, registerAccessLog } from './logging.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { registerMetrics } from './metrics-routes.js';
 import { oauthApiRoutes, oauthPublicRoutes } from './oauth-routes.js';
 import { createValidatorCompiler } from './validation.js';
@@ -59,6 +59,8 @@ export const buildApp = async (options: AppOptions) => {
     },
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    // One access line per request, written when it is answered (registerAccessLog).
+    disableRequestLogging: true,
     connectionTimeout: (options.timeouts ?? DEFAULT_SERVER_TIMEOUTS).idleTimeoutMs,
     serverFactory: options.https ? httpsServerFactory(options.https, options.timeouts) : httpServerFactory(options.timeouts ?? DEFAULT_SERVER_TIMEOUTS),
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -66,14 +68,12 @@ export const buildApp = async (options: AppOptions) => {
   app.setValidatorCompiler(createValidatorCompiler());
   registerInputGuards(app);
   // Security headers everywhere; each page kind sets its own Content-Security-Policy.
-  await app.register(helmet, { contentSecurityPolicy: false, global: true });
+  registerSecurityHeaders(app);
+  registerAccessLog(app);
   // Limits apply where a route asks for one: sign-in, authorization links, the callback.
   await app.register(rateLimit, { global: false });
   registerErrorHandling(app, await registerWebApp(app));
   registerMetrics(app, services.metrics, { tokens: services.tokens, metricsToken: options.metricsToken });
-  app.addHook('onSend', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
-  });
 
   await app.register(swagger, {
     openapi: {

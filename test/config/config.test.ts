@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       allowInsecureLoopback: false,
       outboundAllowedNetworks: [],
       timeouts: { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 60_000 },
+      signInsPerMinute: 10,
       logLevel: 'info',
       mail: { smtpUrl: undefined, from: 'Credence <credence@localhost>', outboxDir: join(dataDir, 'outbox') },
       emailLimits: { perCredential: 5, perCustomer: 20, perOrganization: 200, windowMs: 3_600_000 },
