@@ -107,6 +107,26 @@ const appendOnPostgres = async (db: Db, content: EventContent): Promise<boolean>
   return rows.length === 1;
 };
 
+/** PostgreSQL: appends events, already in chain order, in one statement (migration 0013's function). */
+const appendBatchOnPostgres = async (db: Db, contents: readonly EventContent[]): Promise<void> => {
+  const events = contents.map((c) => ({
+    id: c.id,
+    organization_id: c.organizationId,
+    customer_id: c.customerId,
+    actor_type: c.actorType,
+    actor_id: c.actorId,
+    actor_role: c.actorRole,
+    action: c.action,
+    target_type: c.targetType,
+    target_id: c.targetId,
+    details: c.details,
+    occurred_at: c.occurredAt,
+    content_hash: contentHash(c),
+  }));
+  const { rows } = await sql<{ appended: number }>`select credence_append_audit(${JSON.stringify(events)}::jsonb, ${GENESIS_HASH}) as appended`.execute(db);
+  if (Number(rows[0]?.appended) !== contents.length) throw new Error('The audit batch was not appended whole');
+};
+
 /** The stored row for one event at `seq`, linked to `prevHash`. */
 const chainedRow = (c: EventContent, seq: number, prevHash: string, hash: string): AuditEventsTable => ({
   id: c.id,
@@ -193,11 +213,25 @@ export const createAuditStore = (db: Db, engine?: Engine) => {
     return withHead(trx, event.organizationId, () => appendOnPostgres(trx, content));
   };
 
-  /** Events recorded on their own share transactions: one commit and one head update per organization for many events. */
-  const standalone = createBatcher<EventContent>(async (contents) => {
-    await db.transaction().execute((trx) => appendAll(trx, contents));
-    return contents.map(() => undefined);
-  });
+  /**
+   * Events recorded on their own share transactions: one commit and one head update per
+   * organization for many events. On PostgreSQL a batch is one call of credence_append_audit
+   * (migration 0013) — one round trip, its own transaction — and two batches may be in flight,
+   * queueing on the head rows they share; SQLite has one writer, so one batch at a time.
+   */
+  const standalone =
+    engine === 'postgres'
+      ? createBatcher<EventContent>(
+          async (contents) => {
+            await appendBatchOnPostgres(db, byOrganization(contents).flatMap(([, group]) => group));
+            return contents.map(() => undefined);
+          },
+          { maxConcurrent: 2 },
+        )
+      : createBatcher<EventContent>(async (contents) => {
+          await db.transaction().execute((trx) => appendAll(trx, contents));
+          return contents.map(() => undefined);
+        });
 
   const chain: ChainSource = {
     async head(organizationId) {

@@ -19,7 +19,7 @@ import { customerRoutes } from './customer-routes.js';
 import { integrationRoutes } from './integration-routes.js';
 import { registerErrorHandling } from './errors.js';
 import { healthRoutes } from './health-routes.js';
-import { loggerOptions, registerAccessLog } from './logging.js';
+import { AccessLog, loggerOptions } from './logging.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerMetrics } from './metrics-routes.js';
 import { oauthApiRoutes, oauthPublicRoutes } from './oauth-routes.js';
@@ -59,8 +59,8 @@ export const buildApp = async (options: AppOptions) => {
     },
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
-    // One access line per request, written when it is answered (registerAccessLog).
-    disableRequestLogging: true,
+    // One access line per request, written when it is answered.
+    logController: new AccessLog(),
     connectionTimeout: (options.timeouts ?? DEFAULT_SERVER_TIMEOUTS).idleTimeoutMs,
     serverFactory: options.https ? httpsServerFactory(options.https, options.timeouts) : httpServerFactory(options.timeouts ?? DEFAULT_SERVER_TIMEOUTS),
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -69,7 +69,6 @@ export const buildApp = async (options: AppOptions) => {
   registerInputGuards(app);
   // Security headers everywhere; each page kind sets its own Content-Security-Policy.
   registerSecurityHeaders(app);
-  registerAccessLog(app);
   // Limits apply where a route asks for one: sign-in, authorization links, the callback.
   await app.register(rateLimit, { global: false });
   registerErrorHandling(app, await registerWebApp(app));

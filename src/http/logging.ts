@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 
 /**
  * Paths pino blanks in every log line. Fastify's request logs carry no headers or
@@ -44,14 +44,17 @@ const serializeRequest = (request: FastifyRequest) => ({
 
 /**
  * One line per request, written when it has been answered: method, blanked path, client
- * address, status and time taken (fastify's own two lines per request are turned off).
+ * address, status and time taken — instead of fastify's two (incoming, completed).
  */
-export const registerAccessLog = (app: FastifyInstance): void => {
-  app.addHook('onResponse', (request, reply, done) => {
-    request.log.info({ req: request, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
-    done();
-  });
-};
+export class AccessLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { req: request, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime };
+    if (error) request.log.error({ ...line, err: error }, 'request errored');
+    else request.log.info(line, 'request completed');
+  }
+}
 
 /** Logger options for every Credence process: redaction and URL-safe request lines. */
 export const loggerOptions = (level: string) => ({

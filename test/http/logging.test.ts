@@ -36,4 +36,16 @@ describe('request logging of token-bearing paths', () => {
     expect(logs).toContain('/invite/[redacted]');
     expect(logs).not.toContain(token);
   });
+
+  it('writes one access line per request, when it is answered, with its status and time', async () => {
+    const id = `req-${randomBytes(6).toString('hex')}`;
+    const answer = await t.request('GET', `${API}/credentials`, { headers: { 'x-request-id': id } });
+    expect(answer.status).toBe(401);
+    const lines = t.logs.filter((line) => line.includes(id)).map((line) => JSON.parse(line) as Record<string, any>);
+    expect(lines.map((line) => line.msg)).toEqual(['request refused', 'request completed']);
+    const access = lines[1] ?? {};
+    expect(access.req).toEqual({ method: 'GET', url: `${API}/credentials`, remoteAddress: '127.0.0.1' });
+    expect(access.res).toEqual({ statusCode: 401 });
+    expect(typeof access.responseTime).toBe('number');
+  });
 });

@@ -11,6 +11,7 @@ import * as destinations from './0009-destinations.js';
 import * as authorizationEmailLimits from './0010-authorization-email-limits.js';
 import * as signInLockouts from './0011-sign-in-lockouts.js';
 import * as sealedCustomerData from './0012-sealed-customer-data.js';
+import * as auditAppendFunction from './0013-audit-append-function.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '0010-authorization-email-limits': authorizationEmailLimits,
   '0011-sign-in-lockouts': signInLockouts,
   '0012-sealed-customer-data': sealedCustomerData,
+  '0013-audit-append-function': auditAppendFunction,
 };
