@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type SelectQueryBuilder } from 'kysely';
 import type { Db } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { ciphertextPrefix } from './keyring.js';
@@ -58,6 +58,24 @@ const sealedUnder = (columns: string[], versions: number[]) =>
   )})`;
 
 const toNumber = (row: { count: string | number | bigint } | undefined): number => Number(row?.count ?? 0);
+
+/** The rows of one organization's scope that a source holds sealed values in. */
+type ScopeRows = (trx: Db, organizationId: string, scopeId: string) => SelectQueryBuilder<any, any, object>;
+
+/** A source's two counts over the rows `rows` selects, looking for old versions in `columns`. */
+const countsOver = (db: Db, rows: ScopeRows, columns: string[]): Pick<SealedSource, 'countSealedUnder' | 'count'> => ({
+  async countSealedUnder(organizationId, scopeId, versions) {
+    if (versions.length === 0) return 0;
+    const row = await rows(db, organizationId, scopeId)
+      .select((eb) => eb.fn.countAll().as('count'))
+      .where(sealedUnder(columns, versions))
+      .executeTakeFirst();
+    return toNumber(row as { count: string | number | bigint } | undefined);
+  },
+  async count(organizationId, scopeId) {
+    return toNumber((await rows(db, organizationId, scopeId).select((eb) => eb.fn.countAll().as('count')).executeTakeFirst()) as { count: string | number | bigint } | undefined);
+  },
+});
 
 /**
  * Rewrites many rows in one statement (`WITH v AS (VALUES …) UPDATE … FROM v`, which both
@@ -157,17 +175,7 @@ const grantSource = (db: Db): SealedSource => {
     },
     write: (organizationId, rows, trx) =>
       guardedUpdate(trx, { table: 'oauth_grants', key: 'credential_id', guard: 'version', guardType: 'integer', columns: ['tokens_ciphertext'] }, organizationId, rows),
-    async countSealedUnder(organizationId, scopeId, versions) {
-      if (versions.length === 0) return 0;
-      const row = await base(db, organizationId, scopeId)
-        .select((eb) => eb.fn.countAll().as('count'))
-        .where(sealedUnder(['g.tokens_ciphertext'], versions))
-        .executeTakeFirst();
-      return toNumber(row);
-    },
-    async count(organizationId, scopeId) {
-      return toNumber(await base(db, organizationId, scopeId).select((eb) => eb.fn.countAll().as('count')).executeTakeFirst());
-    },
+    ...countsOver(db, base, ['g.tokens_ciphertext']),
   };
 };
 
@@ -193,17 +201,7 @@ const stateSource = (db: Db): SealedSource => {
     },
     write: (organizationId, rows, trx) =>
       guardedUpdate(trx, { table: 'oauth_states', key: 'id', guard: 'verifier_ciphertext', guardType: 'text', columns: ['verifier_ciphertext'] }, organizationId, rows),
-    async countSealedUnder(organizationId, scopeId, versions) {
-      if (versions.length === 0) return 0;
-      const row = await base(db, organizationId, scopeId)
-        .select((eb) => eb.fn.countAll().as('count'))
-        .where(sealedUnder(['s.verifier_ciphertext'], versions))
-        .executeTakeFirst();
-      return toNumber(row);
-    },
-    async count(organizationId, scopeId) {
-      return toNumber(await base(db, organizationId, scopeId).select((eb) => eb.fn.countAll().as('count')).executeTakeFirst());
-    },
+    ...countsOver(db, base, ['s.verifier_ciphertext']),
   };
 };
 
@@ -228,17 +226,7 @@ const lastTestSource = (db: Db): SealedSource => {
     },
     write: (organizationId, rows, trx) =>
       guardedUpdate(trx, { table: 'credentials', key: 'id', guard: 'last_test_ciphertext', guardType: 'text', columns: ['last_test_ciphertext'] }, organizationId, rows),
-    async countSealedUnder(organizationId, scopeId, versions) {
-      if (versions.length === 0) return 0;
-      const row = await base(db, organizationId, scopeId)
-        .select((eb) => eb.fn.countAll().as('count'))
-        .where(sealedUnder(['last_test_ciphertext'], versions))
-        .executeTakeFirst();
-      return toNumber(row);
-    },
-    async count(organizationId, scopeId) {
-      return toNumber(await base(db, organizationId, scopeId).select((eb) => eb.fn.countAll().as('count')).executeTakeFirst());
-    },
+    ...countsOver(db, base, ['last_test_ciphertext']),
   };
 };
 
@@ -268,17 +256,7 @@ const runSource = (db: Db): SealedSource => {
     },
     write: (organizationId, rows, trx) =>
       guardedUpdate(trx, { table: 'runs', key: 'id', guard: 'errors_ciphertext', guardType: 'text', columns: ['errors_ciphertext', 'outputs_ciphertext'] }, organizationId, rows),
-    async countSealedUnder(organizationId, scopeId, versions) {
-      if (versions.length === 0) return 0;
-      const row = await base(db, organizationId, scopeId)
-        .select((eb) => eb.fn.countAll().as('count'))
-        .where(sealedUnder(['r.errors_ciphertext', 'r.outputs_ciphertext'], versions))
-        .executeTakeFirst();
-      return toNumber(row);
-    },
-    async count(organizationId, scopeId) {
-      return toNumber(await base(db, organizationId, scopeId).select((eb) => eb.fn.countAll().as('count')).executeTakeFirst());
-    },
+    ...countsOver(db, base, ['r.errors_ciphertext', 'r.outputs_ciphertext']),
   };
 };
 

@@ -35,14 +35,14 @@ const setup = (patch?: (body: Changes) => unknown) => {
   });
 };
 
-const renderPage = (options: { user?: ReturnType<typeof customerUser> } = {}) =>
+const renderPage = (options: { user?: ReturnType<typeof customerUser>; id?: string } = {}) =>
   renderScreen(
     <Routes>
       <Route path="/credentials/:id" element={<CredentialPage />}>
         <Route index element={<CredentialFieldsTab />} />
       </Route>
     </Routes>,
-    { route: '/credentials/cred_sftp', ...options },
+    { route: `/credentials/${options.id ?? 'cred_sftp'}`, ...(options.user ? { user: options.user } : {}) },
   );
 
 const notice = /Changing where this secret may be sent needs every secret value again/;
@@ -168,14 +168,7 @@ describe('the Credentials tab’s OAuth app fields', () => {
       'PATCH /credentials/cred_dropbox': { ...dropbox, status: 'pending_authorization' },
     });
     const user = userEvent.setup();
-    renderScreen(
-      <Routes>
-        <Route path="/credentials/:id" element={<CredentialPage />}>
-          <Route index element={<CredentialFieldsTab />} />
-        </Route>
-      </Routes>,
-      { route: '/credentials/cred_dropbox' },
-    );
+    renderPage({ id: 'cred_dropbox' });
 
     const tokenUrl = await screen.findByLabelText('Access Token URL');
     expect(screen.queryByText(/drops the authorization/)).not.toBeInTheDocument();
