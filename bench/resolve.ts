@@ -6,6 +6,7 @@ import { loadConfig } from '../src/config/config.js';
 import { buildApp } from '../src/http/app.js';
 import { loggerOptions } from '../src/http/logging.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
+import { operatorActor } from '../src/cli/context.js';
 import { parseArgs, type Args } from './support/args.js';
 import { openBenchEnvironment, type BenchEnvironment, type EngineName } from './support/environment.js';
 import { load, type LoadResult } from './support/load.js';
@@ -82,7 +83,21 @@ interface EngineResult {
   resolve: LoadResult;
   /** With --compare-token-cache: the same load with the API token cache off. */
   uncached?: LoadResult;
+  /** Every organization's audit chain checked after the load: events checked, and whether all verify. */
+  chain: { ok: boolean; events: number };
 }
+
+/** Walks every organization's audit chain, as `credence audit verify` does. */
+const verifyChains = async (runtime: Runtime): Promise<{ ok: boolean; events: number }> => {
+  let ok = true;
+  let events = 0;
+  for (const organization of await runtime.services.tenantStore.listOrganizations()) {
+    const report = await runtime.services.audit.verify(await operatorActor(runtime, organization.id));
+    ok &&= report.ok;
+    events += report.events;
+  }
+  return { ok, events };
+};
 
 /** Credence's HTTP app over `runtime`, listening on a loopback port, logging at info level to /dev/null. */
 const startApp = async (runtime: Runtime, publicUrl: string): Promise<{ app: FastifyInstance; url: string }> => {
@@ -116,14 +131,15 @@ const measureEngine = async (engine: EngineName, bareUrl: string, args: Args): P
     const bare = await run('bare', bareUrl, barePaths, durationSeconds);
     progress(`resolve on ${engine}: resolve for ${durationSeconds} s`);
     const resolve = await run('resolve', url, resolvePaths, durationSeconds);
-    if (!args.flag('compare-token-cache')) return { engine, bare, resolve };
+    if (!args.flag('compare-token-cache')) return { engine, bare, resolve, chain: await verifyChains(bench.runtime) };
     // A second process-like runtime over the same database, with every request reading its token.
     const runtime = await openRuntime(loadConfig({ ...bench.env, CREDENCE_API_TOKEN_CACHE_MS: '0' }), { warn: () => undefined });
     const uncachedApp = await startApp(runtime, bench.config.publicUrl);
     started.push({ app: uncachedApp.app, runtime });
     await run('resolve without token cache', uncachedApp.url, resolvePaths, 2);
     progress(`resolve on ${engine}: resolve without the token cache for ${durationSeconds} s`);
-    return { engine, bare, resolve, uncached: await run('resolve without token cache', uncachedApp.url, resolvePaths, durationSeconds) };
+    const uncached = await run('resolve without token cache', uncachedApp.url, resolvePaths, durationSeconds);
+    return { engine, bare, resolve, uncached, chain: await verifyChains(bench.runtime) };
   } finally {
     for (const { app, runtime } of started.reverse()) {
       await app.close();
@@ -145,13 +161,14 @@ export const runResolveBench = async (args: Args = parseArgs()): Promise<BenchRe
   const rows: string[][] = [];
   const targets: Target[] = [];
   const row = (name: string, r: LoadResult, bareRps?: number) => [name, fmt.int(r.requestsPerSecond), fmt.ms(r.p50), fmt.ms(r.p99), bareRps ? fmt.pct(r.requestsPerSecond / bareRps) : ''];
-  for (const { engine, bare: b, resolve: r, uncached } of results) {
+  for (const { engine, bare: b, resolve: r, uncached, chain } of results) {
     const ratio = r.requestsPerSecond / b.requestsPerSecond;
     rows.push(row(`bare route (${engine} run)`, b));
     rows.push(row(`resolve, ${engine}`, r, b.requestsPerSecond));
     if (uncached) rows.push(row(`resolve, ${engine}, API token cache off`, uncached, b.requestsPerSecond));
     targets.push(target(`resolve on ${engine} ≥ 50% of the bare route's req/s`, ratio >= 0.5, fmt.pct(ratio)));
     targets.push(target(`resolve on ${engine} p99 ≤ 10 ms`, r.p99 <= 10, fmt.ms(r.p99)));
+    targets.push(target(`audit chains on ${engine} verify after the run`, chain.ok, `${fmt.int(chain.events)} events checked`));
   }
   return {
     title: 'Resolve throughput and latency (full API vs bare fastify route)',
