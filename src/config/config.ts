@@ -47,8 +47,8 @@ export const EnvSchema = Type.Object({
   CREDENCE_EMAILS_PER_CUSTOMER_HOUR: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: "Authorization emails for one customer's credentials per hour" }),
   CREDENCE_EMAILS_PER_ORGANIZATION_HOUR: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 200, description: 'Authorization emails one organization may send per hour' }),
   CREDENCE_REFRESH_POLL_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 1000, description: 'How often the refresh worker looks for tokens due for refresh' }),
-  CREDENCE_REFRESH_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'How many due grants the refresh worker claims (leases) at once' }),
-  CREDENCE_REFRESH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'How many token requests one refresh worker has in flight at once' }),
+  CREDENCE_REFRESH_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 200, description: 'How many due grants the refresh worker claims (leases) at once' }),
+  CREDENCE_REFRESH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'How many token requests one refresh worker has in flight at once, across its overlapping claims' }),
   CREDENCE_REFRESH_LEASE_MS: Type.Integer({
     minimum: 1000,
     maximum: 3_600_000,

@@ -37,6 +37,26 @@ const createFairQueue = (grants: readonly OAuthGrant[]) => {
   };
 };
 
+/** At most `limit` holders at once; the others wait their turn, first come first served. */
+const createLanes = (limit: number) => {
+  let free = limit;
+  const waiting: Array<() => void> = [];
+  return {
+    async acquire(): Promise<void> {
+      if (free > 0) {
+        free -= 1;
+        return;
+      }
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release(): void {
+      const next = waiting.shift();
+      if (next) next();
+      else free += 1;
+    },
+  };
+};
+
 /**
  * The refresh worker: every `pollMs` it claims a batch of grants whose refresh is due
  * (leased, so other workers skip them) and refreshes them a few at a time. A worker that
@@ -47,6 +67,11 @@ const createFairQueue = (grants: readonly OAuthGrant[]) => {
  * free lane takes a grant of the organization with the fewest refreshes in flight, so a tenant whose provider never answers holds at
  * most its own share of lanes, each for at most the token request timeout. Every log
  * line of a pass carries the pass's id (`pass`), so one pass can be followed in the logs.
+ *
+ * Passes overlap: as soon as every grant of a full claim has been taken by a lane, the next
+ * claim is made while the last refreshes of the previous one are still in flight, so lanes
+ * never wait for a batch's slowest token request. `concurrency` bounds the token requests in
+ * flight across all passes.
  */
 export const createRefreshWorker = (deps: {
   store: Pick<OAuthStore, 'claimDue' | 'deleteExpiredStates' | 'releaseLease'>;
@@ -63,8 +88,9 @@ export const createRefreshWorker = (deps: {
   /** A new id for each pass; random unless given. */
   passId?: () => string;
 }) => {
-  const batchSize = deps.batchSize ?? 100;
-  const concurrency = deps.concurrency ?? 10;
+  const batchSize = deps.batchSize ?? 200;
+  const concurrency = deps.concurrency ?? 50;
+  const lanes = createLanes(concurrency);
   const leaseMs = deps.leaseMs ?? 60_000;
   const maxPerOrganization = deps.maxPerOrganization ?? 50;
   let timer: NodeJS.Timeout | undefined;
@@ -75,18 +101,27 @@ export const createRefreshWorker = (deps: {
   const passId = deps.passId ?? (() => randomBytes(6).toString('hex'));
   const errorDetails = (error: unknown) => (error instanceof Error ? { name: error.name, message: error.message } : {});
 
-  /** One pass: claim what is due and refresh it. Returns how many grants were claimed. */
-  const tick = async (): Promise<number> => {
+  /**
+   * One pass: claim what is due and refresh it. `claimed` resolves with how many grants were
+   * claimed once every one of them has been taken by a lane; `finished` once all are done.
+   */
+  const startPass = (): { claimed: Promise<number>; finished: Promise<number> } => {
     const pass = passId();
-    try {
-      return await runPass(pass);
-    } catch (error) {
+    let taken: (count: number) => void = () => undefined;
+    const claimed = new Promise<number>((resolve) => (taken = resolve));
+    const finished = runPass(pass, taken).catch((error: unknown) => {
       log?.error({ pass, err: errorDetails(error) }, 'refresh worker pass failed');
       throw error;
-    }
+    });
+    // A pass that fails before its grants are all taken ends its claim there.
+    void finished.then(taken, () => taken(0));
+    return { claimed, finished };
   };
 
-  const runPass = async (pass: string): Promise<number> => {
+  /** One pass, start to end. Returns how many grants were claimed. */
+  const tick = (): Promise<number> => startPass().finished;
+
+  const runPass = async (pass: string, allTaken: (count: number) => void): Promise<number> => {
     const now = deps.clock.now();
     const leaseEnd = now.getTime() + leaseMs;
     const claimed = await deps.store.claimDue(deps.owner, now.toISOString(), new Date(leaseEnd).toISOString(), batchSize, maxPerOrganization);
@@ -97,23 +132,35 @@ export const createRefreshWorker = (deps: {
     const queue = createFairQueue(claimed);
     const outcomes = { refreshed: 0, failed: 0, skipped: 0 };
     const deferred: string[] = [];
+    let left = claimed.length;
+    if (left === 0) allTaken(0);
     const lane = async () => {
-      for (let grant = queue.take(); grant; grant = queue.take()) {
-        // Started this late, the refresh could outlive the lease and race the worker that takes
-        // the grant over (the same refresh token sent twice); the grant waits for the next claim.
-        if (leaseEnd - deps.clock.now().getTime() < leaseMs / 2) {
-          deferred.push(grant.credentialId);
-          queue.done(grant);
-          continue;
+      await lanes.acquire();
+      try {
+        for (let grant = queue.take(); grant; grant = queue.take()) {
+          left -= 1;
+          if (left === 0) allTaken(claimed.length);
+          await refreshOne(grant);
         }
-        try {
-          outcomes[await deps.tokens.refreshClaimed(grant)] += 1;
-        } catch (error) {
-          outcomes.failed += 1;
-          log?.error({ pass, credentialId: grant.credentialId, err: errorDetails(error) }, 'token refresh failed');
-        } finally {
-          queue.done(grant);
-        }
+      } finally {
+        lanes.release();
+      }
+    };
+    const refreshOne = async (grant: OAuthGrant) => {
+      // Started this late, the refresh could outlive the lease and race the worker that takes
+      // the grant over (the same refresh token sent twice); the grant waits for the next claim.
+      if (leaseEnd - deps.clock.now().getTime() < leaseMs / 2) {
+        deferred.push(grant.credentialId);
+        queue.done(grant);
+        return;
+      }
+      try {
+        outcomes[await deps.tokens.refreshClaimed(grant)] += 1;
+      } catch (error) {
+        outcomes.failed += 1;
+        log?.error({ pass, credentialId: grant.credentialId, err: errorDetails(error) }, 'token refresh failed');
+      } finally {
+        queue.done(grant);
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, claimed.length) }, lane));
@@ -125,11 +172,24 @@ export const createRefreshWorker = (deps: {
     return claimed.length;
   };
 
+  const active = new Set<Promise<number>>();
   const loop = async () => {
     if (stopped) return;
     try {
-      // A full batch means more may be waiting: go again at once.
-      while (!stopped && (await tick()) === batchSize);
+      // A full claim means more may be waiting: claim again as soon as its grants are all in
+      // lanes, not when its last refresh ends.
+      for (;;) {
+        const pass = startPass();
+        active.add(pass.finished);
+        void pass.finished.then(
+          () => active.delete(pass.finished),
+          () => active.delete(pass.finished),
+        );
+        if (stopped || (await pass.claimed) !== batchSize) {
+          await pass.finished;
+          break;
+        }
+      }
     } catch {
       // Logged by the pass, with its id; the next poll tries again.
     }
@@ -149,6 +209,7 @@ export const createRefreshWorker = (deps: {
       stopped = true;
       if (timer) clearTimeout(timer);
       await running;
+      await Promise.allSettled([...active]);
     },
   };
 };

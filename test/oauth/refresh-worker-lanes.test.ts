@@ -37,4 +37,47 @@ describe('the refresh worker lanes', () => {
     }
     expect(await pass).toBe(5);
   });
+
+  it('claims again while the slowest refresh of a full claim is still in flight, never exceeding its lanes', async () => {
+    const batches = [
+      [grant('s1', 'org_a', 9), grant('f1', 'org_a', 8), grant('f2', 'org_b', 7)],
+      [grant('n1', 'org_b', 6), grant('n2', 'org_c', 5), grant('n3', 'org_c', 4)],
+      [grant('m1', 'org_c', 3)],
+    ];
+    let claims = 0;
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const order: string[] = [];
+    let releaseSlow: () => void = () => undefined;
+    const worker = createRefreshWorker({
+      store: { claimDue: async () => ((claims += 1), batches.shift() ?? []), deleteExpiredStates: async () => undefined, releaseLease: async () => undefined },
+      tokens: {
+        refreshClaimed: async (g) => {
+          inFlight += 1;
+          mostInFlight = Math.max(mostInFlight, inFlight);
+          if (g.credentialId === 's1') await new Promise<void>((resolve) => (releaseSlow = resolve));
+          else await new Promise((resolve) => setTimeout(resolve, 2));
+          order.push(g.credentialId);
+          inFlight -= 1;
+          return 'refreshed';
+        },
+      },
+      clock: { now: () => NOW },
+      owner: 'worker-a',
+      pollMs: 60_000,
+      batchSize: 3,
+      concurrency: 2,
+    });
+    worker.start();
+    // Bounded wait: the second and third claims come while s1 of the first still hangs.
+    for (let i = 0; i < 200 && order.length < 5; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(order).not.toContain('s1');
+    expect(order).toEqual(expect.arrayContaining(['f1', 'f2', 'n1', 'n2', 'n3']));
+    expect(claims).toBeGreaterThanOrEqual(2);
+    releaseSlow();
+    await worker.stop();
+    expect(order).toContain('s1');
+    expect(order).toContain('m1');
+    expect(mostInFlight).toBeLessThanOrEqual(2);
+  });
 });
