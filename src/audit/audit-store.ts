@@ -110,20 +110,11 @@ const appendOnPostgres = async (db: Db, content: EventContent): Promise<boolean>
 
 /** PostgreSQL: appends events, already in chain order, in one statement (migration 0013's function). */
 const appendBatchOnPostgres = async (db: Db, contents: readonly EventContent[]): Promise<void> => {
-  const events = contents.map((c) => ({
-    id: c.id,
-    organization_id: c.organizationId,
-    customer_id: c.customerId,
-    actor_type: c.actorType,
-    actor_id: c.actorId,
-    actor_role: c.actorRole,
-    action: c.action,
-    target_type: c.targetType,
-    target_id: c.targetId,
-    details: c.details,
-    occurred_at: c.occurredAt,
-    content_hash: contentHash(c),
-  }));
+  const events = contents.map((c) => {
+    // The row as stored, but for its place in the chain, which the function works out.
+    const { seq: _seq, prev_hash: _prevHash, hash: _hash, ...row } = chainedRow(c, 0, '', '');
+    return { ...row, content_hash: contentHash(c) };
+  });
   const { rows } = await sql<{ appended: number }>`select credence_append_audit(${JSON.stringify(events)}::jsonb, ${GENESIS_HASH}) as appended`.execute(db);
   if (Number(rows[0]?.appended) !== contents.length) throw new Error('The audit batch was not appended whole');
 };
