@@ -37,7 +37,6 @@ export const openRuntime = async (
     const services = createServices({
       db: store.db,
       engine: store.engine,
-      auditWriter: store.auditWriter,
       keyProvider,
       clock,
       allowInsecureLoopback: config.allowInsecureLoopback,

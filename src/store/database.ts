@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { createSqliteAuditWriter, type AuditWriter } from '../audit/sqlite-audit-writer.js';
 import pg from 'pg';
 import {
   CompiledQuery,
@@ -29,8 +28,6 @@ export type Engine = DatabaseConfig['kind'];
 export interface StoreHandle {
   db: Db;
   engine: Engine;
-  /** SQLite: the thread that commits standalone audit batches with a connection of its own. */
-  auditWriter?: AuditWriter;
   close(): Promise<void>;
 }
 
@@ -139,16 +136,7 @@ export const openDatabase = (config: DatabaseConfig): StoreHandle => {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) });
-    const auditWriter = config.file === ':memory:' ? undefined : createSqliteAuditWriter(config.file);
-    return {
-      db,
-      engine: 'sqlite',
-      ...(auditWriter ? { auditWriter } : {}),
-      close: async () => {
-        await auditWriter?.close();
-        await db.destroy();
-      },
-    };
+    return { db, engine: 'sqlite', close: () => db.destroy() };
   }
   const pool = new pg.Pool({ connectionString: config.url.reveal(), max: 10 });
   // An idle client losing its connection must not crash the process.
