@@ -139,14 +139,14 @@ export const createCredentialStore = (db: Db) => ({
     return rows.map(toRecord);
   },
 
-  /** Seals a clear last test in place, unless a newer test replaced it meanwhile. */
-  async sealLegacyLastTest(organizationId: string, id: string, clear: string, ciphertext: string, trx: Db = db): Promise<boolean> {
+  /** Seals a clear last test in place, unless a newer test replaced it meanwhile (which clears it). */
+  async sealLegacyLastTest(organizationId: string, id: string, ciphertext: string, trx: Db = db): Promise<boolean> {
     const result = await trx
       .updateTable('credentials')
       .set({ last_test_ciphertext: ciphertext, last_test: null })
       .where('organization_id', '=', organizationId)
       .where('id', '=', id)
-      .where('last_test', '=', clear)
+      .where('last_test', 'is not', null)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   },

@@ -1,3 +1,4 @@
+import { scopeOf } from '../crypto/sealed-json.js';
 import { decryptionFailed } from '../crypto/aead.js';
 import type { CipherContext, Keyring } from '../crypto/keyring.js';
 import { Redacted } from '../common/redacted.js';
@@ -35,7 +36,7 @@ export const credentialFieldSet = (fieldSet: 'config' | 'secret', destinations: 
  */
 const context = (credential: CredentialIdentity, fieldSet: 'config' | 'secret'): CipherContext => ({
   organizationId: credential.organizationId,
-  scopeId: credential.customerId ?? credential.organizationId,
+  scopeId: scopeOf(credential.organizationId, credential.customerId),
   recordId: credential.id,
   fieldSet: credentialFieldSet(fieldSet, credential.destinations),
 });

@@ -14,14 +14,14 @@ const BATCH = 200;
  */
 export const sealClearCustomerData = async (deps: {
   credentials: Pick<CredentialStore, 'listWithClearLastTest' | 'sealLegacyLastTest'>;
-  runs: Pick<IntegrationStore, 'listClearRuns' | 'sealClearRun'>;
+  runs: Pick<IntegrationStore, 'listClearRuns' | 'finishRun'>;
   keyring: Pick<Keyring, 'seal'>;
 }): Promise<{ lastTests: number; runs: number }> => {
   let lastTests = 0;
   for (const record of await deps.credentials.listWithClearLastTest()) {
     if (record.legacyLastTest === null) continue;
     const sealed = await sealLastTest(deps.keyring, record, record.legacyLastTest);
-    if (await deps.credentials.sealLegacyLastTest(record.organizationId, record.id, JSON.stringify(record.legacyLastTest), sealed)) lastTests += 1;
+    if (await deps.credentials.sealLegacyLastTest(record.organizationId, record.id, sealed)) lastTests += 1;
   }
 
   let runs = 0;
@@ -29,7 +29,7 @@ export const sealClearCustomerData = async (deps: {
   for (;;) {
     const batch = await deps.runs.listClearRuns(after, BATCH);
     for (const { run, customerId } of batch) {
-      if (await deps.runs.sealClearRun(runSkeleton(run), await sealRun(deps.keyring, run, customerId))) runs += 1;
+      if (await deps.runs.finishRun(runSkeleton(run), await sealRun(deps.keyring, run, customerId), { unsealedOnly: true })) runs += 1;
     }
     if (batch.length < BATCH) break;
     after = batch[batch.length - 1]?.run.id ?? null;

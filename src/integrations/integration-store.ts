@@ -285,14 +285,19 @@ export const createIntegrationStore = (db: Db) => {
         .execute();
     },
 
-    /** Writes a finished run: `run` as it may be kept in clear (see run-sealing.ts), and its sealed parts. */
-    async finishRun(run: Run, sealed: SealedRunParts, trx: Db = db): Promise<void> {
-      await trx
+    /**
+     * Writes a finished run: `run` as it may be kept in clear (see run-sealing.ts), and its
+     * sealed parts. With `unsealedOnly`, only if the row holds no sealed parts yet (the start-up
+     * migration, where another process may be sealing it too). Answers whether it wrote.
+     */
+    async finishRun(run: Run, sealed: SealedRunParts, options: { unsealedOnly?: boolean } = {}, trx: Db = db): Promise<boolean> {
+      let query = trx
         .updateTable('runs')
         .set({ status: run.status, steps: JSON.stringify(run.steps), error: run.error, finished_at: run.finishedAt, errors_ciphertext: sealed.errors, outputs_ciphertext: sealed.outputs })
         .where('organization_id', '=', run.organizationId)
-        .where('id', '=', run.id)
-        .execute();
+        .where('id', '=', run.id);
+      if (options.unsealedOnly) query = query.where('errors_ciphertext', 'is', null);
+      return Number((await query.executeTakeFirst()).numUpdatedRows) === 1;
     },
 
     async findRun(organizationId: string, instanceId: string, id: string, trx: Db = db): Promise<{ run: Run; sealed: SealedRunParts } | undefined> {
@@ -337,18 +342,6 @@ export const createIntegrationStore = (db: Db) => {
       if (afterId !== null) query = query.where('runs.id', '>', afterId);
       const rows = await query.orderBy('runs.id').limit(limit).execute();
       return rows.map((row) => ({ run: toRun(row), customerId: row.customer_id }));
-    },
-
-    /** Seals a clear run in place, unless it was sealed meanwhile (another process migrating too). */
-    async sealClearRun(run: Run, sealed: SealedRunParts, trx: Db = db): Promise<boolean> {
-      const result = await trx
-        .updateTable('runs')
-        .set({ steps: JSON.stringify(run.steps), error: run.error, errors_ciphertext: sealed.errors, outputs_ciphertext: sealed.outputs })
-        .where('organization_id', '=', run.organizationId)
-        .where('id', '=', run.id)
-        .where('errors_ciphertext', 'is', null)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
     },
 
     /**

@@ -1,3 +1,4 @@
+import { scopeOf } from '../crypto/sealed-json.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError, forbidden, notFound } from '../common/app-error.js';
 import type { Clock } from '../common/clock.js';
@@ -247,7 +248,7 @@ export const createAuthorizationService = (deps: {
         usedAt: null,
       };
       await transact(async (trx) => {
-        stateRow.verifierCiphertext = await keyring.seal(pkceContext(stateRow, record.customerId ?? record.organizationId), Buffer.from(verifier), trx);
+        stateRow.verifierCiphertext = await keyring.seal(pkceContext(stateRow, scopeOf(record.organizationId, record.customerId)), Buffer.from(verifier), trx);
         await store.insertState(stateRow, hashSecret(state), trx);
       });
       const url = client.authorizationUrl(endpoint, {
@@ -293,7 +294,7 @@ export const createAuthorizationService = (deps: {
         }
         throw error;
       }
-      const verifier = (await keyring.open(pkceContext(state, record.customerId ?? record.organizationId), state.verifierCiphertext)).toString('utf8');
+      const verifier = (await keyring.open(pkceContext(state, scopeOf(record.organizationId, record.customerId)), state.verifierCiphertext)).toString('utf8');
       let tokenSet;
       try {
         tokenSet = await client.exchangeCode(endpoint, callback, state.redirectUri, verifier);

@@ -1,3 +1,4 @@
+import { scopeOf } from '../crypto/sealed-json.js';
 import { AppError } from '../common/app-error.js';
 import type { Clock } from '../common/clock.js';
 import { Redacted } from '../common/redacted.js';
@@ -43,7 +44,7 @@ export interface TokenServiceOptions extends RefreshPolicy {
 
 const tokensContext = (record: Pick<CredentialRecord, 'id' | 'organizationId' | 'customerId'>): CipherContext => ({
   organizationId: record.organizationId,
-  scopeId: record.customerId ?? record.organizationId,
+  scopeId: scopeOf(record.organizationId, record.customerId),
   recordId: record.id,
   fieldSet: 'tokens',
 });

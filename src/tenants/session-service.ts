@@ -114,9 +114,9 @@ export const createSessionService = (deps: {
       const email = input.email.trim().toLowerCase();
       const emailHash = hashToken(email);
       const now = clock.now();
-      const lockout = await tenants.findSignInLockout(emailHash, input.address);
-      if (lockout?.lockedUntil && Date.parse(lockout.lockedUntil) > now.getTime()) {
-        throw new AppError('ACCOUNT_LOCKED', `Too many wrong passwords from this address; try again after ${lockout.lockedUntil}`);
+      const lockedUntil = await tenants.findSignInLockout(emailHash, input.address);
+      if (lockedUntil && Date.parse(lockedUntil) > now.getTime()) {
+        throw new AppError('ACCOUNT_LOCKED', `Too many wrong passwords from this address; try again after ${lockedUntil}`);
       }
       const candidates = await tenants.findSignInCandidates(email, MAX_ACCOUNTS_PER_EMAIL);
       const matches: User[] = [];

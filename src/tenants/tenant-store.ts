@@ -77,15 +77,15 @@ export const createTenantStore = (db: Db) => ({
     }
   },
 
-  /** The lockout of one (email, client address), if any wrong password was counted for it. */
-  async findSignInLockout(emailHash: string, address: string, trx: Db = db): Promise<{ failures: number; lockedUntil: string | null; updatedAt: string } | undefined> {
+  /** Until when one (email, client address) is locked out, if it is or was. */
+  async findSignInLockout(emailHash: string, address: string, trx: Db = db): Promise<string | null> {
     const row = await trx
       .selectFrom('sign_in_lockouts')
-      .select(['failures', 'locked_until', 'updated_at'])
+      .select('locked_until')
       .where('email_hash', '=', emailHash)
       .where('address', '=', address)
       .executeTakeFirst();
-    return row && { failures: Number(row.failures), lockedUntil: row.locked_until, updatedAt: row.updated_at };
+    return row?.locked_until ?? null;
   },
 
   /**
