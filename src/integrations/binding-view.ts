@@ -13,10 +13,9 @@ export const ORGANIZATION_CREDENTIAL = 'organization-credential';
  * bindings and runs. Everyone else sees them as they are.
  */
 export const createBindingView = (credentials: Pick<CredentialStore, 'findEach'>) => {
-  /** For each id, what `actor` may be shown: the id itself, or ORGANIZATION_CREDENTIAL. */
+  /** For each id, what a customer user may be shown: the id itself, or ORGANIZATION_CREDENTIAL. */
   const shownIds = async (actor: Actor, ids: Iterable<string | null>): Promise<Map<string, string>> => {
     const unique = [...new Set([...ids].filter((id): id is string => id !== null))];
-    if (actor.role !== 'customer_user') return new Map(unique.map((id) => [id, id]));
     const records = await credentials.findEach(unique.map((id) => ({ organizationId: actor.organizationId, id })));
     return new Map(unique.map((id, index) => [id, records[index]?.customerId === actor.customerId && actor.customerId !== null ? id : ORGANIZATION_CREDENTIAL]));
   };
@@ -39,5 +38,3 @@ export const createBindingView = (credentials: Pick<CredentialStore, 'findEach'>
     },
   };
 };
-
-export type BindingView = ReturnType<typeof createBindingView>;
