@@ -33,10 +33,12 @@ export const openRuntime = async (
   const store = openDatabase(config.database);
   try {
     await migrateToLatest(store.db);
+    await store.auditWriter?.ready();
     const mailer = createMailer({ smtpUrl: config.mail.smtpUrl?.reveal(), from: config.mail.from, outboxDir: config.mail.outboxDir, clock });
     const services = createServices({
       db: store.db,
       engine: store.engine,
+      auditWriter: store.auditWriter,
       keyProvider,
       clock,
       allowInsecureLoopback: config.allowInsecureLoopback,

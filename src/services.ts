@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createAuditService } from './audit/audit-service.js';
 import { createAuditStore } from './audit/audit-store.js';
+import type { AuditWriter } from './audit/sqlite-audit-writer.js';
 import type { Clock } from './common/clock.js';
 import { createCredentialService } from './credentials/credential-service.js';
 import { createCredentialStore } from './credentials/credential-store.js';
@@ -45,6 +46,8 @@ import { createSessionService } from './tenants/session-service.js';
 export interface ServiceOptions {
   db: Db;
   engine: Engine;
+  /** SQLite: commits standalone audit batches on a thread of its own. */
+  auditWriter?: AuditWriter | undefined;
   keyProvider: KeyProvider;
   clock: Clock;
   allowInsecureLoopback: boolean;
@@ -93,7 +96,7 @@ export const createServices = (options: ServiceOptions) => {
   const oauthFetch = options.fetch ?? createOAuthFetch(allowInsecureLoopback);
   const addressRule = componentAddressRule({ allowLoopback: allowInsecureLoopback, allowedNetworks: options.outboundAllowedNetworks ?? [] });
   const network = { fetch: options.fetch ?? createComponentFetch({ addressRule }), addressRule };
-  const auditStore = createAuditStore(db, options.engine);
+  const auditStore = createAuditStore(db, options.engine, options.auditWriter);
   const audit = createAuditService({ store: auditStore, clock });
   const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs });
   const organizations = createOrganizationService({ tenants: tenantStore, keyring, tokens, audit, transact, clock });

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Engine } from '../store/database.js';
 import { createBatcher } from '../store/batcher.js';
+import type { AuditWriter } from './sqlite-audit-writer.js';
 import type { AuditEventsTable } from '../store/schema.js';
 import { GENESIS_HASH, contentHash, linkHash, type ChainSource, type ChainedRow, type EventContent } from './audit-chain.js';
 
@@ -184,7 +185,7 @@ const byOrganization = (contents: readonly EventContent[]): Array<[string, Event
  * An event recorded inside a change's transaction is appended there (with `engine` 'postgres'
  * in a single statement); events recorded on their own are appended in shared batches.
  */
-export const createAuditStore = (db: Db, engine?: Engine) => {
+export const createAuditStore = (db: Db, engine?: Engine, writer?: AuditWriter) => {
   /** Runs `append`, creating the organization's chain head first when it has none yet (its first event). */
   const withHead = async (trx: Db, organizationId: string, append: () => Promise<boolean>): Promise<void> => {
     if (await append()) return;
@@ -208,7 +209,8 @@ export const createAuditStore = (db: Db, engine?: Engine) => {
    * Events recorded on their own share transactions: one commit and one head update per
    * organization for many events. On PostgreSQL a batch is one call of credence_append_audit
    * (migration 0013) — one round trip, its own transaction — and two batches may be in flight,
-   * queueing on the head rows they share; SQLite has one writer, so one batch at a time.
+   * queueing on the head rows they share. SQLite has one writer, so one batch at a time, on
+   * the audit writer thread (sqlite-audit-writer.ts) when the database is a file.
    */
   const standalone =
     engine === 'postgres'
@@ -220,6 +222,16 @@ export const createAuditStore = (db: Db, engine?: Engine) => {
           { maxConcurrent: 2 },
         )
       : createBatcher<EventContent>(async (contents) => {
+          // On the writer thread when there is one, so the commit never blocks this one.
+          if (writer?.usable) {
+            try {
+              await writer.append(byOrganization(contents).map(([organizationId, group]) => [organizationId, group.map((c) => ({ ...c, contentHash: contentHash(c) }))]));
+              return contents.map(() => undefined);
+            } catch (error) {
+              // A batch the thread refused is refused; one it never took (the thread is gone) is appended here.
+              if (writer.usable) throw error;
+            }
+          }
           await db.transaction().execute((trx) => appendAll(trx, contents));
           return contents.map(() => undefined);
         });

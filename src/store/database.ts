@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
+import { createSqliteAuditWriter, type AuditWriter } from '../audit/sqlite-audit-writer.js';
 import pg from 'pg';
 import {
   CompiledQuery,
@@ -9,9 +10,10 @@ import {
   Migrator,
   PostgresDialect,
   SqliteDialect,
-  SqliteDriver,
   sql,
   type DatabaseConnection,
+  type Driver,
+  type QueryResult,
   type MigrationProvider,
   type PostgresCursor,
   type PostgresPool,
@@ -21,6 +23,7 @@ import {
 import type { DatabaseConfig } from '../config/config.js';
 import type { Database } from './schema.js';
 import { migrations } from './migrations/index.js';
+import { MAIN_THREAD_TAG, writeLockFor, type WriteLock } from './sqlite-write-lock.js';
 
 export type Db = Kysely<Database>;
 export type Engine = DatabaseConfig['kind'];
@@ -28,6 +31,8 @@ export type Engine = DatabaseConfig['kind'];
 export interface StoreHandle {
   db: Db;
   engine: Engine;
+  /** SQLite: the thread that commits standalone audit batches with a connection of its own. */
+  auditWriter?: AuditWriter;
   close(): Promise<void>;
 }
 
@@ -39,39 +44,149 @@ const STATEMENT_CACHE_SIZE = 1000;
  * a lookup by primary key. This keeps prepared statements by their SQL text, least recently
  * used dropped first. Safe because queries are run whole (`all`/`run`), never left iterating.
  */
-const withStatementCache = (sqlite: SqliteDatabase.Database): SqliteDialectDatabase => {
+const statementCache = (sqlite: SqliteDatabase.Database) => {
   const statements = new Map<string, SqliteDatabase.Statement>();
-  return {
-    close: () => sqlite.close(),
-    prepare(text: string) {
-      let statement = statements.get(text);
-      if (statement) statements.delete(text);
-      else statement = sqlite.prepare(text);
-      statements.set(text, statement);
-      if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
-      return statement;
-    },
+  return (text: string): SqliteDatabase.Statement => {
+    let statement = statements.get(text);
+    if (statement) statements.delete(text);
+    else statement = sqlite.prepare(text);
+    statements.set(text, statement);
+    if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+    return statement;
   };
 };
 
 /**
- * SQLite transactions start with BEGIN IMMEDIATE, taking the write lock up front (waiting
- * for it up to the busy timeout). A plain BEGIN reads first and fails at once with "database
- * is locked" when it then writes after another process (a CLI command beside `credence
- * serve`) committed in between; waiting cannot help it.
+ * The one SQLite connection, run through cached statements. A write made outside a
+ * transaction queues for the process's write lock first, as a transaction does.
  */
-class ImmediateSqliteDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+class SqliteConnection implements DatabaseConnection {
+  constructor(
+    private readonly sqlite: SqliteDatabase.Database,
+    private readonly prepare: (text: string) => SqliteDatabase.Statement,
+    private readonly lock: WriteLock,
+  ) {}
+
+  /** Runs one statement now, on this thread. */
+  run<R>(compiled: CompiledQuery, statement = this.prepare(compiled.sql)): QueryResult<R> {
+    const parameters = compiled.parameters as unknown[];
+    if (statement.reader) return { rows: statement.all(parameters) as R[] };
+    const { changes, lastInsertRowid } = statement.run(parameters);
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+  }
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const statement = this.prepare(compiled.sql);
+    if (this.sqlite.inTransaction || statement.readonly) return this.run<R>(compiled, statement);
+    await this.lock.acquire(MAIN_THREAD_TAG);
+    try {
+      return this.run<R>(compiled, statement);
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('Credence does not stream SQLite queries');
   }
 }
 
-class ImmediateSqliteDialect extends SqliteDialect {
-  constructor(private readonly settings: ConstructorParameters<typeof SqliteDialect>[0]) {
-    super(settings);
+/**
+ * SQLite transactions queue for the process's write lock (sqlite-write-lock.ts), then start
+ * with BEGIN IMMEDIATE, taking SQLite's write lock up front (waiting for another process up
+ * to the busy timeout). A plain BEGIN reads first and fails at once with "database is
+ * locked" when it then writes after another process (a CLI command beside `credence
+ * serve`) committed in between; waiting cannot help it.
+ */
+class CredenceSqliteDriver implements Driver {
+  private readonly connection: SqliteConnection;
+  private readonly mutex = new ConnectionMutex();
+  private holding = false;
+
+  constructor(
+    private readonly sqlite: SqliteDatabase.Database,
+    private readonly lock: WriteLock,
+  ) {
+    this.connection = new SqliteConnection(sqlite, statementCache(sqlite), lock);
   }
-  override createDriver() {
-    return new ImmediateSqliteDriver(this.settings);
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    await this.mutex.lock();
+    return this.connection;
+  }
+
+  async beginTransaction(): Promise<void> {
+    await this.lock.acquire(MAIN_THREAD_TAG);
+    this.holding = true;
+    try {
+      this.connection.run(CompiledQuery.raw('begin immediate'));
+    } catch (error) {
+      this.letGo();
+      throw error;
+    }
+  }
+
+  async commitTransaction(): Promise<void> {
+    try {
+      this.connection.run(CompiledQuery.raw('commit'));
+    } finally {
+      if (!this.sqlite.inTransaction) this.letGo();
+    }
+  }
+
+  async rollbackTransaction(): Promise<void> {
+    try {
+      if (this.sqlite.inTransaction) this.connection.run(CompiledQuery.raw('rollback'));
+    } finally {
+      if (!this.sqlite.inTransaction) this.letGo();
+    }
+  }
+
+  async releaseConnection(): Promise<void> {
+    this.mutex.unlock();
+  }
+
+  async destroy(): Promise<void> {
+    this.sqlite.close();
+  }
+
+  private letGo(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.lock.release();
+  }
+}
+
+/** SQLite has one connection: callers take turns with it. */
+class ConnectionMutex {
+  private waiting: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  async lock(): Promise<void> {
+    while (this.waiting) await this.waiting;
+    this.waiting = new Promise((resolve) => (this.wake = resolve));
+  }
+
+  unlock(): void {
+    const wake = this.wake;
+    this.waiting = undefined;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+class CredenceSqliteDialect extends SqliteDialect {
+  constructor(
+    private readonly sqlite: SqliteDatabase.Database,
+    private readonly lock: WriteLock,
+  ) {
+    super({ database: sqlite as unknown as SqliteDialectDatabase });
+  }
+  override createDriver(): Driver {
+    return new CredenceSqliteDriver(this.sqlite, this.lock);
   }
 }
 
@@ -135,8 +250,18 @@ export const openDatabase = (config: DatabaseConfig): StoreHandle => {
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) });
-    return { db, engine: 'sqlite', close: () => db.destroy() };
+    const lock = writeLockFor(config.file);
+    const db = new Kysely<Database>({ dialect: new CredenceSqliteDialect(sqlite, lock) });
+    const auditWriter = config.file === ':memory:' ? undefined : createSqliteAuditWriter(config.file, lock);
+    return {
+      db,
+      engine: 'sqlite',
+      ...(auditWriter ? { auditWriter } : {}),
+      close: async () => {
+        await auditWriter?.close();
+        await db.destroy();
+      },
+    };
   }
   const pool = new pg.Pool({ connectionString: config.url.reveal(), max: 10 });
   // An idle client losing its connection must not crash the process.

@@ -60,7 +60,9 @@ describe.each(ENGINES)('re-encryption jobs on %s', (engine) => {
 
     expect(failures).toEqual([]);
     expect(result?.status).toBe('done');
-    expect(resolvesDuringJob).toBeGreaterThan(10);
+    // One resolve at a time, each waiting its turn behind at most a batch or two: a starved
+    // audit writer (a resolve never answered until the job ends) would show as none at all.
+    expect(resolvesDuringJob).toBeGreaterThan(4);
     expect(edited.size).toBe(4);
     // 41 credentials, 1 grant and 1 state in batches of 2: many steps, each persisted.
     expect(progress.length).toBeGreaterThan(20);
