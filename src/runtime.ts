@@ -48,6 +48,8 @@ export const openRuntime = async (
       refresh: config.refresh,
       emailLimits: config.emailLimits,
       apiTokenCacheMs: config.apiTokenCacheMs,
+      credentialChanges: store.credentialChanges,
+      credentialCacheSize: config.credentialCacheSize,
       keys: config.keys,
       runs: config.runs,
       ...(options.fetch ? { fetch: options.fetch } : {}),

@@ -6,6 +6,8 @@ import type { AuditWriter } from './audit/sqlite-audit-writer.js';
 import type { Clock } from './common/clock.js';
 import { createCredentialService } from './credentials/credential-service.js';
 import { createCredentialStore } from './credentials/credential-store.js';
+import { createCredentialCache } from './credentials/credential-cache.js';
+import type { CredentialChangeFeed } from './store/credential-changes.js';
 import { createCredentialViews } from './credentials/credential-view.js';
 import { createDataKeyStore } from './crypto/data-key-store.js';
 import type { KeyProvider } from './crypto/key-provider.js';
@@ -68,6 +70,9 @@ export interface ServiceOptions {
   metrics?: Metrics;
   /** How long an authenticated API token is remembered (see createApiTokenService). */
   apiTokenCacheMs?: number;
+  /** With `credentialCacheSize` above 0: credential rows are cached, and changes to them followed through this. */
+  credentialChanges?: CredentialChangeFeed | undefined;
+  credentialCacheSize?: number;
   /** Outbound HTTP for OAuth token requests and components, instead of the guarded fetch (tests inject one). */
   fetch?: typeof fetch;
   /** How long runs are kept, and how many per instance (defaults: 30 days, 1000). */
@@ -88,7 +93,10 @@ export const createServices = (options: ServiceOptions) => {
   const keyring = createKeyring({ provider: keyProvider, store: dataKeyStore, clock, metrics, tally: encryptionCounter.tally });
   const tenantStore = createTenantStore(db);
   const tokenStore = createApiTokenStore(db);
-  const credentialStore = createCredentialStore(db);
+  const credentialCache = options.credentialChanges
+    ? createCredentialCache({ changes: options.credentialChanges, maxEntries: options.credentialCacheSize ?? 10_000, onLookup: (result) => metrics.credentialLookup(result) })
+    : undefined;
+  const credentialStore = createCredentialStore(db, credentialCache);
   const integrationStore = createIntegrationStore(db);
   const oauthStore = createOAuthStore(db, options.engine);
   const components = createComponentRegistry(options.components ?? BUILT_IN_COMPONENTS);
@@ -183,6 +191,7 @@ export const createServices = (options: ServiceOptions) => {
   const keyLifecycle = createKeyLifecycle({
     db,
     engine: options.engine,
+    ...(credentialCache ? { changingCredential: (id: string) => credentialCache.changing(id) } : {}),
     keyring,
     dataKeys: dataKeyStore,
     tenants: tenantStore,

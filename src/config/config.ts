@@ -70,6 +70,12 @@ export const EnvSchema = Type.Object({
     default: 5000,
     description: 'How long an API token, once checked, is trusted without a database read; a revocation takes up to this long to reach other processes (0 turns the cache off)',
   }),
+  CREDENCE_CREDENTIAL_CACHE_SIZE: Type.Integer({
+    minimum: 0,
+    maximum: 1_000_000,
+    default: 10_000,
+    description: 'How many credential rows (sealed, as stored) each process keeps in memory to answer reads by id; a change anywhere is seen before a row is served again (0 turns the cache off)',
+  }),
   CREDENCE_METRICS_PORT: Type.Optional(
     Type.Integer({ minimum: 1, maximum: 65535, description: 'With `serve --role worker`: serve /metrics alone on HOST at this port (a worker has no API port)' }),
   ),
@@ -116,6 +122,8 @@ export interface Config {
   /** Bearer token that opens GET /metrics, if configured. */
   metricsToken: Redacted<string> | undefined;
   apiTokenCacheMs: number;
+  /** Credential rows cached per process (0: none). */
+  credentialCacheSize: number;
   /** Run retention: how many days runs are kept, and how many of its newest runs each instance keeps. */
   runs: { retentionDays: number; keepPerInstance: number };
   /** Worker-only processes serve /metrics here, if set. */
@@ -204,6 +212,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     runs: { retentionDays: converted.CREDENCE_RUN_RETENTION_DAYS, keepPerInstance: converted.CREDENCE_RUN_RETENTION_PER_INSTANCE },
     metricsToken: converted.CREDENCE_METRICS_TOKEN ? new Redacted(converted.CREDENCE_METRICS_TOKEN) : undefined,
     apiTokenCacheMs: converted.CREDENCE_API_TOKEN_CACHE_MS,
+    credentialCacheSize: converted.CREDENCE_CREDENTIAL_CACHE_SIZE,
     metricsPort: converted.CREDENCE_METRICS_PORT,
   };
 };

@@ -3,6 +3,7 @@ import type { Db } from '../store/database.js';
 import type { CredentialsTable } from '../store/schema.js';
 import type { OAuthSettings } from '../oauth/oauth-settings.js';
 import type { AuthMethodKey, CredentialStatus } from './auth-methods.js';
+import type { CredentialCache } from './credential-cache.js';
 
 /** A credential as stored: identity and metadata in the clear, every field value sealed. */
 export interface CredentialRecord {
@@ -81,8 +82,11 @@ const toRecord = (row: CredentialsTable): CredentialRecord => ({
   updatedAt: row.updated_at,
 });
 
-/** Credentials. Every query is scoped by organization id. */
-export const createCredentialStore = (db: Db) => ({
+/**
+ * Credentials. Every query is scoped by organization id. Reads by id outside a transaction
+ * go through `cache` when there is one; every write here tells it first.
+ */
+export const createCredentialStore = (db: Db, cache?: CredentialCache) => ({
   async insert(record: CredentialRecord, trx: Db = db): Promise<void> {
     await trx
       .insertInto('credentials')
@@ -109,13 +113,16 @@ export const createCredentialStore = (db: Db) => ({
   },
 
   async find(organizationId: string, id: string, trx: Db = db): Promise<CredentialRecord | undefined> {
-    const row = await trx
-      .selectFrom('credentials')
-      .selectAll()
-      .where('organization_id', '=', organizationId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return row && toRecord(row);
+    const load = async () => {
+      const row = await trx
+        .selectFrom('credentials')
+        .selectAll()
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row && toRecord(row);
+    };
+    return cache && trx === db ? cache.find(organizationId, id, load) : load();
   },
 
   /** Several credentials by id, in one query; each answer only if it belongs to the organization asked with it. */
@@ -141,6 +148,7 @@ export const createCredentialStore = (db: Db) => ({
 
   /** Seals a clear last test in place, unless a newer test replaced it meanwhile (which clears it). */
   async sealLegacyLastTest(organizationId: string, id: string, ciphertext: string, trx: Db = db): Promise<boolean> {
+    cache?.changing(id);
     const result = await trx
       .updateTable('credentials')
       .set({ last_test_ciphertext: ciphertext, last_test: null })
@@ -177,6 +185,7 @@ export const createCredentialStore = (db: Db) => ({
 
   /** Applies changes if the row is still at `expectedVersion`; false if it changed meanwhile or is gone. */
   async update(organizationId: string, id: string, expectedVersion: number, changes: CredentialChanges, trx: Db = db): Promise<boolean> {
+    cache?.changing(id);
     const result = await trx
       .updateTable('credentials')
       .set({
@@ -198,6 +207,7 @@ export const createCredentialStore = (db: Db) => ({
 
   /** Sets the status without a version check: status follows the grant, which has its own. */
   async setStatus(organizationId: string, id: string, status: CredentialStatus, updatedAt: string, trx: Db = db): Promise<void> {
+    cache?.changing(id);
     await trx
       .updateTable('credentials')
       .set({ status, updated_at: updatedAt })
@@ -208,6 +218,7 @@ export const createCredentialStore = (db: Db) => ({
 
   /** Keeps a test's sealed outcome, replacing any earlier one (clear or sealed). */
   async setLastTest(organizationId: string, id: string, ciphertext: string, trx: Db = db): Promise<void> {
+    cache?.changing(id);
     await trx
       .updateTable('credentials')
       .set({ last_test_ciphertext: ciphertext, last_test: null })
@@ -217,11 +228,13 @@ export const createCredentialStore = (db: Db) => ({
   },
 
   async delete(organizationId: string, id: string, trx: Db = db): Promise<boolean> {
+    cache?.changing(id);
     const result = await trx.deleteFrom('credentials').where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
     return Number(result.numDeletedRows) === 1;
   },
 
   async deleteByCustomer(organizationId: string, customerId: string, trx: Db = db): Promise<number> {
+    cache?.changing();
     const result = await trx
       .deleteFrom('credentials')
       .where('organization_id', '=', organizationId)

@@ -34,11 +34,13 @@ export const createKeyLifecycle = (deps: {
   clock: Clock;
   owner: string;
   options: KeyLifecycleOptions;
+  /** Told of each credential row a re-encryption is about to rewrite (the credential cache). */
+  changingCredential?: (id: string) => void;
 }) => {
   const { db, keyring, dataKeys, audit, transact, clock, owner, options } = deps;
   const leaseMs = options.leaseMs ?? 60_000;
   const jobs = createRotationJobStore(db, deps.engine);
-  const values = createSealedValueStore(db);
+  const values = createSealedValueStore(db, deps.changingCredential);
   const reencryptor = createReencryptor({ values, keyring, dataKeys, jobs, audit, transact, clock, owner, batchSize: options.reencryptBatchSize, leaseMs });
   const keys = createKeyRotationService({
     dataKeys,

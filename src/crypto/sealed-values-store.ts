@@ -106,8 +106,14 @@ const guardedUpdate = async (
   return written;
 };
 
+/** Tells the credential cache of rows about to be rewritten. */
+type ChangingCredentials = ((id: string) => void) | undefined;
+const announce = (changing: ChangingCredentials, rows: Resealed[]): void => {
+  for (const { row } of rows) changing?.(row.key);
+};
+
 /** Credential values: the `config` and `secret` sets, guarded by `row_version`. */
-const credentialSource = (db: Db): SealedSource => ({
+const credentialSource = (db: Db, changing: ChangingCredentials): SealedSource => ({
   async read(organizationId, scopeId, after, limit, trx = db) {
     let query = trx
       .selectFrom('credentials')
@@ -128,8 +134,10 @@ const credentialSource = (db: Db): SealedSource => ({
       };
     });
   },
-  write: (organizationId, rows, trx) =>
-    guardedUpdate(trx, { table: 'credentials', key: 'id', guard: 'row_version', guardType: 'integer', columns: ['config_ciphertext', 'secret_ciphertext'] }, organizationId, rows),
+  write(organizationId, rows, trx) {
+    announce(changing, rows);
+    return guardedUpdate(trx, { table: 'credentials', key: 'id', guard: 'row_version', guardType: 'integer', columns: ['config_ciphertext', 'secret_ciphertext'] }, organizationId, rows);
+  },
   async countSealedUnder(organizationId, scopeId, versions) {
     if (versions.length === 0) return 0;
     const row = await db
@@ -206,7 +214,7 @@ const stateSource = (db: Db): SealedSource => {
 };
 
 /** Credential tests' answers; rewritten by every test, so guarded by the old ciphertext. */
-const lastTestSource = (db: Db): SealedSource => {
+const lastTestSource = (db: Db, changing: ChangingCredentials): SealedSource => {
   const base = (trx: Db, organizationId: string, scopeId: string) =>
     trx
       .selectFrom('credentials')
@@ -224,8 +232,10 @@ const lastTestSource = (db: Db): SealedSource => {
         values: [{ column: 'last_test_ciphertext', fieldSet: LAST_TEST_FIELD_SET, recordId: row.id, ciphertext: row.last_test_ciphertext ?? '' }],
       }));
     },
-    write: (organizationId, rows, trx) =>
-      guardedUpdate(trx, { table: 'credentials', key: 'id', guard: 'last_test_ciphertext', guardType: 'text', columns: ['last_test_ciphertext'] }, organizationId, rows),
+    write(organizationId, rows, trx) {
+      announce(changing, rows);
+      return guardedUpdate(trx, { table: 'credentials', key: 'id', guard: 'last_test_ciphertext', guardType: 'text', columns: ['last_test_ciphertext'] }, organizationId, rows);
+    },
     ...countsOver(db, base, ['last_test_ciphertext']),
   };
 };
@@ -260,12 +270,15 @@ const runSource = (db: Db): SealedSource => {
   };
 };
 
-/** The sealed columns of every table, in the order a rotation job walks them. */
-export const createSealedValueStore = (db: Db): Record<SealedSourceName, SealedSource> => ({
-  credentials: credentialSource(db),
+/**
+ * The sealed columns of every table, in the order a rotation job walks them. `changing` is
+ * told of each credential row before it is rewritten (the credential cache).
+ */
+export const createSealedValueStore = (db: Db, changing?: (id: string) => void): Record<SealedSourceName, SealedSource> => ({
+  credentials: credentialSource(db, changing),
   grants: grantSource(db),
   states: stateSource(db),
-  lastTests: lastTestSource(db),
+  lastTests: lastTestSource(db, changing),
   runs: runSource(db),
 });
 

@@ -72,6 +72,13 @@ export const createMetrics = (options: { processMetrics?: boolean } = {}) => {
     ['hit', 'miss'],
   );
 
+  const credentialCache = labelledCounter(
+    'credence_credential_cache_lookups_total',
+    'Reads of a credential row by id: hit (the cached row, still the stored one) or miss (read from the database)',
+    'result',
+    ['hit', 'miss'],
+  );
+
   return {
     contentType: registry.contentType,
     /** The whole registry in the Prometheus text exposition format. */
@@ -96,6 +103,9 @@ export const createMetrics = (options: { processMetrics?: boolean } = {}) => {
     },
     dataKeyLookup(result: 'hit' | 'miss'): void {
       dataKeyCache.inc({ result });
+    },
+    credentialLookup(result: 'hit' | 'miss'): void {
+      credentialCache.inc({ result });
     },
   };
 };

@@ -24,6 +24,7 @@ import type { DatabaseConfig } from '../config/config.js';
 import type { Database } from './schema.js';
 import { migrations } from './migrations/index.js';
 import { MAIN_THREAD_TAG, writeLockFor, type WriteLock } from './sqlite-write-lock.js';
+import { postgresCredentialChanges, sqliteCredentialChanges, type CredentialChangeFeed } from './credential-changes.js';
 
 export type Db = Kysely<Database>;
 export type Engine = DatabaseConfig['kind'];
@@ -33,6 +34,8 @@ export interface StoreHandle {
   engine: Engine;
   /** SQLite: the thread that commits standalone audit batches with a connection of its own. */
   auditWriter?: AuditWriter;
+  /** How this process learns that stored credentials changed (for the credential cache). */
+  credentialChanges: CredentialChangeFeed;
   close(): Promise<void>;
 }
 
@@ -257,6 +260,7 @@ export const openDatabase = (config: DatabaseConfig): StoreHandle => {
       db,
       engine: 'sqlite',
       ...(auditWriter ? { auditWriter } : {}),
+      credentialChanges: sqliteCredentialChanges(sqlite),
       close: async () => {
         await auditWriter?.close();
         await db.destroy();
@@ -267,7 +271,16 @@ export const openDatabase = (config: DatabaseConfig): StoreHandle => {
   // An idle client losing its connection must not crash the process.
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
-  return { db, engine: 'postgres', close: () => db.destroy() };
+  const credentialChanges = postgresCredentialChanges(config.url.reveal());
+  return {
+    db,
+    engine: 'postgres',
+    credentialChanges,
+    close: async () => {
+      await credentialChanges.close();
+      await db.destroy();
+    },
+  };
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       previousMasterKeys: [],
       keys: { rotationThreshold: 2 ** 32 - 2 ** 20, reencryptBatchSize: 500 },
       apiTokenCacheMs: 5000,
+      credentialCacheSize: 10_000,
       runs: { retentionDays: 30, keepPerInstance: 1000 },
     });
   });

@@ -12,6 +12,7 @@ import * as authorizationEmailLimits from './0010-authorization-email-limits.js'
 import * as signInLockouts from './0011-sign-in-lockouts.js';
 import * as sealedCustomerData from './0012-sealed-customer-data.js';
 import * as auditAppendFunction from './0013-audit-append-function.js';
+import * as credentialChanges from './0014-credential-changes.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '0011-sign-in-lockouts': signInLockouts,
   '0012-sealed-customer-data': sealedCustomerData,
   '0013-audit-append-function': auditAppendFunction,
+  '0014-credential-changes': credentialChanges,
 };
