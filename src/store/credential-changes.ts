@@ -24,17 +24,28 @@ export interface CredentialChangeFeed {
  * SQLite: migration 0014's counter, moved on by triggers in the same transaction as the
  * change. Reading it is one prepared statement on this process's connection, which sees its
  * own uncommitted changes and every committed one, from any process. A row is fresh while
- * the counter still has the value read before the row was.
+ * the counter still has the value read before the row was. The value read is reused until
+ * the event loop's next turn (requests answered in one turn share one read) or until this
+ * process changes a credential, whichever comes first.
  */
 export const sqliteCredentialChanges = (sqlite: SqliteDatabase.Database): CredentialChangeFeed => {
   let statement: SqliteDatabase.Statement | undefined;
-  // Prepared at first use: the table exists only once the migrations have run.
-  const generation = (): number => Number((statement ??= sqlite.prepare('select generation from credential_changes where id = 1').pluck()).get());
+  let known: number | undefined;
+  const forget = (): void => {
+    known = undefined;
+  };
+  const generation = (): number => {
+    if (known !== undefined) return known;
+    // Prepared at first use: the table exists only once the migrations have run.
+    known = Number((statement ??= sqlite.prepare('select generation from credential_changes where id = 1').pluck()).get());
+    setImmediate(forget);
+    return known;
+  };
   return {
     stamp: () => (sqlite.open ? generation() : undefined),
     keeps: () => true,
     fresh: (stamp) => sqlite.open && generation() === stamp,
-    changing: () => undefined,
+    changing: forget,
     subscribe: () => undefined,
     close: async () => undefined,
   };
