@@ -47,8 +47,8 @@ export const EnvSchema = Type.Object({
   CREDENCE_EMAILS_PER_CUSTOMER_HOUR: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: "Authorization emails for one customer's credentials per hour" }),
   CREDENCE_EMAILS_PER_ORGANIZATION_HOUR: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 200, description: 'Authorization emails one organization may send per hour' }),
   CREDENCE_REFRESH_POLL_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 1000, description: 'How often the refresh worker looks for tokens due for refresh' }),
-  CREDENCE_REFRESH_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 200, description: 'How many due grants the refresh worker claims (leases) at once' }),
-  CREDENCE_REFRESH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'How many token requests one refresh worker has in flight at once, across its overlapping claims' }),
+  CREDENCE_REFRESH_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 200, description: 'At most how many due grants the refresh worker claims (leases) at once; it claims again whenever fewer wait than it has lanes' }),
+  CREDENCE_REFRESH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 200, description: 'How many token requests one refresh worker has in flight at once (its lanes)' }),
   CREDENCE_REFRESH_LEASE_MS: Type.Integer({
     minimum: 1000,
     maximum: 3_600_000,
@@ -58,7 +58,7 @@ export const EnvSchema = Type.Object({
   CREDENCE_REFRESH_MAX_PER_ORGANIZATION: Type.Integer({
     minimum: 1,
     maximum: 10_000,
-    default: 50,
+    default: 100,
     description: 'At most this many refreshes of one organization are leased at once (across every worker sharing the database), so one tenant whose token endpoint hangs cannot hold up the others',
   }),
   CREDENCE_TOKEN_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 15_000, description: 'How long a token request to an OAuth provider may take before it is abandoned' }),

@@ -10,68 +10,63 @@ export interface RefreshWorkerLog {
 }
 
 /**
- * A queue of claimed grants from which each free lane takes the earliest grant of the
- * organization with the fewest refreshes in flight in this worker: lanes held up by one
- * organization's slow provider leave the next free lanes to the others, and no lane idles
- * while anything is queued.
+ * Claimed grants waiting for a lane. A free lane takes the earliest grant of the organization
+ * with the fewest refreshes in flight in this worker: lanes held up by one organization's slow
+ * provider leave the next free lanes to the others, and no lane idles while anything waits.
  */
-const createFairQueue = (grants: readonly OAuthGrant[]) => {
-  const queue = [...grants];
+const createFairQueue = <T extends { grant: OAuthGrant }>() => {
+  const queue: T[] = [];
   const inFlight = new Map<string, number>();
   const busy = (organizationId: string) => inFlight.get(organizationId) ?? 0;
   return {
-    take(): OAuthGrant | undefined {
+    get size(): number {
+      return queue.length;
+    },
+    add(entries: readonly T[]): void {
+      queue.push(...entries);
+    },
+    take(): T | undefined {
       let best = -1;
-      for (let i = 0; i < queue.length; i += 1) {
-        const grant = queue[i] as OAuthGrant;
-        if (best === -1 || busy(grant.organizationId) < busy((queue[best] as OAuthGrant).organizationId)) best = i;
+      let bestBusy = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < queue.length && bestBusy > 0; i += 1) {
+        const load = busy((queue[i] as T).grant.organizationId);
+        if (load < bestBusy) {
+          best = i;
+          bestBusy = load;
+        }
       }
       if (best === -1) return undefined;
-      const [grant] = queue.splice(best, 1) as [OAuthGrant];
-      inFlight.set(grant.organizationId, busy(grant.organizationId) + 1);
-      return grant;
+      const [entry] = queue.splice(best, 1) as [T];
+      inFlight.set(entry.grant.organizationId, bestBusy + 1);
+      return entry;
     },
     done(grant: OAuthGrant): void {
-      inFlight.set(grant.organizationId, busy(grant.organizationId) - 1);
+      const left = busy(grant.organizationId) - 1;
+      if (left > 0) inFlight.set(grant.organizationId, left);
+      else inFlight.delete(grant.organizationId);
     },
   };
 };
 
-/** At most `limit` holders at once; the others wait their turn, first come first served. */
-const createLanes = (limit: number) => {
-  let free = limit;
-  const waiting: Array<() => void> = [];
-  return {
-    async acquire(): Promise<void> {
-      if (free > 0) {
-        free -= 1;
-        return;
-      }
-      await new Promise<void>((resolve) => waiting.push(resolve));
-    },
-    release(): void {
-      const next = waiting.shift();
-      if (next) next();
-      else free += 1;
-    },
-  };
-};
+/** After a claim that found fewer grants than it asked for, the next one waits at least this long (and for a refresh to end, or the poll). */
+const SHORT_CLAIM_PAUSE_MS = 10;
 
 /**
- * The refresh worker: every `pollMs` it claims a batch of grants whose refresh is due
- * (leased, so other workers skip them) and refreshes them a few at a time. A worker that
- * dies leaves leases that expire, and another worker picks those grants up. A refresh
- * starts only while at least half of its lease is left, so it ends before another worker
- * may take the grant over (given token requests time out within half a lease). Claims are
- * earliest due first and capped per organization (`maxPerOrganization` live leases), and a
- * free lane takes a grant of the organization with the fewest refreshes in flight, so a tenant whose provider never answers holds at
- * most its own share of lanes, each for at most the token request timeout. Every log
- * line of a pass carries the pass's id (`pass`), so one pass can be followed in the logs.
+ * The refresh worker claims grants whose refresh is due (leased, so other workers skip them)
+ * and refreshes `concurrency` at a time. A worker that dies leaves leases that expire, and
+ * another worker picks those grants up. A refresh starts only while at least half of its
+ * lease is left, so it ends before another worker may take the grant over (given token
+ * requests time out within half a lease). Claims are earliest due first and capped per
+ * organization (`maxPerOrganization` live leases across every worker), and a free lane takes
+ * a grant of the organization with the fewest refreshes in flight, so a tenant whose provider
+ * never answers holds at most its own share of lanes, each for at most the token request
+ * timeout. Every log line of a claim carries its id (`pass`), so one claim can be followed.
  *
- * Passes overlap: as soon as every grant of a full claim has been taken by a lane, the next
- * claim is made while the last refreshes of the previous one are still in flight, so lanes
- * never wait for a batch's slowest token request. `concurrency` bounds the token requests in
- * flight across all passes.
+ * Claiming is continuous: whenever fewer grants wait than there are lanes, the worker claims
+ * enough to fill them again (at most `batchSize` at a time), so a lane never waits for a
+ * batch's slowest token request, nor for the next poll while grants are due. A claim that
+ * comes back short (nothing more is due, or an organization is at its cap) is followed by
+ * another only once a refresh has ended (freeing a capped organization) or at the next poll.
  */
 export const createRefreshWorker = (deps: {
   store: Pick<OAuthStore, 'claimDue' | 'deleteExpiredStates' | 'releaseLease'>;
@@ -82,134 +77,191 @@ export const createRefreshWorker = (deps: {
   batchSize?: number;
   concurrency?: number;
   leaseMs?: number;
-  /** At most this many grants of one organization leased at once (default 50). */
+  /** At most this many grants of one organization leased at once (default 100). */
   maxPerOrganization?: number | undefined;
   metrics?: Pick<Metrics, 'refreshLag' | 'lease'> | undefined;
-  /** A new id for each pass; random unless given. */
+  /** A new id for each claim; random unless given. */
   passId?: () => string;
 }) => {
   const batchSize = deps.batchSize ?? 200;
-  const concurrency = deps.concurrency ?? 50;
-  const lanes = createLanes(concurrency);
+  const concurrency = deps.concurrency ?? 200;
   const leaseMs = deps.leaseMs ?? 60_000;
-  const maxPerOrganization = deps.maxPerOrganization ?? 50;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = true;
-  let log: RefreshWorkerLog | undefined;
-  let ticks = 0;
+  const maxPerOrganization = deps.maxPerOrganization ?? 100;
   const passId = deps.passId ?? (() => randomBytes(6).toString('hex'));
   const errorDetails = (error: unknown) => (error instanceof Error ? { name: error.name, message: error.message } : {});
+  let log: RefreshWorkerLog | undefined;
+  let stopped = true;
+  let claims = 0;
 
-  /**
-   * One pass: claim what is due and refresh it. `claimed` resolves with how many grants were
-   * claimed once every one of them has been taken by a lane; `finished` once all are done.
-   */
-  const startPass = (): { claimed: Promise<number>; finished: Promise<number> } => {
+  /** One claim's grants, followed until the last is done. */
+  interface Claim {
+    pass: string;
+    startedAt: number;
+    leaseEnd: number;
+    count: number;
+    left: number;
+    outcomes: { refreshed: number; failed: number; skipped: number };
+    deferred: string[];
+    finished: Promise<number>;
+    finish(count: number): void;
+  }
+  const queue = createFairQueue<{ grant: OAuthGrant; claim: Claim }>();
+  const open = new Set<Claim>();
+  let inLanes = 0;
+
+  const claimDue = async (limit: number): Promise<Claim> => {
     const pass = passId();
-    let taken: (count: number) => void = () => undefined;
-    const claimed = new Promise<number>((resolve) => (taken = resolve));
-    const finished = runPass(pass, taken).catch((error: unknown) => {
-      log?.error({ pass, err: errorDetails(error) }, 'refresh worker pass failed');
-      throw error;
-    });
-    // A pass that fails before its grants are all taken ends its claim there.
-    void finished.then(taken, () => taken(0));
-    return { claimed, finished };
-  };
-
-  /** One pass, start to end. Returns how many grants were claimed. */
-  const tick = (): Promise<number> => startPass().finished;
-
-  const runPass = async (pass: string, allTaken: (count: number) => void): Promise<number> => {
     const now = deps.clock.now();
     const leaseEnd = now.getTime() + leaseMs;
-    const claimed = await deps.store.claimDue(deps.owner, now.toISOString(), new Date(leaseEnd).toISOString(), batchSize, maxPerOrganization);
-    deps.metrics?.lease('taken', claimed.length);
-    for (const grant of claimed) {
+    let finish: (count: number) => void = () => undefined;
+    const finished = new Promise<number>((resolve) => (finish = resolve));
+    const claim: Claim = { pass, startedAt: now.getTime(), leaseEnd, count: 0, left: 0, outcomes: { refreshed: 0, failed: 0, skipped: 0 }, deferred: [], finished, finish };
+    let grants: OAuthGrant[];
+    try {
+      grants = await deps.store.claimDue(deps.owner, now.toISOString(), new Date(leaseEnd).toISOString(), limit, maxPerOrganization);
+    } catch (error) {
+      log?.error({ pass, err: errorDetails(error) }, 'refresh worker pass failed');
+      throw error;
+    }
+    deps.metrics?.lease('taken', grants.length);
+    for (const grant of grants) {
       if (grant.refreshDueAt) deps.metrics?.refreshLag((now.getTime() - Date.parse(grant.refreshDueAt)) / 1000);
     }
-    const queue = createFairQueue(claimed);
-    const outcomes = { refreshed: 0, failed: 0, skipped: 0 };
-    const deferred: string[] = [];
-    let left = claimed.length;
-    if (left === 0) allTaken(0);
-    const lane = async () => {
-      await lanes.acquire();
-      try {
-        for (let grant = queue.take(); grant; grant = queue.take()) {
-          left -= 1;
-          if (left === 0) allTaken(claimed.length);
-          await refreshOne(grant);
-        }
-      } finally {
-        lanes.release();
-      }
-    };
-    const refreshOne = async (grant: OAuthGrant) => {
-      // Started this late, the refresh could outlive the lease and race the worker that takes
-      // the grant over (the same refresh token sent twice); the grant waits for the next claim.
-      if (leaseEnd - deps.clock.now().getTime() < leaseMs / 2) {
-        deferred.push(grant.credentialId);
-        queue.done(grant);
-        return;
-      }
-      try {
-        outcomes[await deps.tokens.refreshClaimed(grant)] += 1;
-      } catch (error) {
-        outcomes.failed += 1;
-        log?.error({ pass, credentialId: grant.credentialId, err: errorDetails(error) }, 'token refresh failed');
-      } finally {
-        queue.done(grant);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, claimed.length) }, lane));
-    // Deferred grants are let go at once, for the next claim by any worker.
-    for (const credentialId of deferred) await deps.store.releaseLease(credentialId, deps.owner);
-    if (claimed.length > 0) log?.info({ pass, claimed: claimed.length, ...outcomes, deferred: deferred.length, ms: deps.clock.now().getTime() - now.getTime() }, 'token refresh pass');
-    ticks += 1;
-    if (ticks % 600 === 0) await deps.store.deleteExpiredStates(now.toISOString());
-    return claimed.length;
+    claim.count = grants.length;
+    claim.left = grants.length;
+    if (grants.length === 0) {
+      void closeClaim(claim);
+      return claim;
+    }
+    open.add(claim);
+    queue.add(grants.map((grant) => ({ grant, claim })));
+    fillLanes();
+    return claim;
   };
 
-  const active = new Set<Promise<number>>();
-  const loop = async () => {
-    if (stopped) return;
+  /** Lets deferred grants go, logs the claim, and answers those waiting for it. */
+  const closeClaim = async (claim: Claim): Promise<void> => {
     try {
-      // A full claim means more may be waiting: claim again as soon as its grants are all in
-      // lanes, not when its last refresh ends.
-      for (;;) {
-        const pass = startPass();
-        active.add(pass.finished);
-        void pass.finished.then(
-          () => active.delete(pass.finished),
-          () => active.delete(pass.finished),
-        );
-        if (stopped || (await pass.claimed) !== batchSize) {
-          await pass.finished;
-          break;
-        }
+      // Deferred grants are let go at once, for the next claim by any worker.
+      for (const credentialId of claim.deferred) await deps.store.releaseLease(credentialId, deps.owner);
+      if (claim.count > 0) {
+        log?.info({ pass: claim.pass, claimed: claim.count, ...claim.outcomes, deferred: claim.deferred.length, ms: deps.clock.now().getTime() - claim.startedAt }, 'token refresh pass');
       }
-    } catch {
-      // Logged by the pass, with its id; the next poll tries again.
+      claims += 1;
+      if (claims % 600 === 0) await deps.store.deleteExpiredStates(deps.clock.now().toISOString());
+    } catch (error) {
+      log?.error({ pass: claim.pass, err: errorDetails(error) }, 'refresh worker pass failed');
+    } finally {
+      open.delete(claim);
+      claim.finish(claim.count);
     }
-    if (!stopped) timer = setTimeout(() => (running = loop()), deps.pollMs);
+  };
+
+  const refreshOne = async (grant: OAuthGrant, claim: Claim): Promise<void> => {
+    // Started this late, the refresh could outlive the lease and race the worker that takes
+    // the grant over (the same refresh token sent twice); the grant waits for the next claim.
+    if (claim.leaseEnd - deps.clock.now().getTime() < leaseMs / 2) {
+      claim.deferred.push(grant.credentialId);
+      return;
+    }
+    try {
+      claim.outcomes[await deps.tokens.refreshClaimed(grant)] += 1;
+    } catch (error) {
+      claim.outcomes.failed += 1;
+      log?.error({ pass: claim.pass, credentialId: grant.credentialId, err: errorDetails(error) }, 'token refresh failed');
+    }
+  };
+
+  /** Hands waiting grants to free lanes. */
+  const fillLanes = (): void => {
+    while (inLanes < concurrency) {
+      const entry = queue.take();
+      if (!entry) return;
+      inLanes += 1;
+      void refreshOne(entry.grant, entry.claim).finally(() => {
+        inLanes -= 1;
+        queue.done(entry.grant);
+        entry.claim.left -= 1;
+        if (entry.claim.left === 0) void closeClaim(entry.claim);
+        fillLanes();
+        endedSinceClaim = true;
+        pump();
+      });
+    }
+  };
+
+  // Continuous claiming (see above).
+  let claiming: Promise<unknown> | undefined;
+  let lastClaimShort = false;
+  let endedSinceClaim = false;
+  let nextClaimAt = 0;
+  let soon: NodeJS.Timeout | undefined;
+  let poll: NodeJS.Timeout | undefined;
+
+  const pump = (): void => {
+    if (stopped || claiming || queue.size >= concurrency) return;
+    const room = Math.min(batchSize, 2 * concurrency - queue.size - inLanes);
+    if (room <= 0) return;
+    if (lastClaimShort) {
+      if (!endedSinceClaim) return;
+      const wait = nextClaimAt - Date.now();
+      if (wait > 0) {
+        soon ??= setTimeout(() => {
+          soon = undefined;
+          pump();
+        }, wait);
+        return;
+      }
+    }
+    endedSinceClaim = false;
+    claiming = claimDue(room)
+      .then(
+        (claim) => {
+          lastClaimShort = claim.count < room;
+        },
+        () => {
+          // Logged with the claim's id; the next poll tries again.
+          lastClaimShort = true;
+          endedSinceClaim = false;
+        },
+      )
+      .finally(() => {
+        nextClaimAt = Date.now() + SHORT_CLAIM_PAUSE_MS;
+        claiming = undefined;
+        pump();
+      });
+  };
+
+  const schedulePoll = (): void => {
+    poll = setTimeout(() => {
+      // Grants may have come due since the last claim came back short.
+      lastClaimShort = false;
+      pump();
+      schedulePoll();
+    }, deps.pollMs);
   };
 
   return {
-    tick,
+    /** One claim of up to `batchSize` grants, refreshed; resolves with how many were claimed once all are done. */
+    async tick(): Promise<number> {
+      const claim = await claimDue(batchSize);
+      return claim.finished;
+    },
     start(logger?: RefreshWorkerLog): void {
       if (!stopped) return;
       stopped = false;
       log = logger;
-      running = loop();
+      lastClaimShort = false;
+      pump();
+      schedulePoll();
     },
-    /** Stops polling and waits for the pass in progress. */
+    /** Stops claiming and waits for the refreshes in flight. */
     async stop(): Promise<void> {
       stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-      await Promise.allSettled([...active]);
+      if (poll) clearTimeout(poll);
+      if (soon) clearTimeout(soon);
+      await claiming;
+      await Promise.allSettled([...open].map((claim) => claim.finished));
     },
   };
 };

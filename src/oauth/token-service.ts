@@ -144,10 +144,9 @@ export const createTokenService = (deps: {
         items.map(({ record }, i) => ({ ctx: tokensContext(record), plaintext: plaintexts[i] as Buffer })),
         trx,
       );
-      const results: Array<OAuthGrant | undefined> = [];
-      for (const [i, { record, grant, tokens, previousRefreshToken, authorizedAt }] of items.entries()) {
+      const changes = items.map(({ record, grant, tokens, previousRefreshToken, authorizedAt }, i) => {
         const lifetimeMs = (tokens.expiresIn ?? options.defaultLifetimeSeconds) * 1000;
-        const changes = {
+        return {
           tokensCiphertext: sealed[i] as string,
           tokenType: tokens.tokenType,
           grantedScopes: tokens.scope ?? grant.grantedScopes,
@@ -163,12 +162,23 @@ export const createTokenService = (deps: {
           leaseExpiresAt: null,
           ...(authorizedAt ? { authorizedAt } : {}),
         };
-        if (!(await store.updateGrant(record.organizationId, record.id, grant.version, changes, trx))) {
+      });
+      // One statement for the whole group, each grant guarded by its version.
+      const written = await store.storeTokens(
+        items.map(({ record, grant }, i) => {
+          const c = changes[i] as (typeof changes)[number];
+          return { organizationId: record.organizationId, credentialId: record.id, expectedVersion: grant.version, ...c, authorizedAt: c.authorizedAt ?? null };
+        }),
+        trx,
+      );
+      const results: Array<OAuthGrant | undefined> = [];
+      for (const [i, { record, grant }] of items.entries()) {
+        if (!written[i]) {
           results.push(undefined);
           continue;
         }
         await setStatus(record, 'authorized', trx);
-        results.push({ ...grant, ...changes, version: grant.version + 1 });
+        results.push({ ...grant, ...(changes[i] as (typeof changes)[number]), version: grant.version + 1 });
       }
       return results;
     } finally {

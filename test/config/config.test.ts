@@ -35,7 +35,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       mail: { smtpUrl: undefined, from: 'Credence <credence@localhost>', outboxDir: join(dataDir, 'outbox') },
       emailLimits: { perCredential: 5, perCustomer: 20, perOrganization: 200, windowMs: 3_600_000 },
-      refresh: { pollMs: 1000, defaultLifetimeSeconds: 3600, batchSize: 200, concurrency: 50, leaseMs: 60_000, maxPerOrganization: 50, requestTimeoutMs: 15_000 },
+      refresh: { pollMs: 1000, defaultLifetimeSeconds: 3600, batchSize: 200, concurrency: 200, leaseMs: 60_000, maxPerOrganization: 100, requestTimeoutMs: 15_000 },
       metricsToken: undefined,
       previousMasterKeys: [],
       keys: { rotationThreshold: 2 ** 32 - 2 ** 20, reencryptBatchSize: 500 },

@@ -80,4 +80,33 @@ describe('the refresh worker lanes', () => {
     expect(order).toContain('m1');
     expect(mostInFlight).toBeLessThanOrEqual(2);
   });
+
+  it('claims again as refreshes end when each claim comes back short, without waiting for the next poll', async () => {
+    // Ten due grants of one organization at its lease cap: each claim gets only two.
+    const due = Array.from({ length: 10 }, (_, i) => grant(`g${i}`, 'org_a', 10 - i));
+    let claims = 0;
+    const refreshed: string[] = [];
+    const worker = createRefreshWorker({
+      store: { claimDue: async () => ((claims += 1), due.splice(0, 2)), deleteExpiredStates: async () => undefined, releaseLease: async () => undefined },
+      tokens: {
+        refreshClaimed: async (g) => {
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          refreshed.push(g.credentialId);
+          return 'refreshed';
+        },
+      },
+      clock: { now: () => NOW },
+      owner: 'worker-a',
+      // The poll never comes within this test.
+      pollMs: 600_000,
+      batchSize: 5,
+      concurrency: 4,
+    });
+    worker.start();
+    for (let i = 0; i < 400 && refreshed.length < 10; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    await worker.stop();
+    expect(refreshed.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `g${i}`).sort());
+    // Not one claim per ended refresh: ends that come together share the next claim.
+    expect(claims).toBeLessThanOrEqual(10);
+  });
 });

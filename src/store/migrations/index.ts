@@ -13,6 +13,7 @@ import * as signInLockouts from './0011-sign-in-lockouts.js';
 import * as sealedCustomerData from './0012-sealed-customer-data.js';
 import * as auditAppendFunction from './0013-audit-append-function.js';
 import * as credentialChanges from './0014-credential-changes.js';
+import * as refreshClaimIndexes from './0015-refresh-claim-indexes.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0012-sealed-customer-data': sealedCustomerData,
   '0013-audit-append-function': auditAppendFunction,
   '0014-credential-changes': credentialChanges,
+  '0015-refresh-claim-indexes': refreshClaimIndexes,
 };
