@@ -55,6 +55,8 @@ export interface GuardedFetchOptions {
   resolve?: ResolveHost;
   /** Which addresses may be reached; the base rule (no link-local or metadata) by default. */
   addressRule?: AddressRule;
+  /** Read each answer's whole body before handing the Response over (small answers, such as token responses). */
+  bufferResponses?: boolean;
 }
 
 /** node:dns lookup, every address. */
@@ -186,9 +188,84 @@ const webStreamOf = (source: Transform): ReadableStream<Uint8Array> => {
   });
 };
 
-/** The Response for `res`; its body stream fails on `signal` or past the size limit. */
-const toResponse = (res: IncomingMessage, method: string, host: string, maxBytes: number, signal: AbortSignal): Response => {
-  const status = res.statusCode ?? 0;
+/**
+ * One request's deadline: the caller's signal, if any, and the fetch's own time limit, on one
+ * timer. Lighter than AbortSignal.any over AbortSignal.timeout, which token refreshes paid
+ * for on every request; a reason (a TimeoutError, or the caller's) exists only once it fires.
+ */
+interface Deadline {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  /** Calls `listener` when the deadline fires (at once if it has). */
+  on(listener: (reason: unknown) => void): void;
+  off(listener: (reason: unknown) => void): void;
+  /** The exchange is over: stops the timer and lets go of the caller's signal. */
+  end(): void;
+}
+
+const createDeadline = (outer: AbortSignal | null | undefined, timeoutMs: number): Deadline => {
+  let reason: unknown;
+  let fired = false;
+  const listeners = new Set<(reason: unknown) => void>();
+  const fire = (why: unknown): void => {
+    if (fired) return;
+    fired = true;
+    reason = why;
+    clearTimeout(timer);
+    for (const listener of [...listeners]) listener(why);
+    listeners.clear();
+  };
+  const timer = setTimeout(() => fire(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), timeoutMs);
+  // Like AbortSignal.timeout's, this timer alone does not keep the process running.
+  timer.unref();
+  const onOuter = () => fire(outer?.reason);
+  if (outer?.aborted) fire(outer.reason);
+  else outer?.addEventListener('abort', onOuter, { once: true });
+  return {
+    get aborted() {
+      return fired;
+    },
+    get reason() {
+      return reason;
+    },
+    on(listener) {
+      if (fired) listener(reason);
+      else listeners.add(listener);
+    },
+    off(listener) {
+      listeners.delete(listener);
+    },
+    end() {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuter);
+      listeners.clear();
+    },
+  };
+};
+
+const errorOf = (reason: unknown): Error => (reason instanceof Error ? reason : new Error('aborted'));
+
+/** A request's method, headers and body. Plain ones (a URL, a string, form or byte body) are read without building a WHATWG Request. */
+const requestParts = async (input: string | URL | Request, init: RequestInit | undefined) => {
+  const headers: Record<string, string> = { accept: '*/*', 'user-agent': 'Credence' };
+  const body = init?.body;
+  const plain = typeof input === 'string' || input instanceof URL;
+  if (plain && (body === undefined || body === null || typeof body === 'string' || body instanceof URLSearchParams || body instanceof Uint8Array)) {
+    (init?.headers instanceof Headers ? init.headers : new Headers(init?.headers)).forEach((value, name) => (headers[name] = value));
+    if (typeof body === 'string' || body instanceof URLSearchParams) {
+      headers['content-type'] ??= body instanceof URLSearchParams ? 'application/x-www-form-urlencoded;charset=UTF-8' : 'text/plain;charset=UTF-8';
+    }
+    const bytes = body === undefined || body === null ? undefined : body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(String(body));
+    const method = init?.method ?? 'GET';
+    return { url: new URL(input), method: /^(get|head|post|put|delete|options|patch)$/i.test(method) ? method.toUpperCase() : method, headers, body: bytes };
+  }
+  const request = new Request(input, init);
+  request.headers.forEach((value, name) => (headers[name] = value));
+  return { url: new URL(request.url), method: request.method, headers, body: request.body ? Buffer.from(await request.arrayBuffer()) : undefined };
+};
+
+/** Response headers as fetch keeps them. */
+const headersOf = (res: IncomingMessage): Headers => {
   const headers = new Headers();
   for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
     try {
@@ -197,8 +274,47 @@ const toResponse = (res: IncomingMessage, method: string, host: string, maxBytes
       // A header fetch itself would refuse to represent: leave it out.
     }
   }
+  return headers;
+};
+
+/**
+ * The Response for `res` with its whole body read first (token answers: small, and wanted
+ * whole): no web stream between the socket and the caller. Fails past the size limit or
+ * when the deadline fires first.
+ */
+const bufferedResponse = (res: IncomingMessage, method: string, host: string, maxBytes: number, deadline: Deadline): Promise<Response> =>
+  new Promise((settle, fail) => {
+    const status = res.statusCode ?? 0;
+    const headers = headersOf(res);
+    if (method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
+      res.resume();
+      deadline.end();
+      settle(new Response(null, { status, statusText: res.statusMessage ?? '', headers }));
+      return;
+    }
+    const limiter = limitBytes(maxBytes, host);
+    const decoder = decoderFor(res.headers['content-encoding']);
+    const chunks: Buffer[] = [];
+    limiter.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const abort = (reason: unknown) => limiter.destroy(errorOf(reason));
+    deadline.on(abort);
+    const done = (error?: Error | null) => {
+      deadline.off(abort);
+      deadline.end();
+      if (error) fail(error);
+      else settle(new Response(Buffer.concat(chunks), { status, statusText: res.statusMessage ?? '', headers }));
+    };
+    if (decoder) pipeline(res, decoder, limiter, done);
+    else pipeline(res, limiter, done);
+  });
+
+/** The Response for `res`; its body stream fails when the deadline fires or past the size limit. */
+const toResponse = (res: IncomingMessage, method: string, host: string, maxBytes: number, deadline: Deadline): Response => {
+  const status = res.statusCode ?? 0;
+  const headers = headersOf(res);
   if (method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
     res.resume();
+    deadline.end();
     return new Response(null, { status, statusText: res.statusMessage ?? '', headers });
   }
   const limiter = limitBytes(maxBytes, host);
@@ -207,9 +323,12 @@ const toResponse = (res: IncomingMessage, method: string, host: string, maxBytes
   const ignore = () => undefined;
   if (decoder) pipeline(res, decoder, limiter, ignore);
   else pipeline(res, limiter, ignore);
-  const abort = () => limiter.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-  signal.addEventListener('abort', abort, { once: true });
-  limiter.once('close', () => signal.removeEventListener('abort', abort));
+  const abort = (reason: unknown) => limiter.destroy(errorOf(reason));
+  deadline.on(abort);
+  limiter.once('close', () => {
+    deadline.off(abort);
+    deadline.end();
+  });
   return new Response(webStreamOf(limiter), { status, statusText: res.statusMessage ?? '', headers });
 };
 
@@ -228,58 +347,65 @@ export const createGuardedFetch = (options: GuardedFetchOptions): typeof fetch =
   const agents = { http: new HttpAgent(pooled), https: new HttpsAgent(pooled) };
 
   const guardedFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const request = new Request(input, init);
-    const url = new URL(request.url);
+    const { url, method, headers, body } = await requestParts(input, init);
     const { loopbackOnly } = checkTarget(url, options.plainHttp, rule);
-    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
-    const headers: Record<string, string> = { accept: '*/*', 'user-agent': 'Credence' };
-    request.headers.forEach((value, name) => (headers[name] = value));
     if (body) headers['content-length'] = String(body.byteLength);
-    const signal = init?.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(options.timeoutMs)]) : AbortSignal.timeout(options.timeoutMs);
-    signal.throwIfAborted();
+    const deadline = createDeadline(init?.signal, options.timeoutMs);
+    if (deadline.aborted) {
+      deadline.end();
+      throw deadline.reason;
+    }
 
-    const exchange = (retried: boolean) => new Promise<Response>((settle, fail) => {
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = send(
-        url,
-        {
-          method: request.method,
-          headers,
-          agent: url.protocol === 'https:' ? agents.https : agents.http,
-          lookup: guardedLookup(resolve, loopbackOnly, rule),
-        },
-        (res) => {
-          signal.removeEventListener('abort', abortRequest);
-          const declared = Number(res.headers['content-length'] ?? 0);
-          if (declared > options.maxResponseBytes && !res.headers['content-encoding']) {
-            res.destroy();
-            fail(new OutboundRefusedError('CREDENCE_RESPONSE_TOO_LARGE', `The answer from ${url.host} is larger than ${options.maxResponseBytes} bytes`));
-            return;
-          }
-          if (init?.redirect === 'error' && (res.statusCode ?? 0) >= 300 && (res.statusCode ?? 0) < 400) {
-            res.destroy();
-            fail(new TypeError(`${url.host} answered with a redirect`));
-            return;
-          }
-          try {
-            settle(toResponse(res, request.method, url.host, options.maxResponseBytes, signal));
-          } catch (error) {
-            res.destroy();
+    const exchange = (retried: boolean) =>
+      new Promise<Response>((settle, fail) => {
+        const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+        const req = send(
+          url,
+          {
+            method,
+            headers,
+            agent: url.protocol === 'https:' ? agents.https : agents.http,
+            lookup: guardedLookup(resolve, loopbackOnly, rule),
+          },
+          (res) => {
+            deadline.off(abortRequest);
+            const declared = Number(res.headers['content-length'] ?? 0);
+            if (declared > options.maxResponseBytes && !res.headers['content-encoding']) {
+              res.destroy();
+              deadline.end();
+              fail(new OutboundRefusedError('CREDENCE_RESPONSE_TOO_LARGE', `The answer from ${url.host} is larger than ${options.maxResponseBytes} bytes`));
+              return;
+            }
+            if (init?.redirect === 'error' && (res.statusCode ?? 0) >= 300 && (res.statusCode ?? 0) < 400) {
+              res.destroy();
+              deadline.end();
+              fail(new TypeError(`${url.host} answered with a redirect`));
+              return;
+            }
+            try {
+              if (options.bufferResponses) settle(bufferedResponse(res, method, url.host, options.maxResponseBytes, deadline));
+              else settle(toResponse(res, method, url.host, options.maxResponseBytes, deadline));
+            } catch (error) {
+              res.destroy();
+              deadline.end();
+              fail(error);
+            }
+          },
+        );
+        const abortRequest = (reason: unknown) => req.destroy(errorOf(reason));
+        deadline.on(abortRequest);
+        req.once('error', (error: NodeJS.ErrnoException) => {
+          deadline.off(abortRequest);
+          // A reused connection the server had closed fails before the server has read the
+          // request (Node's documented case): send it once more, on a new connection.
+          if (req.reusedSocket && !retried && !deadline.aborted && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) settle(exchange(true));
+          else {
+            deadline.end();
             fail(error);
           }
-        },
-      );
-      const abortRequest = () => req.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      signal.addEventListener('abort', abortRequest, { once: true });
-      req.once('error', (error: NodeJS.ErrnoException) => {
-        signal.removeEventListener('abort', abortRequest);
-        // A reused connection the server had closed fails before the server has read the
-        // request (Node's documented case): send it once more, on a new connection.
-        if (req.reusedSocket && !retried && !signal.aborted && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) settle(exchange(true));
-        else fail(error);
+        });
+        req.end(body);
       });
-      req.end(body);
-    });
     return exchange(false);
   };
   return guardedFetch as typeof fetch;
@@ -287,7 +413,7 @@ export const createGuardedFetch = (options: GuardedFetchOptions): typeof fetch =
 
 /** The outbound fetch of OAuth token requests: https only (loopback http with the development flag), 1 MiB, 15 s. */
 export const createOAuthFetch = (allowInsecureLoopback: boolean, overrides: Partial<GuardedFetchOptions> = {}): typeof fetch =>
-  createGuardedFetch({ plainHttp: allowInsecureLoopback ? 'loopback' : 'never', maxResponseBytes: 1024 * 1024, timeoutMs: 15_000, ...overrides });
+  createGuardedFetch({ plainHttp: allowInsecureLoopback ? 'loopback' : 'never', maxResponseBytes: 1024 * 1024, timeoutMs: 15_000, bufferResponses: true, ...overrides });
 
 /**
  * The outbound fetch of components: they keep their own scheme rules (the http component
