@@ -6,12 +6,12 @@
  * audit-store.ts does in the process — hash = SHA-256(previous hash ‖ position as 8 bytes ‖
  * content hash), the content hash computed by the caller — inside one BEGIN IMMEDIATE
  * transaction per batch, and answers once it has committed. Before each batch it queues for
- * the process's write lock, the ticket lock of src/store/sqlite-write-lock.ts (cell 0 the
- * next ticket, cell 1 the ticket served, cell 2 the holder's tag), blocking this thread only.
+ * the process's write lock (src/store/sqlite-write-lock.ts), blocking this thread only.
  */
 import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import SqliteDatabase from 'better-sqlite3';
+import { acquireBlocking, release } from '../store/write-lock-cells.mjs';
 
 const { file, genesis, lock, tag } = /** @type {{ file: string; genesis: string; lock: SharedArrayBuffer; tag: number }} */ (workerData);
 const db = new SqliteDatabase(file);
@@ -60,19 +60,11 @@ const cells = new Int32Array(lock);
 
 /** Runs `work` holding the process's write lock, waiting for its turn first come first served. */
 const withWriteLock = (/** @type {() => void} */ work) => {
-  const ticket = Atomics.add(cells, 0, 1);
-  for (;;) {
-    const serving = Atomics.load(cells, 1);
-    if (serving === ticket) break;
-    Atomics.wait(cells, 1, serving);
-  }
-  Atomics.store(cells, 2, tag);
+  acquireBlocking(cells, tag);
   try {
     work();
   } finally {
-    Atomics.store(cells, 2, 0);
-    Atomics.add(cells, 1, 1);
-    Atomics.notify(cells, 1);
+    release(cells);
   }
 };
 

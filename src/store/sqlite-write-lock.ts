@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { CELLS, HOLDER, SERVING, hold, release, takeTicket } from './write-lock-cells.mjs';
 
 /**
  * SQLite lets one connection write at a time, and a connection waiting for the write lock
@@ -7,10 +8,9 @@ import { resolve } from 'node:path';
  * process that writes to one database file therefore queues here first, first come first
  * served, before it starts a write; SQLite's own lock still arbitrates between processes.
  *
- * The queue is a ticket lock in shared memory, so a worker thread takes part (see
- * sqlite-audit-worker.mjs, which implements the same three cells): cell 0 is the next
- * ticket, cell 1 the ticket being served, cell 2 the tag of the holder (0 for none).
- * The main thread waits without blocking (Atomics.waitAsync); a worker thread blocks.
+ * The queue is a ticket lock in shared memory (write-lock-cells.mjs), so a worker thread
+ * takes part (sqlite-audit-worker.mjs). The main thread waits without blocking
+ * (Atomics.waitAsync); a worker thread blocks.
  */
 export interface WriteLock {
   /** The shared cells, to hand to a worker thread. */
@@ -22,10 +22,6 @@ export interface WriteLock {
   releaseIfHeldBy(tag: number): void;
 }
 
-const NEXT = 0;
-const SERVING = 1;
-const HOLDER = 2;
-
 /** Tags: every main-thread connection shares one; each worker thread gets its own. */
 export const MAIN_THREAD_TAG = 1;
 let nextWorkerTag = MAIN_THREAD_TAG + 1;
@@ -33,29 +29,24 @@ export const newWorkerTag = (): number => nextWorkerTag++;
 
 type WaitAsync = (cells: Int32Array, index: number, value: number) => { async: boolean; value: Promise<unknown> | string };
 
-export const createWriteLock = (shared: SharedArrayBuffer = new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT)): WriteLock => {
+export const createWriteLock = (shared: SharedArrayBuffer = new SharedArrayBuffer(CELLS * Int32Array.BYTES_PER_ELEMENT)): WriteLock => {
   const cells = new Int32Array(shared);
   const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
-  const release = (): void => {
-    Atomics.store(cells, HOLDER, 0);
-    Atomics.add(cells, SERVING, 1);
-    Atomics.notify(cells, SERVING);
-  };
   return {
     shared,
     async acquire(tag) {
-      const ticket = Atomics.add(cells, NEXT, 1);
+      const ticket = takeTicket(cells);
       for (;;) {
         const serving = Atomics.load(cells, SERVING);
         if (serving === ticket) break;
         const waited = waitAsync(cells, SERVING, serving);
         if (waited.async) await waited.value;
       }
-      Atomics.store(cells, HOLDER, tag);
+      hold(cells, tag);
     },
-    release,
+    release: () => release(cells),
     releaseIfHeldBy(tag) {
-      if (Atomics.load(cells, HOLDER) === tag) release();
+      if (Atomics.load(cells, HOLDER) === tag) release(cells);
     },
   };
 };
