@@ -273,7 +273,10 @@ export const createOAuthStore = (db: Db, engine: Engine) => ({
    * finds rows the other skipped; both come from one ranking, so the cap holds for the pair.
    */
   async claimDue(owner: string, now: string, until: string, limit: number, perOrganization: number = Number.MAX_SAFE_INTEGER): Promise<OAuthGrant[]> {
-    const free = (eb: ExpressionBuilder<Database, 'oauth_grants'>) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]);
+    // Still due and free when locked: the ranking below reads without locks, so by the time a
+    // candidate is locked another worker may have refreshed it (due again only much later).
+    const free = (eb: ExpressionBuilder<Database, 'oauth_grants'>) =>
+      eb.and([eb('refresh_due_at', '<=', now), eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)])]);
     const lease = (trx: Db) => trx.updateTable('oauth_grants').set({ lease_owner: owner, lease_expires_at: until }).where(free);
     const ranked = async (trx: Db, count: number): Promise<string[]> => {
       const result =

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditStore, type AuditEvent, type AuditStore } from '../../src/audit/audit-store.js';
 import { newId, type IdPrefix } from '../../src/common/ids.js';
@@ -727,6 +728,40 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       expect((await oauth.claimDue('worker-2', now, until, 10, 10)).map((grant) => grant.credentialId)).toEqual([ids[0]]);
       expect(await oauth.claimDue('worker-3', now, until, 10, 10)).toEqual([]);
       await release(ids);
+    });
+
+    it('leases no grant that another worker refreshed after this claim ranked it', async () => {
+      // PostgreSQL ranks without locks, then locks what it ranked. Here a peer's refresh of the
+      // grant (due again much later, lease cleared) commits between the two: the claim must
+      // find it no longer due. SQLite claims under its one write lock, so the race cannot arise.
+      if (engine !== 'postgres') {
+        const org = await addOrganization();
+        const id = await addGrant(org.id, 1);
+        await db.updateTable('oauth_grants').set({ refresh_due_at: '2999-01-01T00:00:00.000Z' }).where('credential_id', '=', id).execute();
+        expect(await oauth.claimDue('worker-1', now, until, 10, 10)).toEqual([]);
+        return;
+      }
+      const org = await addOrganization();
+      const id = await addGrant(org.id, 1);
+      const peer = new pg.Client({ connectionString: testDb?.url });
+      await peer.connect();
+      try {
+        // The peer's refresh holds the table so the claim's locking step waits for it; the
+        // ranking, a plain read, goes ahead and sees the grant still due.
+        await peer.query('begin');
+        await peer.query('lock table oauth_grants in exclusive mode');
+        await peer.query("update oauth_grants set refresh_due_at = '2999-01-01T00:00:00.000Z', version = version + 1 where credential_id = $1", [id]);
+        const claiming = oauth.claimDue('worker-1', now, until, 10, 10);
+        const waiting = async () =>
+          (await peer.query("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'")).rows[0].n as number;
+        for (let i = 0; i < 200 && (await waiting()) === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+        expect(await waiting()).toBe(1);
+        await peer.query('commit');
+        expect(await claiming).toEqual([]);
+      } finally {
+        await peer.end();
+      }
+      await release([id]);
     });
 
     it('leases no organization more than perOrganization grants at once, counting leases already held', async () => {
