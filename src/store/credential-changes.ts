@@ -98,7 +98,8 @@ export const postgresCredentialChanges = (connectionString: string): CredentialC
   };
 
   const listen = (): void => {
-    if (closed || client) return;
+    // While a reconnect waits out its back-off, reads do not open connections of their own.
+    if (closed || client || timer) return;
     const next = new pg.Client({ connectionString });
     client = next;
     next.on('error', stopListening);
