@@ -26,7 +26,7 @@ export interface CredentialChangeFeed {
  * own uncommitted changes and every committed one, from any process. A row is fresh while
  * the counter still has the value read before the row was. The value read is reused until
  * the event loop's next turn (requests answered in one turn share one read) or until this
- * process changes a credential, whichever comes first.
+ * process's connection runs any statement that may write, whichever comes first.
  */
 export const sqliteCredentialChanges = (sqlite: SqliteDatabase.Database): CredentialChangeFeed => {
   let statement: SqliteDatabase.Statement | undefined;

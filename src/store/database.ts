@@ -68,11 +68,14 @@ class SqliteConnection implements DatabaseConnection {
     private readonly sqlite: SqliteDatabase.Database,
     private readonly prepare: (text: string) => SqliteDatabase.Statement,
     private readonly lock: WriteLock,
+    /** Told of every statement that may write (the credential change counter's reader). */
+    private readonly onWrite: () => void,
   ) {}
 
   /** Runs one statement now, on this thread. */
   run<R>(compiled: CompiledQuery, statement = this.prepare(compiled.sql)): QueryResult<R> {
     const parameters = compiled.parameters as unknown[];
+    if (!statement.readonly) this.onWrite();
     if (statement.reader) return { rows: statement.all(parameters) as R[] };
     const { changes, lastInsertRowid } = statement.run(parameters);
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
@@ -89,7 +92,6 @@ class SqliteConnection implements DatabaseConnection {
     }
   }
 
-  // eslint-disable-next-line require-yield
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('Credence does not stream SQLite queries');
   }
@@ -110,8 +112,9 @@ class CredenceSqliteDriver implements Driver {
   constructor(
     private readonly sqlite: SqliteDatabase.Database,
     private readonly lock: WriteLock,
+    onWrite: () => void,
   ) {
-    this.connection = new SqliteConnection(sqlite, statementCache(sqlite), lock);
+    this.connection = new SqliteConnection(sqlite, statementCache(sqlite), lock, onWrite);
   }
 
   async init(): Promise<void> {}
@@ -185,11 +188,12 @@ class CredenceSqliteDialect extends SqliteDialect {
   constructor(
     private readonly sqlite: SqliteDatabase.Database,
     private readonly lock: WriteLock,
+    private readonly onWrite: () => void,
   ) {
     super({ database: sqlite as unknown as SqliteDialectDatabase });
   }
   override createDriver(): Driver {
-    return new CredenceSqliteDriver(this.sqlite, this.lock);
+    return new CredenceSqliteDriver(this.sqlite, this.lock, this.onWrite);
   }
 }
 
@@ -254,13 +258,15 @@ export const openDatabase = (config: DatabaseConfig): StoreHandle => {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     const lock = writeLockFor(config.file);
-    const db = new Kysely<Database>({ dialect: new CredenceSqliteDialect(sqlite, lock) });
+    const credentialChanges = sqliteCredentialChanges(sqlite);
+    // Any write on this connection may change a credential, whichever code made it.
+    const db = new Kysely<Database>({ dialect: new CredenceSqliteDialect(sqlite, lock, () => credentialChanges.changing()) });
     const auditWriter = config.file === ':memory:' ? undefined : createSqliteAuditWriter(config.file, lock);
     return {
       db,
       engine: 'sqlite',
       ...(auditWriter ? { auditWriter } : {}),
-      credentialChanges: sqliteCredentialChanges(sqlite),
+      credentialChanges,
       close: async () => {
         await auditWriter?.close();
         await db.destroy();

@@ -271,8 +271,9 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('token refresh by two worker and
 
   it('refreshes each token once when a slow provider makes a claimed batch outlast its lease: what is left waits for the next claim', async () => {
     const ep = endpoint as TokenEndpoint;
-    // 25 grants 8 at a time at 1.2 s each take four rounds, 4.8 s: longer than the 3 s lease.
-    ep.latencyMs = 1200;
+    // A worker claims up to twice its 8 lanes; at 2 s a token request, the second eight of a
+    // claim would start with less than half of the 3 s lease left, so they wait for a later claim.
+    ep.latencyMs = 2000;
     await makeDue(slowGroup);
     const rows = await waitSettled(slowGroup, [...servers]);
     expect(notRefreshedOnce(slowGroup, rows)).toEqual([]);
