@@ -44,15 +44,9 @@ export const createCredentialCache = (options: {
       return record;
     },
 
-    /** This process is changing credential `id` (every credential when undefined). */
+    /** This process is changing credential `id` (every credential when undefined); `changes` drops what it must. */
     changing(id?: string): void {
       changes.changing(id);
-      if (id === undefined) entries.clear();
-      else entries.delete(id);
-    },
-
-    get size(): number {
-      return entries.size;
     },
   };
 };

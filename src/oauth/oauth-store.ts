@@ -179,14 +179,15 @@ export const createOAuthStore = (db: Db, engine: Engine) => ({
    */
   async storeTokens(items: readonly StoredTokenWrite[], trx: Db = db): Promise<boolean[]> {
     // Each statement names a grant once: a later write of the same grant goes in a later one.
-    const chunks: Array<Array<{ write: StoredTokenWrite; index: number }>> = [];
+    const chunks: Array<{ entries: Array<{ write: StoredTokenWrite; index: number }>; ids: Set<string> }> = [];
     items.forEach((write, index) => {
-      let chunk = chunks.find((c) => c.length < 200 && !c.some((e) => e.write.credentialId === write.credentialId));
-      if (!chunk) chunks.push((chunk = []));
-      chunk.push({ write, index });
+      let chunk = chunks.find((c) => c.entries.length < 200 && !c.ids.has(write.credentialId));
+      if (!chunk) chunks.push((chunk = { entries: [], ids: new Set() }));
+      chunk.entries.push({ write, index });
+      chunk.ids.add(write.credentialId);
     });
     const written = items.map(() => false);
-    for (const chunk of chunks) {
+    for (const { entries: chunk } of chunks) {
       const tuples = chunk.map(
         ({ write: w }) =>
           sql`(${w.credentialId}, ${w.organizationId}, cast(${w.expectedVersion} as integer), ${w.tokensCiphertext}, cast(${w.tokenType} as text),

@@ -48,6 +48,9 @@ const createFairQueue = <T extends { grant: OAuthGrant }>() => {
   };
 };
 
+/** How often the worker deletes expired authorization states. */
+const STATE_SWEEP_MS = 10 * 60_000;
+
 /** After a claim that found fewer grants than it asked for, the next one waits at least this long (and for a refresh to end, or the poll). */
 const SHORT_CLAIM_PAUSE_MS = 10;
 
@@ -91,7 +94,7 @@ export const createRefreshWorker = (deps: {
   const errorDetails = (error: unknown) => (error instanceof Error ? { name: error.name, message: error.message } : {});
   let log: RefreshWorkerLog | undefined;
   let stopped = true;
-  let claims = 0;
+  let sweptAt = deps.clock.now().getTime();
 
   /** One claim's grants, followed until the last is done. */
   interface Claim {
@@ -147,8 +150,12 @@ export const createRefreshWorker = (deps: {
       if (claim.count > 0) {
         log?.info({ pass: claim.pass, claimed: claim.count, ...claim.outcomes, deferred: claim.deferred.length, ms: deps.clock.now().getTime() - claim.startedAt }, 'token refresh pass');
       }
-      claims += 1;
-      if (claims % 600 === 0) await deps.store.deleteExpiredStates(deps.clock.now().toISOString());
+      // Expired authorization states go on a clock, not per claim: claims come often under load.
+      const now = deps.clock.now();
+      if (now.getTime() - sweptAt >= STATE_SWEEP_MS) {
+        sweptAt = now.getTime();
+        await deps.store.deleteExpiredStates(now.toISOString());
+      }
     } catch (error) {
       log?.error({ pass: claim.pass, err: errorDetails(error) }, 'refresh worker pass failed');
     } finally {
