@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { linkHash } from './link-hash.mjs';
 
 /**
  * The audit trail of each organization is a hash chain. Event n stores `prev_hash` (the
@@ -72,11 +73,7 @@ export const contentHash = (event: EventContent): string =>
  * the same bytes in SQL (audit-store.ts): `sha256(decode(prev,'hex') || int8send(seq) ||
  * decode(content,'hex'))`.
  */
-export const linkHash = (prevHash: string, seq: number, content: string): string => {
-  const position = Buffer.alloc(8);
-  position.writeBigInt64BE(BigInt(seq));
-  return sha256(Buffer.from(prevHash, 'hex'), position, Buffer.from(content, 'hex')).toString('hex');
-};
+export { linkHash };
 
 /** The hash an event must carry, given its position and the hash before it. */
 export const hashEvent = (row: Omit<ChainedRow, 'hash'>): string => linkHash(row.prevHash, row.seq, contentHash(row));

@@ -2,16 +2,15 @@
 /**
  * The SQLite audit writer, on a thread of its own with its own connection to the database
  * file, so committing a batch of audit events (and its fsync) never blocks the requests the
- * main thread is serving. It links each event into its organization's chain exactly as
- * audit-store.ts does in the process — hash = SHA-256(previous hash ‖ position as 8 bytes ‖
- * content hash), the content hash computed by the caller — inside one BEGIN IMMEDIATE
+ * main thread is serving. It links each event into its organization's chain with the
+ * process's own link function (link-hash.mjs), the content hash computed by the caller, inside one BEGIN IMMEDIATE
  * transaction per batch, and answers once it has committed. Before each batch it queues for
  * the process's write lock (src/store/sqlite-write-lock.ts), blocking this thread only.
  */
-import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import SqliteDatabase from 'better-sqlite3';
 import { acquireBlocking, release } from '../store/write-lock-cells.mjs';
+import { linkHash } from './link-hash.mjs';
 
 const { file, genesis, lock, tag } = /** @type {{ file: string; genesis: string; lock: SharedArrayBuffer; tag: number }} */ (workerData);
 const db = new SqliteDatabase(file);
@@ -27,12 +26,6 @@ const insert = db.prepare(`insert into audit_events
   (id, organization_id, customer_id, actor_type, actor_id, actor_role, action, target_type, target_id, details, occurred_at, seq, prev_hash, hash)
   values (@id, @organizationId, @customerId, @actorType, @actorId, @actorRole, @action, @targetType, @targetId, @details, @occurredAt, @seq, @prevHash, @hash)`);
 
-/** @param {string} previous @param {number} seq @param {string} content */
-const linkHash = (previous, seq, content) => {
-  const position = Buffer.alloc(8);
-  position.writeBigInt64BE(BigInt(seq));
-  return createHash('sha256').update(Buffer.from(previous, 'hex')).update(position).update(Buffer.from(content, 'hex')).digest('hex');
-};
 
 /** @typedef {{ organizationId: string; contentHash: string } & Record<string, unknown>} Content */
 
