@@ -6,9 +6,8 @@ import { loadConfig } from '../src/config/config.js';
 import { buildApp } from '../src/http/app.js';
 import { loggerOptions } from '../src/http/logging.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
-import { operatorActor } from '../src/cli/context.js';
 import { parseArgs, type Args } from './support/args.js';
-import { openBenchEnvironment, type BenchEnvironment, type EngineName } from './support/environment.js';
+import { openBenchEnvironment, verifyAuditChains, type BenchEnvironment, type EngineName } from './support/environment.js';
 import { load, type LoadResult } from './support/load.js';
 import { fmt, progress, runIfMain, target, type BenchReport, type Target } from './support/report.js';
 
@@ -96,18 +95,6 @@ interface EngineResult {
   chain: { ok: boolean; events: number };
 }
 
-/** Walks every organization's audit chain, as `credence audit verify` does. */
-const verifyChains = async (runtime: Runtime): Promise<{ ok: boolean; events: number }> => {
-  let ok = true;
-  let events = 0;
-  for (const organization of await runtime.services.tenantStore.listOrganizations()) {
-    const report = await runtime.services.audit.verify(await operatorActor(runtime, organization.id));
-    ok &&= report.ok;
-    events += report.events;
-  }
-  return { ok, events };
-};
-
 /** Credence's HTTP app over `runtime`, listening on a loopback port, logging at info level to /dev/null. */
 const startApp = async (runtime: Runtime, publicUrl: string): Promise<{ app: FastifyInstance; url: string }> => {
   const logger = pino(loggerOptions('info'), pino.destination({ dest: '/dev/null', sync: false }));
@@ -144,7 +131,7 @@ const measureEngine = async (engine: EngineName, bareUrl: string, args: Args): P
       const resolve = await run('resolve', url, resolvePaths, connections, durationSeconds);
       levels.push({ connections, bare, resolve });
     }
-    if (!args.flag('compare-token-cache')) return { engine, levels, chain: await verifyChains(bench.runtime) };
+    if (!args.flag('compare-token-cache')) return { engine, levels, chain: await verifyAuditChains(bench.runtime) };
     // A second process-like runtime over the same database, with every request reading its token.
     const connections = connectionCounts[connectionCounts.length - 1] ?? 10;
     const runtime = await openRuntime(loadConfig({ ...bench.env, CREDENCE_API_TOKEN_CACHE_MS: '0' }), { warn: () => undefined });
@@ -153,7 +140,7 @@ const measureEngine = async (engine: EngineName, bareUrl: string, args: Args): P
     await run('resolve without token cache', uncachedApp.url, resolvePaths, connections, 2);
     progress(`resolve on ${engine}: resolve without the token cache for ${durationSeconds} s`);
     const uncached = await run('resolve without token cache', uncachedApp.url, resolvePaths, connections, durationSeconds);
-    return { engine, levels, uncached, chain: await verifyChains(bench.runtime) };
+    return { engine, levels, uncached, chain: await verifyAuditChains(bench.runtime) };
   } finally {
     for (const { app, runtime } of started.reverse()) {
       await app.close();

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { newId } from '../src/common/ids.js';
 import { createLocalKeyProvider } from '../src/crypto/key-provider.js';
 import { parseArgs, type Args } from './support/args.js';
-import { openBenchEnvironment, type EngineName } from './support/environment.js';
+import { openBenchEnvironment, verifyAuditChains, type EngineName } from './support/environment.js';
 import { fmt, progress, runIfMain, target, type BenchReport } from './support/report.js';
 import { createCustomers, randomSecret, seedCredentials } from './support/seed.js';
 
@@ -29,7 +29,7 @@ const rewrapBench = async (engine: EngineName, scopes: number) => {
     const result = await bench.runtime.services.rootKeyRotation.rewrapAll(target);
     const seconds = (performance.now() - started) / 1000;
     if (result.remaining !== 0) throw new Error(`${result.remaining} data keys were left under the old root key`);
-    return { keys: result.rewrapped, seconds };
+    return { keys: result.rewrapped, seconds, chain: await verifyAuditChains(bench.runtime) };
   } finally {
     await bench.close();
   }
@@ -64,7 +64,7 @@ const reencryptBench = async (engine: EngineName, values: number, args: Args) =>
     if (!finished || finished.id !== job.id || finished.status !== 'done' || finished.failed > 0) {
       throw new Error(`the rotation job did not finish cleanly: ${JSON.stringify({ status: finished?.status, done: finished?.done, failed: finished?.failed })}`);
     }
-    return { values: finished.done, seconds };
+    return { values: finished.done, seconds, chain: await verifyAuditChains(bench.runtime) };
   } finally {
     await bench.close();
   }
@@ -85,6 +85,7 @@ export const runRotationBench = async (args: Args = parseArgs()): Promise<BenchR
     targets: [
       target(`re-wrap of ${fmt.int(rewrap.keys)} scopes ≤ 10 s`, rewrap.seconds <= 10, fmt.s(rewrap.seconds)),
       target('re-encryption ≥ 20,000 values/s', rate >= 20_000, `${fmt.int(rate)} values/s`),
+      target('audit chains verify after re-wrap and after re-encryption', rewrap.chain.ok && reencrypt.chain.ok, `${fmt.int(rewrap.chain.events + reencrypt.chain.events)} events checked`),
     ],
     notes: [
       'through the services behind `credence keys rotate-root` and `credence keys rotate --scope`: root rotation in batches of 500 keys per transaction; re-encryption as the background job runs it (read a batch, open each value, seal under the new version, write back guarded by row version, save progress, all in one transaction per batch), ending with a check that nothing is left under the old version and retiring it',

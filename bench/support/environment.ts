@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { operatorActor } from '../../src/cli/context.js';
 import { Redacted } from '../../src/common/redacted.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
@@ -79,4 +80,16 @@ export const openBenchEnvironment = async (engine: EngineName, extraEnv: Record<
     await database.drop();
     throw error;
   }
+};
+
+/** Walks every organization's audit chain, as `credence audit verify` does: events checked, and whether all verify. */
+export const verifyAuditChains = async (runtime: Runtime): Promise<{ ok: boolean; events: number }> => {
+  let ok = true;
+  let events = 0;
+  for (const organization of await runtime.services.tenantStore.listOrganizations()) {
+    const report = await runtime.services.audit.verify(await operatorActor(runtime, organization.id));
+    ok &&= report.ok;
+    events += report.events;
+  }
+  return { ok, events };
 };

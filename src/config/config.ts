@@ -59,7 +59,7 @@ export const EnvSchema = Type.Object({
     minimum: 1,
     maximum: 10_000,
     default: 100,
-    description: 'At most this many refreshes of one organization are leased at once (across every worker sharing the database), so one tenant whose token endpoint hangs cannot hold up the others',
+    description: 'While other organizations have tokens due, at most this many refreshes of one organization are leased at once (across every worker sharing the database), so one tenant whose token endpoint hangs cannot hold up the others; with nobody else due, lanes that would idle go past it, all but a tenth of each worker\'s lanes',
   }),
   CREDENCE_TOKEN_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 15_000, description: 'How long a token request to an OAuth provider may take before it is abandoned' }),
   CREDENCE_RUN_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30, description: 'Runs started longer ago than this many days are deleted (the worker prunes hourly)' }),

@@ -63,7 +63,11 @@ const SHORT_CLAIM_PAUSE_MS = 10;
  * organization (`maxPerOrganization` live leases across every worker), and a free lane takes
  * a grant of the organization with the fewest refreshes in flight, so a tenant whose provider
  * never answers holds at most its own share of lanes, each for at most the token request
- * timeout. Every log line of a claim carries its id (`pass`), so one claim can be followed.
+ * timeout. The cap binds only while others wait: once every organization's share is claimed,
+ * lanes that would idle take more of the same organizations' grants, except a reserve of a
+ * tenth of the lanes kept free for the next organization to fall due (so one organization
+ * alone refreshes at the worker's full speed, and still cannot make another wait for a lane).
+ * Every log line of a claim carries its id (`pass`), so one claim can be followed.
  *
  * Claiming is continuous: whenever fewer grants wait than there are lanes, the worker claims
  * enough to fill them again (at most `batchSize` at a time), so a lane never waits for a
@@ -90,6 +94,7 @@ export const createRefreshWorker = (deps: {
   const concurrency = deps.concurrency ?? 200;
   const leaseMs = deps.leaseMs ?? 60_000;
   const maxPerOrganization = deps.maxPerOrganization ?? 100;
+  const reserve = Math.ceil(concurrency / 10);
   const passId = deps.passId ?? (() => randomBytes(6).toString('hex'));
   const errorDetails = (error: unknown) => (error instanceof Error ? { name: error.name, message: error.message } : {});
   let log: RefreshWorkerLog | undefined;
@@ -121,7 +126,12 @@ export const createRefreshWorker = (deps: {
     const claim: Claim = { pass, startedAt: now.getTime(), leaseEnd, count: 0, left: 0, outcomes: { refreshed: 0, failed: 0, skipped: 0 }, deferred: [], finished, finish };
     let grants: OAuthGrant[];
     try {
-      grants = await deps.store.claimDue(deps.owner, now.toISOString(), new Date(leaseEnd).toISOString(), limit, maxPerOrganization);
+      const [at, until] = [now.toISOString(), new Date(leaseEnd).toISOString()];
+      grants = await deps.store.claimDue(deps.owner, at, until, limit, maxPerOrganization);
+      // Every organization's share is claimed: lanes that would idle may go past the cap,
+      // all but the reserve, which stays free for whoever falls due next.
+      const spare = Math.min(limit - grants.length, concurrency - reserve - inLanes - queue.size - grants.length);
+      if (grants.length < limit && spare > 0) grants = grants.concat(await deps.store.claimDue(deps.owner, at, until, spare));
     } catch (error) {
       log?.error({ pass, err: errorDetails(error) }, 'refresh worker pass failed');
       throw error;

@@ -111,4 +111,50 @@ describe('the refresh worker lanes', () => {
     // Not one claim per ended refresh: ends that come together share the next claim.
     expect(claims).toBeLessThanOrEqual(10);
   });
+  it("goes past one organization's cap with lanes that would idle, and keeps a tenth of them for the next organization to fall due", async () => {
+    // A stand-in store that keeps the cap as the real one does: leases held count against it.
+    const pool = Array.from({ length: 50 }, (_, i) => grant(`a${i}`, 'org_a', 50 - i));
+    const leased = new Map<string, number>();
+    const claimDue = async (_owner: string, _now: string, _until: string, limit: number, perOrganization = Number.MAX_SAFE_INTEGER) => {
+      const taken: typeof pool = [];
+      for (const g of [...pool]) {
+        if (taken.length >= limit) break;
+        const held = leased.get(g.organizationId) ?? 0;
+        if (held >= perOrganization) continue;
+        leased.set(g.organizationId, held + 1);
+        pool.splice(pool.indexOf(g), 1);
+        taken.push(g);
+      }
+      return taken;
+    };
+    const hung: Array<() => void> = [];
+    const refreshed: string[] = [];
+    const worker = createRefreshWorker({
+      store: { claimDue, deleteExpiredStates: async () => undefined, releaseLease: async () => undefined },
+      tokens: {
+        refreshClaimed: (g) => {
+          if (g.organizationId === 'org_a') return new Promise((resolve) => hung.push(() => resolve('failed')));
+          refreshed.push(g.credentialId);
+          return Promise.resolve('refreshed');
+        },
+      },
+      clock: { now: () => NOW },
+      owner: 'worker-a',
+      pollMs: 20,
+      concurrency: 20,
+      maxPerOrganization: 5,
+    });
+    worker.start();
+    // Alone with due grants, org_a gets every lane but the reserve of two, not only its cap of five.
+    for (let i = 0; i < 200 && hung.length < 18; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(hung.length).toBe(18);
+    // Another organization falls due while every one of those requests hangs: a reserved lane takes it.
+    pool.push(grant('b1', 'org_b', 0));
+    for (let i = 0; i < 200 && refreshed.length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(refreshed).toEqual(['b1']);
+    expect(hung.length).toBe(18);
+    while (hung.length > 0) hung.shift()?.();
+    await worker.stop();
+  });
 });

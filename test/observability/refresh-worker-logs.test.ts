@@ -55,7 +55,8 @@ describe('the refresh worker', () => {
         claimDue: async () => {
           calls += 1;
           if (calls === 1) throw new Error('connection refused');
-          return [grant('cred_a', 2), grant('cred_b', 30)];
+          // Two due grants, then nothing more (the worker asks again for lanes that would idle).
+          return calls === 2 ? [grant('cred_a', 2), grant('cred_b', 30)] : [];
         },
         releaseLease: async () => undefined,
         deleteExpiredStates: async () => undefined,
