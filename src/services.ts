@@ -5,6 +5,8 @@ import { createAuditStore } from './audit/audit-store.js';
 import type { AuditWriter } from './audit/sqlite-audit-writer.js';
 import type { Clock } from './common/clock.js';
 import { createCredentialService } from './credentials/credential-service.js';
+import { createHealthService } from './credentials/health-service.js';
+import { createHealthStore } from './credentials/health-store.js';
 import { createCredentialStore } from './credentials/credential-store.js';
 import { createCredentialCache } from './credentials/credential-cache.js';
 import type { CredentialChangeFeed } from './store/credential-changes.js';
@@ -106,6 +108,7 @@ export const createServices = (options: ServiceOptions) => {
   const network = { fetch: options.fetch ?? createComponentFetch({ addressRule }), addressRule };
   const auditStore = createAuditStore(db, options.engine, options.auditWriter);
   const audit = createAuditService({ store: auditStore, clock });
+  const health = createHealthService({ store: createHealthStore(db, options.engine), keyring, audit, transact, clock });
   const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs });
   const organizations = createOrganizationService({ tenants: tenantStore, keyring, tokens, audit, transact, clock });
   const customers = createCustomerService({
@@ -137,6 +140,7 @@ export const createServices = (options: ServiceOptions) => {
     keyring,
     client: oauthClient,
     audit,
+    health,
     transact,
     clock,
     metrics,
@@ -166,7 +170,7 @@ export const createServices = (options: ServiceOptions) => {
     clock,
     publicUrl: options.publicUrl,
   });
-  const views = createCredentialViews({ keyring, grants: oauthStore, redirectUri: authorization.redirectUri });
+  const views = createCredentialViews({ keyring, grants: oauthStore, health, redirectUri: authorization.redirectUri });
   const credentials = createCredentialService({
     store: credentialStore,
     tenants: tenantStore,
@@ -175,6 +179,7 @@ export const createServices = (options: ServiceOptions) => {
     grants: oauthStore,
     bindings: integrationStore,
     accessTokens,
+    health,
     audit,
     transact,
     clock,
@@ -183,9 +188,9 @@ export const createServices = (options: ServiceOptions) => {
   });
   const integrations = createIntegrationService({ store: integrationStore, components, audit, transact, clock });
   const instances = createInstanceService({ store: integrationStore, credentials: credentialStore, tenants: tenantStore, components, audit, transact, clock });
-  const runs = createRunService({ store: integrationStore, components, credentials, credentialRecords: credentialStore, keyring, audit, clock, network });
+  const runs = createRunService({ store: integrationStore, components, credentials, credentialRecords: credentialStore, keyring, audit, health, clock, network });
   const runRetention = createRunRetention({ store: integrationStore, clock, retentionDays: options.runs?.retentionDays ?? 30, keepPerInstance: options.runs?.keepPerInstance ?? 1000 });
-  const credentialTests = createCredentialTestService({ credentials, store: credentialStore, keyring, components, audit, clock, network });
+  const credentialTests = createCredentialTestService({ credentials, store: credentialStore, keyring, components, audit, health, transact, clock, network });
   const { pollMs, batchSize, concurrency, leaseMs, maxPerOrganization } = options.refresh;
   const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, maxPerOrganization, metrics });
   const keyLifecycle = createKeyLifecycle({
@@ -225,6 +230,7 @@ export const createServices = (options: ServiceOptions) => {
     instances,
     runs,
     credentialTests,
+    health,
     /** Reseals credentials stored before destinations existed (see destination-migration.ts); one line per credential moved. */
     migrateDestinations: () =>
       migrateDestinations({ transact, credentials: credentialStore, bindings: integrationStore, components, keyring, now: () => clock.now().toISOString() }),

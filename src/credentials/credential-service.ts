@@ -1,3 +1,5 @@
+import type { HealthChange, HealthState } from './health.js';
+import type { HealthService } from './health-service.js';
 import { AppError, notFound } from '../common/app-error.js';
 import type { Clock } from '../common/clock.js';
 import { newId } from '../common/ids.js';
@@ -59,6 +61,7 @@ export interface ListCredentialsQuery {
   search?: string | undefined;
   authMethod?: string | undefined;
   status?: string | undefined;
+  health?: string | undefined;
   limit?: number | undefined;
   cursor?: string | undefined;
 }
@@ -73,8 +76,11 @@ export interface AccessToken {
   grant?: OAuthGrant | undefined;
 }
 
+/** Who a resolved credential is: enough for a run to know what it holds, nothing a resolve would have to read again. */
+export type ResolvedIdentity = Pick<CredentialView, 'id' | 'label' | 'authMethod' | 'level' | 'customerId' | 'status'>;
+
 export interface ResolvedCredential {
-  credential: CredentialView;
+  credential: ResolvedIdentity;
   /** Every field value, decrypted. Reveal only where the raw values are needed. */
   values: Redacted<Record<string, string>>;
   /** oauth2 only: a fresh access token. */
@@ -98,6 +104,7 @@ export const createCredentialService = (deps: {
   bindings: Pick<IntegrationStore, 'usesOf' | 'rebind'>;
   /** Gives a fresh access token for an oauth2 credential (set once the OAuth module is wired). */
   accessTokens?: { fresh(record: CredentialRecord): Promise<AccessToken> } | undefined;
+  health: Pick<HealthService, 'observeIn' | 'history'>;
   audit: Pick<AuditService, 'record'>;
   transact: Transact;
   clock: Clock;
@@ -233,6 +240,7 @@ export const createCredentialService = (deps: {
         search: query.search,
         authMethod: query.authMethod,
         status: query.status,
+        health: query.health,
         afterId: decodeCursor(query.cursor),
         limit: limit + 1,
       };
@@ -283,6 +291,10 @@ export const createCredentialService = (deps: {
         if (!(await store.update(actor.organizationId, id, current.version, changes, trx))) {
           throw new AppError('CONFLICT', 'The credential changed while this update was being made; read it again and retry');
         }
+        // What was seen of the old secret says nothing of the new one.
+        const secretChanged = AUTH_METHODS[current.authMethod].fields.some((spec) => spec.secret && input.fields?.[spec.name]);
+        if (grantDropped) await deps.health.observeIn(trx, [{ credential: current, health: 'needs_reauthorization', source: 'change', message: 'The provider, app or client id changed: authorize again' }]);
+        else if (secretChanged) await deps.health.observeIn(trx, [{ credential: current, health: 'unknown', source: 'change' }]);
         await audit.record(
           actor,
           actor.organizationId,
@@ -336,6 +348,15 @@ export const createCredentialService = (deps: {
       });
     },
 
+    /** A credential's health now and each change of it, newest first. */
+    async health(actor: Actor, id: string): Promise<{ current: HealthState; history: HealthChange[] }> {
+      requireRole(actor, ...MANAGING_ROLES);
+      const record = await findVisible(actor, id);
+      const view = await toView(record);
+      const { health, healthMessage, healthCheckedAt, since } = view;
+      return { current: { health, healthMessage, healthCheckedAt, since }, history: await deps.health.history(record) };
+    },
+
     /** The instances and steps a credential is bound to. */
     async usage(actor: Actor, id: string) {
       requireRole(actor, ...MANAGING_ROLES);
@@ -363,7 +384,8 @@ export const createCredentialService = (deps: {
       return counted(async () => {
         requireRole(actor, 'runtime');
         const { record, values, token } = await decrypt(actor, id, tokenIfAuthorized, {});
-        return { credential: await views.opened(record, values.reveal(), token?.grant), values, token };
+        const { label, authMethod, customerId, status } = record;
+        return { credential: { id: record.id, label, authMethod, level: customerId === null ? 'organization' : 'customer', customerId, status }, values, token };
       });
     },
   };

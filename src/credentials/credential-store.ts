@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import type { Db } from '../store/database.js';
-import type { CredentialsTable } from '../store/schema.js';
+import type { CredentialsTable, Database } from '../store/schema.js';
 import type { OAuthSettings } from '../oauth/oauth-settings.js';
 import type { AuthMethodKey, CredentialStatus } from './auth-methods.js';
 import type { CredentialCache } from './credential-cache.js';
@@ -50,6 +50,8 @@ export interface CredentialFilter {
   search?: string | undefined;
   authMethod?: string | undefined;
   status?: string | undefined;
+  /** A health value; `unknown` also finds credentials never observed. */
+  health?: string | undefined;
   afterId?: string | undefined;
   limit: number;
 }
@@ -178,6 +180,13 @@ export const createCredentialStore = (db: Db, cache?: CredentialCache) => ({
     }
     if (filter.authMethod !== undefined) query = query.where('auth_method', '=', filter.authMethod);
     if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    if (filter.health !== undefined) {
+      const known = (health: string) => (eb: ExpressionBuilder<Database, 'credentials'>) =>
+        eb.exists(eb.selectFrom('credential_health as h').select('h.credential_id').whereRef('h.credential_id', '=', 'credentials.id').where('h.health', '=', health));
+      const observed = (eb: ExpressionBuilder<Database, 'credentials'>) =>
+        eb.exists(eb.selectFrom('credential_health as h').select('h.credential_id').whereRef('h.credential_id', '=', 'credentials.id'));
+      query = filter.health === 'unknown' ? query.where((eb) => eb.or([known('unknown')(eb), eb.not(observed(eb))])) : query.where(known(filter.health));
+    }
     if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
     const rows = await query.orderBy('id').limit(filter.limit).execute();
     return rows.map(toRecord);

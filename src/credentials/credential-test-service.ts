@@ -12,6 +12,9 @@ import type { CredentialService } from './credential-service.js';
 import type { CredentialStore, LastTest } from './credential-store.js';
 import { sealLastTest } from './last-test.js';
 import type { Keyring } from '../crypto/keyring.js';
+import type { Transact } from '../store/database.js';
+import { healthOfFailure, type Health } from './health.js';
+import type { HealthService } from './health-service.js';
 
 export const TEST_TIMEOUT_MS = 30_000;
 
@@ -43,6 +46,8 @@ export const createCredentialTestService = (deps: {
   keyring: Pick<Keyring, 'seal'>;
   components: ComponentRegistry;
   audit: Pick<AuditService, 'record'>;
+  health: Pick<HealthService, 'observeIn'>;
+  transact: Transact;
   clock: Clock;
   network: StepNetwork;
 }) => {
@@ -62,7 +67,7 @@ export const createCredentialTestService = (deps: {
       for (const target of action.targets?.(checked.value) ?? []) assertDestination(record.destinations ?? [], target);
 
       const started = clock.now();
-      let result: { ok: boolean; message: string };
+      let result: { ok: boolean; message: string; health: Health };
       let secrets: string[] = [];
       try {
         const credential = await credentials.resolveForStep(actor, credentialId, { purpose: 'test', component: input.component, action: action.key });
@@ -70,20 +75,24 @@ export const createCredentialTestService = (deps: {
         const log = { info: () => undefined, warn: () => undefined };
         const context = stepContext(deps.network, action, checked.value, { credential, log, signal: AbortSignal.timeout(TEST_TIMEOUT_MS), timeoutMs: TEST_TIMEOUT_MS });
         const output = await action.perform(context, checked.value);
-        result = { ok: true, message: `It works: ${describeOutput(output)}` };
+        result = { ok: true, message: `It works: ${describeOutput(output)}`, health: 'healthy' };
       } catch (error) {
         // A refused destination is the caller's request, not the credential's health: a 4xx, nothing recorded.
         if (error instanceof AppError && error.code === 'DESTINATION_NOT_ALLOWED') throw error;
-        if (error instanceof ComponentError) result = { ok: false, message: error.message };
-        else if (error instanceof AppError && error.expose) result = { ok: false, message: error.message };
-        else if (error instanceof Error && error.name === 'TimeoutError') result = { ok: false, message: 'The service did not answer in time' };
+        if (error instanceof ComponentError) result = { ok: false, message: error.message, health: healthOfFailure(error.kind) };
+        else if (error instanceof AppError && error.expose) result = { ok: false, message: error.message, health: error.code === 'AUTHORIZATION_REQUIRED' ? 'needs_reauthorization' : 'degraded' };
+        else if (error instanceof Error && error.name === 'TimeoutError') result = { ok: false, message: 'The service did not answer in time', health: 'degraded' };
         else throw error;
       }
       const message = scrub(result.message, secrets) as string;
       const durationMs = clock.now().getTime() - started.getTime();
       const lastTest: LastTest = { ok: result.ok, message, at: clock.now().toISOString() };
-      await store.setLastTest(record.organizationId, record.id, await sealLastTest(deps.keyring, record, lastTest));
-      await audit.record(actor, actor.organizationId, { action: 'credential.tested', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { component: input.component, action: action.key, ok: result.ok } });
+      const sealed = await sealLastTest(deps.keyring, record, lastTest);
+      await deps.transact(async (trx) => {
+        await store.setLastTest(record.organizationId, record.id, sealed, trx);
+        await deps.health.observeIn(trx, [{ credential: record, health: result.health, source: 'test', message }]);
+        await audit.record(actor, actor.organizationId, { action: 'credential.tested', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { component: input.component, action: action.key, ok: result.ok } }, trx);
+      });
       return { ok: result.ok, message, durationMs };
     },
   };

@@ -4,6 +4,8 @@ import { expectedIssuer, type GrantType } from '../oauth/oauth-settings.js';
 import { AUTH_METHODS, type AuthMethodKey, type CredentialStatus } from './auth-methods.js';
 import type { CredentialRecord } from './credential-store.js';
 import { openShownValues } from './field-sealing.js';
+import type { HealthState } from './health.js';
+import type { HealthService } from './health-service.js';
 import { openLastTest } from './last-test.js';
 
 export interface FieldState {
@@ -28,7 +30,7 @@ export interface OAuth2State {
 }
 
 /** A credential as the API shows it: never a secret value. */
-export interface CredentialView {
+export interface CredentialView extends HealthState {
   id: string;
   label: string;
   authMethod: AuthMethodKey;
@@ -50,11 +52,11 @@ export interface CredentialView {
 export const createCredentialViews = (deps: {
   keyring: Pick<Keyring, 'open'>;
   grants: { findGrants(organizationId: string, credentialIds: string[]): Promise<OAuthGrant[]> };
+  health: Pick<HealthService, 'states'>;
   redirectUri: string;
 }) => {
-  /** `opened`: the record's values when the caller has decrypted them already; only the non-secret ones are shown. */
-  const build = async (record: CredentialRecord, grant: OAuthGrant | undefined, opened?: Record<string, string>): Promise<CredentialView> => {
-    const shown = opened ?? (await openShownValues(deps.keyring, record));
+  const build = async (record: CredentialRecord, grant: OAuthGrant | undefined, health: HealthState): Promise<CredentialView> => {
+    const shown = await openShownValues(deps.keyring, record);
     const fields: Record<string, FieldState> = {};
     for (const spec of AUTH_METHODS[record.authMethod].fields) {
       const value = shown[spec.name];
@@ -88,33 +90,24 @@ export const createCredentialViews = (deps: {
       oauth2,
       destinations: record.destinations ?? [],
       lastTest: await openLastTest(deps.keyring, record),
+      ...health,
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
     };
   };
 
-  /** Views of several credentials, with one query for all their grants. */
+  /** Views of several credentials, with one query for all their grants and one for their health. */
   const many = async (records: CredentialRecord[]): Promise<CredentialView[]> => {
     const first = records[0];
     const oauthIds = records.filter((r) => r.authMethod === 'oauth2').map((r) => r.id);
-    const grants = first ? await deps.grants.findGrants(first.organizationId, oauthIds) : [];
+    const [grants, health] = await Promise.all([first ? deps.grants.findGrants(first.organizationId, oauthIds) : [], deps.health.states(records)]);
     const byId = new Map(grants.map((g) => [g.credentialId, g]));
-    return Promise.all(records.map((record) => build(record, byId.get(record.id))));
+    return Promise.all(records.map((record) => build(record, byId.get(record.id), health.get(record.id) as HealthState)));
   };
 
   return {
     many,
     one: async (record: CredentialRecord): Promise<CredentialView> => (await many([record]))[0] as CredentialView,
-
-    /**
-     * The view of a credential whose values the caller has just decrypted, without decrypting
-     * them again; with `grant` when the caller has just read it (a resolve that fetched a token).
-     */
-    async opened(record: CredentialRecord, values: Record<string, string>, grant?: OAuthGrant): Promise<CredentialView> {
-      if (grant || record.authMethod !== 'oauth2') return build(record, grant, values);
-      const [found] = await deps.grants.findGrants(record.organizationId, [record.id]);
-      return build(record, found, values);
-    },
   };
 };
 

@@ -11,8 +11,16 @@ export class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
 }
 
-const NEXT_PHASE: Record<Exclude<JobPhase, 'verify'>, JobPhase> = { credentials: 'grants', grants: 'states', states: 'lastTests', lastTests: 'runs', runs: 'verify' };
-const SOURCES: SealedSourceName[] = ['credentials', 'grants', 'states', 'lastTests', 'runs'];
+const NEXT_PHASE: Record<Exclude<JobPhase, 'verify'>, JobPhase> = {
+  credentials: 'grants',
+  grants: 'states',
+  states: 'lastTests',
+  lastTests: 'runs',
+  runs: 'health',
+  health: 'healthHistory',
+  healthHistory: 'verify',
+};
+const SOURCES: SealedSourceName[] = ['credentials', 'grants', 'states', 'lastTests', 'runs', 'health', 'healthHistory'];
 /** Passes over the scope before a job settles for leaving stragglers under their old, readable version. */
 const MAX_PASSES = 3;
 

@@ -3,6 +3,7 @@ import type { Db } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { ciphertextPrefix } from './keyring.js';
 import { credentialFieldSet } from '../credentials/field-sealing.js';
+import { HEALTH_FIELD_SET, HEALTH_HISTORY_FIELD_SET } from '../credentials/health-service.js';
 import { LAST_TEST_FIELD_SET } from '../credentials/last-test.js';
 import { RUN_ERRORS_FIELD_SET, RUN_OUTPUTS_FIELD_SET } from '../integrations/run-sealing.js';
 
@@ -33,7 +34,7 @@ export interface Resealed {
   replacements: Map<string, string>;
 }
 
-export type SealedSourceName = 'credentials' | 'grants' | 'states' | 'lastTests' | 'runs';
+export type SealedSourceName = 'credentials' | 'grants' | 'states' | 'lastTests' | 'runs' | 'health' | 'healthHistory';
 
 export interface SealedSource {
   /** Up to `limit` rows of the scope after `after`, in key order. */
@@ -270,6 +271,60 @@ const runSource = (db: Db): SealedSource => {
   };
 };
 
+/** What health observations said, sealed with the credential's scope key; rewritten by each observation, so guarded by the old ciphertext. */
+const healthSource = (db: Db): SealedSource => {
+  const base = (trx: Db, organizationId: string, scopeId: string) =>
+    trx
+      .selectFrom('credential_health as h')
+      .innerJoin('credentials as c', 'c.id', 'h.credential_id')
+      .where('h.organization_id', '=', organizationId)
+      .where('c.organization_id', '=', organizationId)
+      .where(inScope(organizationId, scopeId, 'c.customer_id'))
+      .where('h.message_ciphertext', 'is not', null);
+  return {
+    async read(organizationId, scopeId, after, limit, trx = db) {
+      let query = base(trx, organizationId, scopeId).select(['h.credential_id', 'h.message_ciphertext']);
+      if (after !== null) query = query.where('h.credential_id', '>', after);
+      const rows = await query.orderBy('h.credential_id').limit(limit).execute();
+      return rows.map((row) => ({
+        key: row.credential_id,
+        guard: row.message_ciphertext ?? '',
+        values: [{ column: 'message_ciphertext', fieldSet: HEALTH_FIELD_SET, recordId: row.credential_id, ciphertext: row.message_ciphertext ?? '' }],
+      }));
+    },
+    write: (organizationId, rows, trx) =>
+      guardedUpdate(trx, { table: 'credential_health', key: 'credential_id', guard: 'message_ciphertext', guardType: 'text', columns: ['message_ciphertext'] }, organizationId, rows),
+    ...countsOver(db, base, ['h.message_ciphertext']),
+  };
+};
+
+/** The messages of each change of health; written once, so guarded by the ciphertext. */
+const healthHistorySource = (db: Db): SealedSource => {
+  const base = (trx: Db, organizationId: string, scopeId: string) =>
+    trx
+      .selectFrom('credential_health_history as h')
+      .innerJoin('credentials as c', 'c.id', 'h.credential_id')
+      .where('h.organization_id', '=', organizationId)
+      .where('c.organization_id', '=', organizationId)
+      .where(inScope(organizationId, scopeId, 'c.customer_id'))
+      .where('h.message_ciphertext', 'is not', null);
+  return {
+    async read(organizationId, scopeId, after, limit, trx = db) {
+      let query = base(trx, organizationId, scopeId).select(['h.id', 'h.credential_id', 'h.message_ciphertext']);
+      if (after !== null) query = query.where('h.id', '>', after);
+      const rows = await query.orderBy('h.id').limit(limit).execute();
+      return rows.map((row) => ({
+        key: row.id,
+        guard: row.message_ciphertext ?? '',
+        values: [{ column: 'message_ciphertext', fieldSet: HEALTH_HISTORY_FIELD_SET, recordId: `${row.credential_id}/${row.id}`, ciphertext: row.message_ciphertext ?? '' }],
+      }));
+    },
+    write: (organizationId, rows, trx) =>
+      guardedUpdate(trx, { table: 'credential_health_history', key: 'id', guard: 'message_ciphertext', guardType: 'text', columns: ['message_ciphertext'] }, organizationId, rows),
+    ...countsOver(db, base, ['h.message_ciphertext']),
+  };
+};
+
 /**
  * The sealed columns of every table, in the order a rotation job walks them. `changing` is
  * told of each credential row before it is rewritten (the credential cache).
@@ -280,6 +335,8 @@ export const createSealedValueStore = (db: Db, changing?: (id: string) => void):
   states: stateSource(db),
   lastTests: lastTestSource(db, changing),
   runs: runSource(db),
+  health: healthSource(db),
+  healthHistory: healthHistorySource(db),
 });
 
 export type SealedValueStore = ReturnType<typeof createSealedValueStore>;

@@ -8,7 +8,9 @@ import { actorOf } from './authentication.js';
 import {
   AuthMethodKey,
   Credential,
+  CredentialHealth,
   CredentialStatus,
+  Health,
   Destinations,
   FieldValue,
   IdParams,
@@ -106,7 +108,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags,
         summary: 'List credentials',
-        description: 'Filter by level, customer, auth method and status; `search` matches labels case-insensitively.',
+        description: 'Filter by level, customer, auth method, status and health; `search` matches labels case-insensitively.',
         querystring: Type.Object(
           {
             level: Type.Optional(Type.Union([Type.Literal('organization'), Type.Literal('customer')])),
@@ -114,6 +116,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox<{
             search: Type.Optional(Type.String({ maxLength: 200 })),
             authMethod: Type.Optional(AuthMethodKey),
             status: Type.Optional(CredentialStatus),
+            health: Type.Optional(Health),
             ...PageQuery,
           },
           { additionalProperties: false },
@@ -128,6 +131,23 @@ export const credentialRoutes: FastifyPluginAsyncTypebox<{
     '/credentials/:id',
     { schema: { tags, summary: 'Show a credential (never its secret values)', params: IdParams, response: { 200: Credential, ...errorResponses } } },
     async (request) => credentials.get(actorOf(request), request.params.id),
+  );
+
+  app.get(
+    '/credentials/:id/health',
+    {
+      schema: {
+        tags,
+        summary: "A credential's health and each change of it",
+        description: 'The health every credential response carries, with its history: each change, what showed it, and when (newest first, the last 50).',
+        params: IdParams,
+        response: { 200: CredentialHealth, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { current, history } = await credentials.health(actorOf(request), request.params.id);
+      return { ...current, history };
+    },
   );
 
   app.patch(

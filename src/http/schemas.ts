@@ -1,5 +1,6 @@
 import { Type, type TSchema } from 'typebox';
 import { AUTH_METHOD_KEYS, CREDENTIAL_STATUSES } from '../credentials/auth-methods.js';
+import { HEALTH_SOURCES, HEALTH_VALUES } from '../credentials/health.js';
 import { ROLES } from '../tenants/actor.js';
 import { MAX_PAGE_SIZE } from '../common/pagination.js';
 
@@ -25,6 +26,32 @@ export const NullableString = Type.Union([Type.String(), Type.Null()]);
 export const AuthMethodKey = Type.Enum(AUTH_METHOD_KEYS);
 export const CredentialStatus = Type.Enum(CREDENTIAL_STATUSES);
 export const Role = Type.Enum(ROLES);
+export const Health = Type.Enum(HEALTH_VALUES, {
+  description: 'healthy: the service accepted it when last used or checked; degraded: the last attempt failed for a reason that may pass; failing: the service refuses it; needs_reauthorization: someone has to authorize again; unknown: not used or checked since it was created or its secret changed',
+});
+
+/** A credential's health as every credential response carries it. */
+const HealthFields = {
+  health: Health,
+  healthMessage: Type.Union([Type.String(), Type.Null()], { description: 'What the last observation said' }),
+  healthCheckedAt: Type.Union([Timestamp, Type.Null()], { description: 'When the health was last observed (a refresh, run, test or check), changed or not' }),
+  since: Type.String({ format: 'date-time', description: 'Since when the health has been what it is' }),
+};
+
+export const CredentialHealth = Type.Object({
+  ...HealthFields,
+  history: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      from: Health,
+      to: Health,
+      source: Type.Enum(HEALTH_SOURCES, { description: 'What showed it: an authorization, a token refresh, a credential test, a scheduled check, a run step, or a change of the secret' }),
+      message: NullableString,
+      at: Timestamp,
+    }),
+    { description: 'Each change of health, newest first' },
+  ),
+});
 
 /** A field value as submitted: a string, at most 64 KiB. */
 export const FieldValue = Type.String({ maxLength: 65536 });
@@ -61,6 +88,7 @@ export const Credential = Type.Object({
   ]),
   destinations: Type.Array(Type.String(), { description: 'Origins the secret may be sent to (oauth2: where the access token may go); empty means nowhere' }),
   lastTest: Type.Union([Type.Object({ ok: Type.Boolean(), message: Type.String(), at: Timestamp }), Type.Null()]),
+  ...HealthFields,
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });

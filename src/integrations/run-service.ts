@@ -1,3 +1,5 @@
+import { isCredentialFailure } from '../credentials/health.js';
+import type { HealthObservation, HealthService } from '../credentials/health-service.js';
 import { AppError, notFound } from '../common/app-error.js';
 import type { Clock } from '../common/clock.js';
 import { newId } from '../common/ids.js';
@@ -71,6 +73,12 @@ const failureMessage = (error: unknown): string => {
   return 'The step failed unexpectedly';
 };
 
+interface StepHealth {
+  credentialId: string;
+  health: 'healthy' | 'failing';
+  message?: string;
+}
+
 /**
  * Runs an instance: its steps in order, each with its bound credential resolved just
  * for that step. The run record keeps status, output, timing and logs — scrubbed of the
@@ -85,6 +93,8 @@ export const createRunService = (deps: {
   /** Seals what the steps said with the customer's key. */
   keyring: Pick<Keyring, 'seal' | 'open'>;
   audit: Pick<AuditService, 'record'>;
+  /** A step's outcome is what its credential's health goes by: it worked, or the service refused it. */
+  health: Pick<HealthService, 'observe'>;
   clock: Clock;
   network: StepNetwork;
   stepTimeoutMs?: number;
@@ -93,7 +103,8 @@ export const createRunService = (deps: {
   const view = createBindingView(deps.credentialRecords);
   const stepTimeoutMs = deps.stepTimeoutMs ?? STEP_TIMEOUT_MS;
 
-  const runStep = async (actor: Actor, run: Run, step: StepRecord, inputs: Record<string, unknown>, outputs: Map<string, unknown>) => {
+  /** Runs one step; answers what it showed of its credential's health, if anything. */
+  const runStep = async (actor: Actor, run: Run, step: StepRecord, inputs: Record<string, unknown>, outputs: Map<string, unknown>): Promise<StepHealth | undefined> => {
     const { credentialId } = step;
     const action = components.action(step.component, step.action);
     const started = clock.now();
@@ -126,12 +137,28 @@ export const createRunService = (deps: {
       step.output = size <= MAX_OUTPUT_BYTES ? clean : { truncated: true, bytes: size };
       step.status = 'succeeded';
       outputs.set(step.name, clean);
+      return credentialId ? { credentialId, health: 'healthy' } : undefined;
     } catch (error) {
       step.status = 'failed';
       step.error = scrub(failureMessage(error), secrets) as string;
+      // Only a refusal of the credential itself says something of it; a wrong path or a service that is down does not.
+      if (credentialId && secrets.length > 0 && error instanceof ComponentError && isCredentialFailure(error.kind)) return { credentialId, health: 'failing', message: step.error };
+      return undefined;
     } finally {
       step.durationMs = clock.now().getTime() - started.getTime();
     }
+  };
+
+  /** Applies what a run's steps showed of their credentials' health (the last step of each credential counts). */
+  const observeHealth = async (organizationId: string, seen: StepHealth[]): Promise<void> => {
+    if (seen.length === 0) return;
+    const records = await deps.credentialRecords.findEach(seen.map(({ credentialId }) => ({ organizationId, id: credentialId })));
+    const observations: HealthObservation[] = [];
+    seen.forEach((s, i) => {
+      const credential = records[i];
+      if (credential) observations.push({ credential, health: s.health, source: 'run', message: s.message });
+    });
+    await deps.health.observe(observations);
   };
 
   return {
@@ -165,8 +192,10 @@ export const createRunService = (deps: {
       };
       await store.insertRun(run);
       const outputs = new Map<string, unknown>();
+      const seen: StepHealth[] = [];
       for (const [index, step] of run.steps.entries()) {
-        await runStep(actor, run, step, integration.steps[index]?.inputs ?? {}, outputs);
+        const health = await runStep(actor, run, step, integration.steps[index]?.inputs ?? {}, outputs);
+        if (health) seen.push(health);
         if (step.status === 'failed') {
           run.error = `Step ${step.name} failed: ${step.error ?? ''}`;
           break;
@@ -176,6 +205,7 @@ export const createRunService = (deps: {
       run.status = run.error ? 'failed' : 'succeeded';
       run.finishedAt = clock.now().toISOString();
       await store.finishRun(runSkeleton(run), await sealRun(deps.keyring, run, instance.customerId));
+      await observeHealth(actor.organizationId, seen);
       await audit.record(actor, actor.organizationId, { action: 'instance.run', customerId: instance.customerId, targetType: 'instance', targetId: instanceId, details: { runId: run.id, status: run.status } });
       return (await view.runs(actor, [run]))[0] ?? run;
     },

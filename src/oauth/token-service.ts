@@ -1,3 +1,4 @@
+import type { HealthObservation, HealthService } from '../credentials/health-service.js';
 import { scopeOf } from '../crypto/sealed-json.js';
 import { AppError } from '../common/app-error.js';
 import type { Clock } from '../common/clock.js';
@@ -62,6 +63,7 @@ export const createTokenService = (deps: {
   keyring: Pick<Keyring, 'sealEach' | 'open'>;
   client: OAuthClient;
   audit: Pick<AuditService, 'record'>;
+  health: Pick<HealthService, 'observeIn'>;
   transact: Transact;
   clock: Clock;
   random?: () => number;
@@ -172,14 +174,17 @@ export const createTokenService = (deps: {
         trx,
       );
       const results: Array<OAuthGrant | undefined> = [];
-      for (const [i, { record, grant }] of items.entries()) {
+      const seen: HealthObservation[] = [];
+      for (const [i, { record, grant, authorizedAt }] of items.entries()) {
         if (!written[i]) {
           results.push(undefined);
           continue;
         }
         await setStatus(record, 'authorized', trx);
+        seen.push({ credential: record, health: 'healthy', source: authorizedAt ? 'authorization' : 'refresh' });
         results.push({ ...grant, ...(changes[i] as (typeof changes)[number]), version: grant.version + 1 });
       }
+      await deps.health.observeIn(trx, seen);
       return results;
     } finally {
       for (const plaintext of plaintexts) plaintext.fill(0);
@@ -229,6 +234,16 @@ export const createTokenService = (deps: {
       // Another writer moved the grant on (a peer's refresh landed): its outcome stands, not this failure.
       if (!recorded) return;
       await setStatus(record, status, trx);
+      const health = permanent ? 'needs_reauthorization' : status === 'refresh_failed' ? 'failing' : 'degraded';
+      const said = error.oauthError ?? error.message;
+      await deps.health.observeIn(trx, [
+        {
+          credential: record,
+          health,
+          source: 'refresh',
+          message: permanent ? `The provider refused the refresh token (${said}): authorize again` : `The token refresh failed (${said})${refreshDueAt ? `; trying again at ${refreshDueAt}` : ''}`,
+        },
+      ]);
       if (status !== record.status) {
         await audit.record(
           null,

@@ -180,6 +180,29 @@ export interface OAuthGrantsTable {
   version: number;
 }
 
+/** A credential's current health (migration 0016); no row: never checked. */
+export interface CredentialHealthTable {
+  credential_id: string;
+  organization_id: string;
+  health: string;
+  since: string;
+  checked_at: string;
+  source: string;
+  message_ciphertext: string | null;
+}
+
+/** Each change of a credential's health. */
+export interface CredentialHealthHistoryTable {
+  id: string;
+  organization_id: string;
+  credential_id: string;
+  from_health: string;
+  to_health: string;
+  source: string;
+  at: string;
+  message_ciphertext: string | null;
+}
+
 export interface OAuthLinksTable {
   id: string;
   organization_id: string;
@@ -264,6 +287,8 @@ export interface Database {
   data_keys: DataKeysTable;
   key_rotation_jobs: KeyRotationJobsTable;
   credentials: CredentialsTable;
+  credential_health: CredentialHealthTable;
+  credential_health_history: CredentialHealthHistoryTable;
   audit_events: AuditEventsTable;
   audit_heads: AuditHeadsTable;
   oauth_grants: OAuthGrantsTable;

@@ -128,11 +128,13 @@ describe.each(ENGINES)('crypto-shredding on %s', (engine) => {
     for (const c of beforeCiphertexts) expect(backupAfter.text.includes(c.ciphertext)).toBe(false);
   });
 
-  it("keeps a run's output and logs and a credential test's answer only sealed, so a backup from before the deletion shows neither", async () => {
+  it("keeps a run's output and logs, a credential test's answer and health messages only sealed, so a backup from before the deletion shows none of them", async () => {
     const clear = expectedSealedData(seededLeaving);
-    expect(clear).toHaveLength(2);
-    // Seeded twice (before and after the rotation): two last tests and two runs of two parts each.
+    // A run's output, a test's answer, and a health message both current and in the history.
+    expect(clear).toHaveLength(4);
+    // Seeded twice (before and after the rotation): two last tests and two runs of two parts each; one health message and its change (the second seeding has one credential only).
     expect(beforeCiphertexts.filter((c) => c.table === 'runs' || c.fieldSet === 'last-test')).toHaveLength(6);
+    expect(beforeCiphertexts.filter((c) => c.table === 'credential_health' || c.table === 'credential_health_history')).toHaveLength(2);
     expect(backupBefore.text).toContain(seededLeaving.runs[0]?.runId ?? 'missing');
     for (const value of clear) expect(backupBefore.text.includes(value)).toBe(false);
   });

@@ -29,6 +29,8 @@ export interface SeededScope {
   runs: Array<{ instanceId: string; runId: string; output: string }>;
   /** Credentials with a sealed last test, and the message it must still show. */
   lastTests: Array<{ credentialId: string; message: string }>;
+  /** Credentials whose health (and its one change) carry this sealed message. */
+  health: Array<{ credentialId: string; message: string }>;
 }
 
 export const createCustomer = async (t: TestApp, name = `Customer ${randomBytes(3).toString('hex')}`): Promise<string> => {
@@ -97,8 +99,16 @@ export const seedScope = async (t: TestApp, customerId: string | null, secrets =
     await store.setLastTest(t.organizationId, credential.id, await sealLastTest(t.runtime.services.keyring, record, { ok: true, message, at: new Date().toISOString() }));
     lastTests.push({ credentialId: credential.id, message });
   }
+  const health = [];
+  for (const credential of credentials.slice(1, 2)) {
+    const record = await createCredentialStore(t.runtime.store.db).find(t.organizationId, credential.id);
+    if (!record) throw new Error('seeded credential not found');
+    const message = `The server refused the credential (${randomBytes(8).toString('hex')})`;
+    await t.runtime.services.health.observe([{ credential: record, health: 'failing', source: 'test', message }]);
+    health.push({ credentialId: credential.id, message });
+  }
   const runs = customerId ? [await seedRun(t, customerId)] : [];
-  return { credentials: [...credentials, oauth.credential], states: [oauth.state], runs, lastTests };
+  return { credentials: [...credentials, oauth.credential], states: [oauth.state], runs, lastTests, health };
 };
 
 /** A finished run of a fresh instance of the customer, its output and logs sealed as the run service seals them. */
@@ -135,11 +145,20 @@ export const readSealedData = async (t: TestApp, scope: SeededScope): Promise<st
     const response = await t.request('GET', `${API}/credentials/${credentialId}`, { token: t.adminToken });
     seen.push(response.status === 200 ? String(response.body.lastTest?.message) : `${response.status} ${response.body?.error?.code ?? ''}`);
   }
+  for (const { credentialId } of scope.health) {
+    const response = await t.request('GET', `${API}/credentials/${credentialId}/health`, { token: t.adminToken });
+    if (response.status !== 200) seen.push(`${response.status} ${response.body?.error?.code ?? ''}`, '');
+    else seen.push(String(response.body.healthMessage), String(response.body.history[0]?.message));
+  }
   return seen;
 };
 
 /** What readSealedData must answer while the scope's key is there. */
-export const expectedSealedData = (scope: SeededScope): string[] => [...scope.runs.map((r) => r.output), ...scope.lastTests.map((l) => l.message)];
+export const expectedSealedData = (scope: SeededScope): string[] => [
+  ...scope.runs.map((r) => r.output),
+  ...scope.lastTests.map((l) => l.message),
+  ...scope.health.flatMap((h) => [h.message, h.message]),
+];
 
 /** Resolves a credential as the runtime does and answers its values, or the error code. */
 export const resolveFields = async (t: TestApp, token: string, id: string): Promise<Record<string, string> | string> => {
@@ -148,7 +167,7 @@ export const resolveFields = async (t: TestApp, token: string, id: string): Prom
 };
 
 export interface StoredCiphertext {
-  table: 'credentials' | 'oauth_grants' | 'oauth_states' | 'runs';
+  table: 'credentials' | 'oauth_grants' | 'oauth_states' | 'runs' | 'credential_health' | 'credential_health_history';
   rowId: string;
   fieldSet: string;
   recordId: string;
@@ -187,6 +206,17 @@ export const storedCiphertexts = async (db: Db, organizationId: string, scopeId?
   for (const row of await db.selectFrom('oauth_states').selectAll().where('organization_id', '=', organizationId).execute()) {
     const recordId = `${row.credential_id}/${row.id}`;
     result.push({ table: 'oauth_states', rowId: row.id, fieldSet: 'pkce-verifier', recordId, scopeId: scopeOf.get(row.credential_id) ?? '', ciphertext: row.verifier_ciphertext });
+  }
+  for (const row of await db.selectFrom('credential_health').selectAll().where('organization_id', '=', organizationId).execute()) {
+    if (row.message_ciphertext) {
+      result.push({ table: 'credential_health', rowId: row.credential_id, fieldSet: 'health', recordId: row.credential_id, scopeId: scopeOf.get(row.credential_id) ?? '', ciphertext: row.message_ciphertext });
+    }
+  }
+  for (const row of await db.selectFrom('credential_health_history').selectAll().where('organization_id', '=', organizationId).execute()) {
+    if (row.message_ciphertext) {
+      const recordId = `${row.credential_id}/${row.id}`;
+      result.push({ table: 'credential_health_history', rowId: row.id, fieldSet: 'health-history', recordId, scopeId: scopeOf.get(row.credential_id) ?? '', ciphertext: row.message_ciphertext });
+    }
   }
   return scopeId === undefined ? result : result.filter((entry) => entry.scopeId === scopeId);
 };

@@ -79,11 +79,11 @@ describe.each(ENGINES)('scope key rotation on %s', (engine) => {
     expect(finished?.status).toBe('done');
     const job = await t.request('GET', `${API}/keys/jobs/${finished?.id}`, { token: t.adminToken });
     expect(job.status).toBe(200);
-    // Rows: 5 credentials seeded (4 + oauth2), 1 created after the rotation, 1 grant, 1 PKCE state, 1 last test, 1 run.
-    expect(job.body).toMatchObject({ status: 'done', done: 10, total: 10, failed: 0, error: null });
+    // Rows: 5 credentials seeded (4 + oauth2), 1 created after the rotation, 1 grant, 1 PKCE state, 1 last test, 1 run, 1 health and its 1 change.
+    expect(job.body).toMatchObject({ status: 'done', done: 12, total: 12, failed: 0, error: null });
 
     const ciphertextsA = await storedCiphertexts(t.runtime.store.db, t.organizationId, customerA);
-    expect(new Set(ciphertextsA.map((c) => c.table))).toEqual(new Set(['credentials', 'oauth_grants', 'oauth_states', 'runs']));
+    expect(new Set(ciphertextsA.map((c) => c.table))).toEqual(new Set(['credentials', 'oauth_grants', 'oauth_states', 'runs', 'credential_health', 'credential_health_history']));
     expect(ciphertextsA.filter((c) => c.fieldSet === 'last-test' || c.table === 'runs').length).toBe(3);
     expect(ciphertextsA.every((c) => c.ciphertext.startsWith('cv1.2.'))).toBe(true);
     expect(versionsIn(await storedCiphertexts(t.runtime.store.db, t.organizationId, customerB))).toEqual(['cv1.1']);
@@ -110,7 +110,7 @@ describe.each(ENGINES)('scope key rotation on %s', (engine) => {
     const actions = events.body.items.filter((e: any) => e.targetId === customerA && e.action.startsWith('key.'));
     expect(actions.map((e: any) => e.action).sort()).toEqual(['key.reencrypted', 'key.rotated']);
     const reencrypted = actions.find((e: any) => e.action === 'key.reencrypted');
-    expect(reencrypted.details).toMatchObject({ version: 2, values: 10, retiredVersions: [1], remaining: 0 });
+    expect(reencrypted.details).toMatchObject({ version: 2, values: 12, retiredVersions: [1], remaining: 0 });
   });
 
   it('rotates the organization scope when no scope is named', async () => {

@@ -112,6 +112,8 @@ describe.each(ENGINES)('OAuth 2.0 token refresh on %s', (engine) => {
       expect(view.status).toBe('reauthorization_required');
       expect(view.oauth2.nextRefreshAt).toBeNull();
       expect(view.oauth2.lastError).toBe('invalid_grant');
+      expect(view.health).toBe('needs_reauthorization');
+      expect(view.healthMessage).toContain('invalid_grant');
       const events = await s.api('GET', `${API}/audit-events?action=oauth.reauthorization_required&targetId=${s.credentialId}`, { token: s.t.adminToken });
       expect(events.status).toBe(200);
       expect(events.body.items).toHaveLength(1);
@@ -135,6 +137,13 @@ describe.each(ENGINES)('OAuth 2.0 token refresh on %s', (engine) => {
       expect(again.status).toBe('authorized');
       expect(again.oauth2.lastError).toBeNull();
       expect(ms(again.oauth2.nextRefreshAt)).toBeGreaterThan(ms(again.oauth2.lastRefreshedAt));
+      expect(again.health).toBe('healthy');
+      const changes = await s.api('GET', `${API}/audit-events?action=credential.health_changed&targetId=${s.credentialId}`, { token: s.t.adminToken });
+      expect(changes.body.items.map((e: { details: { from: string; to: string; source: string } }) => `${e.details.from}→${e.details.to}:${e.details.source}`).reverse()).toEqual([
+        'unknown→healthy:authorization',
+        'healthy→needs_reauthorization:refresh',
+        'needs_reauthorization→healthy:authorization',
+      ]);
       await done(s);
     });
 
@@ -303,6 +312,7 @@ describe.each(ENGINES)('OAuth 2.0 token refresh on %s', (engine) => {
         expect(await s.t.runtime.services.refreshWorker.tick()).toBe(1);
         const view = await getCredential(s.api, s.t.adminToken, s.credentialId);
         expect(view.status, `after failure ${failure}`).toBe(failure < 5 ? 'authorized' : 'refresh_failed');
+        expect(view.health, `after failure ${failure}`).toBe(failure < 5 ? 'degraded' : 'failing');
         expect(view.oauth2.lastError).toMatch(/500/);
         delays.push(ms(view.oauth2.nextRefreshAt) - startedAt);
       }
@@ -316,6 +326,7 @@ describe.each(ENGINES)('OAuth 2.0 token refresh on %s', (engine) => {
       expect(await s.t.runtime.services.refreshWorker.tick()).toBe(1);
       const recovered = await getCredential(s.api, s.t.adminToken, s.credentialId);
       expect(recovered.status).toBe('authorized');
+      expect(recovered.health).toBe('healthy');
       expect(recovered.oauth2.lastError).toBeNull();
       expect(ms(recovered.oauth2.tokenExpiresAt) - ms(recovered.oauth2.lastRefreshedAt)).toBe(3600_000);
       expect(s.server.tokenRequestLog.filter((r) => r.grantType === 'refresh_token').map((r) => r.status)).toEqual([500, 500, 500, 500, 500, 200]);

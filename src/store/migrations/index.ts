@@ -14,6 +14,7 @@ import * as sealedCustomerData from './0012-sealed-customer-data.js';
 import * as auditAppendFunction from './0013-audit-append-function.js';
 import * as credentialChanges from './0014-credential-changes.js';
 import * as refreshClaimIndexes from './0015-refresh-claim-indexes.js';
+import * as credentialHealth from './0016-credential-health.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '0013-audit-append-function': auditAppendFunction,
   '0014-credential-changes': credentialChanges,
   '0015-refresh-claim-indexes': refreshClaimIndexes,
+  '0016-credential-health': credentialHealth,
 };
