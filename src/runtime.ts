@@ -67,6 +67,7 @@ export const openRuntime = async (
       async close() {
         closed = true;
         await services.refreshWorker.stop();
+        await services.healthCheckWorker.stop();
         await services.keyRotationWorker.stop();
         await services.runRetention.stop();
         // Counts still in memory are written down before the database closes.

@@ -5,6 +5,8 @@ import { createAuditStore } from './audit/audit-store.js';
 import type { AuditWriter } from './audit/sqlite-audit-writer.js';
 import type { Clock } from './common/clock.js';
 import { createCredentialService } from './credentials/credential-service.js';
+import { createHealthCheckWorker } from './credentials/health-check-worker.js';
+import { createHealthCheckStore, validateHealthCheck } from './credentials/health-checks.js';
 import { createHealthService } from './credentials/health-service.js';
 import { createHealthStore } from './credentials/health-store.js';
 import { createCredentialStore } from './credentials/credential-store.js';
@@ -109,6 +111,7 @@ export const createServices = (options: ServiceOptions) => {
   const auditStore = createAuditStore(db, options.engine, options.auditWriter);
   const audit = createAuditService({ store: auditStore, clock });
   const health = createHealthService({ store: createHealthStore(db, options.engine), keyring, audit, transact, clock });
+  const healthCheckStore = createHealthCheckStore(db, options.engine);
   const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs });
   const organizations = createOrganizationService({ tenants: tenantStore, keyring, tokens, audit, transact, clock });
   const customers = createCustomerService({
@@ -170,7 +173,7 @@ export const createServices = (options: ServiceOptions) => {
     clock,
     publicUrl: options.publicUrl,
   });
-  const views = createCredentialViews({ keyring, grants: oauthStore, health, redirectUri: authorization.redirectUri });
+  const views = createCredentialViews({ keyring, grants: oauthStore, health, checks: healthCheckStore, redirectUri: authorization.redirectUri });
   const credentials = createCredentialService({
     store: credentialStore,
     tenants: tenantStore,
@@ -180,6 +183,7 @@ export const createServices = (options: ServiceOptions) => {
     bindings: integrationStore,
     accessTokens,
     health,
+    healthChecks: { store: healthCheckStore, validate: (credential, input) => validateHealthCheck(components, credential, input) },
     audit,
     transact,
     clock,
@@ -192,6 +196,7 @@ export const createServices = (options: ServiceOptions) => {
   const runRetention = createRunRetention({ store: integrationStore, clock, retentionDays: options.runs?.retentionDays ?? 30, keepPerInstance: options.runs?.keepPerInstance ?? 1000 });
   const credentialTests = createCredentialTestService({ credentials, store: credentialStore, keyring, components, audit, health, transact, clock, network });
   const { pollMs, batchSize, concurrency, leaseMs, maxPerOrganization } = options.refresh;
+  const healthCheckWorker = createHealthCheckWorker({ store: healthCheckStore, credentials: credentialStore, checks: credentialTests, clock, owner, pollMs: Math.max(pollMs, 1000) });
   const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, maxPerOrganization, metrics });
   const keyLifecycle = createKeyLifecycle({
     db,
@@ -231,6 +236,7 @@ export const createServices = (options: ServiceOptions) => {
     runs,
     credentialTests,
     health,
+    healthCheckWorker,
     /** Reseals credentials stored before destinations existed (see destination-migration.ts); one line per credential moved. */
     migrateDestinations: () =>
       migrateDestinations({ transact, credentials: credentialStore, bindings: integrationStore, components, keyring, now: () => clock.now().toISOString() }),

@@ -1,3 +1,4 @@
+import type { HealthCheckSpec, HealthCheckStore } from './health-checks.js';
 import type { HealthChange, HealthState } from './health.js';
 import type { HealthService } from './health-service.js';
 import { AppError, notFound } from '../common/app-error.js';
@@ -45,6 +46,15 @@ export interface CreateCredentialInput {
   issuer?: string | undefined;
   /** Origins the secret may be sent to; for oauth2 with a provider, the provider's API origins when absent. */
   destinations?: string[] | undefined;
+  /** A check the worker runs every `everyMinutes` (at least 5) to keep the credential's health true. */
+  healthCheck?: HealthCheckInput | null | undefined;
+}
+
+export interface HealthCheckInput {
+  component: string;
+  action?: string | undefined;
+  inputs?: Record<string, unknown> | undefined;
+  everyMinutes: number;
 }
 
 export interface UpdateCredentialInput {
@@ -53,6 +63,8 @@ export interface UpdateCredentialInput {
   fields?: Record<string, string | null> | undefined;
   /** New destinations; changing them needs every secret field re-entered in `fields`. */
   destinations?: string[] | undefined;
+  /** A new scheduled check, or null to stop checking. */
+  healthCheck?: HealthCheckInput | null | undefined;
 }
 
 export interface ListCredentialsQuery {
@@ -105,6 +117,8 @@ export const createCredentialService = (deps: {
   /** Gives a fresh access token for an oauth2 credential (set once the OAuth module is wired). */
   accessTokens?: { fresh(record: CredentialRecord): Promise<AccessToken> } | undefined;
   health: Pick<HealthService, 'observeIn' | 'history'>;
+  /** Scheduled checks: stored with the credential, each checked against it first. */
+  healthChecks: { store: Pick<HealthCheckStore, 'set'>; validate(credential: Pick<CredentialRecord, 'authMethod' | 'destinations'>, input: HealthCheckInput): HealthCheckSpec };
   audit: Pick<AuditService, 'record'>;
   transact: Transact;
   clock: Clock;
@@ -193,6 +207,7 @@ export const createCredentialService = (deps: {
       validateFields(authMethod, values, validation, oauthSettings ? optionalFieldsFor(oauthSettings) : []);
       const destinations = normalizeDestinations(input.destinations ?? defaultDestinations(oauthSettings?.provider));
       const customerId = await targetCustomer(actor, input.customerId);
+      const healthCheck = input.healthCheck ? deps.healthChecks.validate({ authMethod, destinations }, input.healthCheck) : null;
       const now = clock.now().toISOString();
       const base = { id: newId('cred'), organizationId: actor.organizationId, customerId, authMethod, destinations };
 
@@ -211,6 +226,7 @@ export const createCredentialService = (deps: {
           updatedAt: now,
         };
         await store.insert(created, trx);
+        if (healthCheck) await deps.healthChecks.store.set(created.organizationId, created.id, healthCheck, now, trx);
         if (oauthSettings) {
           // A client-credentials token needs nobody's consent: the refresh worker fetches it at once.
           await deps.grants.ensureGrant(created.organizationId, created.id, { refreshDueAt: oauthSettings.grantType === 'client_credentials' ? now : null }, trx);
@@ -218,7 +234,13 @@ export const createCredentialService = (deps: {
         await audit.record(
           actor,
           actor.organizationId,
-          { action: 'credential.created', customerId, targetType: 'credential', targetId: created.id, details: { label, authMethod, fields: sealed.setFields, destinations: destinations.join(' ') } },
+          {
+            action: 'credential.created',
+            customerId,
+            targetType: 'credential',
+            targetId: created.id,
+            details: { label, authMethod, fields: sealed.setFields, destinations: destinations.join(' '), ...(healthCheck ? { healthCheck: describeCheck(healthCheck) } : {}) },
+          },
           trx,
         );
         return created;
@@ -264,7 +286,8 @@ export const createCredentialService = (deps: {
       rejectUnknownFields(current.authMethod, changedFields);
       const destinations = input.destinations === undefined ? undefined : normalizeDestinations(input.destinations);
       const destinationsChange = destinations !== undefined && !sameList(current.destinations, destinations);
-      if (label === undefined && changedFields.length === 0 && !destinationsChange) return toView(current);
+      const healthCheck = input.healthCheck ? deps.healthChecks.validate({ authMethod: current.authMethod, destinations: destinations ?? current.destinations }, input.healthCheck) : input.healthCheck;
+      if (label === undefined && changedFields.length === 0 && !destinationsChange && healthCheck === undefined) return toView(current);
 
       const updated = await transact(async (trx) => {
         let sealed = {};
@@ -291,6 +314,7 @@ export const createCredentialService = (deps: {
         if (!(await store.update(actor.organizationId, id, current.version, changes, trx))) {
           throw new AppError('CONFLICT', 'The credential changed while this update was being made; read it again and retry');
         }
+        if (healthCheck !== undefined) await deps.healthChecks.store.set(current.organizationId, id, healthCheck, updatedAt, trx);
         // What was seen of the old secret says nothing of the new one.
         const secretChanged = AUTH_METHODS[current.authMethod].fields.some((spec) => spec.secret && input.fields?.[spec.name]);
         if (grantDropped) await deps.health.observeIn(trx, [{ credential: current, health: 'needs_reauthorization', source: 'change', message: 'The provider, app or client id changed: authorize again' }]);
@@ -307,6 +331,7 @@ export const createCredentialService = (deps: {
               ...(label !== undefined ? { label } : {}),
               fieldsChanged: changedFields,
               ...(destinationsChange ? { destinations: (destinations ?? []).join(' ') } : {}),
+              ...(healthCheck !== undefined ? { healthCheck: healthCheck ? describeCheck(healthCheck) : null } : {}),
             },
           },
           trx,
@@ -408,6 +433,9 @@ const requireSecretsReentered = (method: AuthMethodKey, given: Record<string, st
     `Changing ${because.join(', ')} needs every secret of the credential entered again in the same request: ${missing.join(', ')}`,
   );
 };
+
+/** A check as the audit log names it: what runs and how often, never its inputs. */
+const describeCheck = (spec: HealthCheckSpec): string => `${spec.component}.${spec.action} every ${spec.everyMinutes} min`;
 
 const dropEmpty = (values: Record<string, string | null>): Record<string, string> => {
   const result: Record<string, string> = {};

@@ -5,6 +5,7 @@ import { AUTH_METHODS, type AuthMethodKey, type CredentialStatus } from './auth-
 import type { CredentialRecord } from './credential-store.js';
 import { openShownValues } from './field-sealing.js';
 import type { HealthState } from './health.js';
+import type { HealthCheckSpec, HealthCheckStore, ScheduledHealthCheck } from './health-checks.js';
 import type { HealthService } from './health-service.js';
 import { openLastTest } from './last-test.js';
 
@@ -44,6 +45,8 @@ export interface CredentialView extends HealthState {
   destinations: string[];
   /** The last credential test: did it work, what did the service say, when. */
   lastTest: { ok: boolean; message: string; at: string } | null;
+  /** The check the worker runs on a schedule, if any. */
+  healthCheck: (HealthCheckSpec & { nextCheckAt: string; lastCheckAt: string | null }) | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -53,9 +56,10 @@ export const createCredentialViews = (deps: {
   keyring: Pick<Keyring, 'open'>;
   grants: { findGrants(organizationId: string, credentialIds: string[]): Promise<OAuthGrant[]> };
   health: Pick<HealthService, 'states'>;
+  checks: Pick<HealthCheckStore, 'find'>;
   redirectUri: string;
 }) => {
-  const build = async (record: CredentialRecord, grant: OAuthGrant | undefined, health: HealthState): Promise<CredentialView> => {
+  const build = async (record: CredentialRecord, grant: OAuthGrant | undefined, health: HealthState, check: ScheduledHealthCheck | undefined): Promise<CredentialView> => {
     const shown = await openShownValues(deps.keyring, record);
     const fields: Record<string, FieldState> = {};
     for (const spec of AUTH_METHODS[record.authMethod].fields) {
@@ -90,19 +94,28 @@ export const createCredentialViews = (deps: {
       oauth2,
       destinations: record.destinations ?? [],
       lastTest: await openLastTest(deps.keyring, record),
+      healthCheck: check
+        ? { component: check.component, action: check.action, inputs: check.inputs, everyMinutes: check.everyMinutes, nextCheckAt: check.nextCheckAt, lastCheckAt: check.lastCheckAt }
+        : null,
       ...health,
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
     };
   };
 
-  /** Views of several credentials, with one query for all their grants and one for their health. */
+  /** Views of several credentials, with one query each for all their grants, health and checks. */
   const many = async (records: CredentialRecord[]): Promise<CredentialView[]> => {
     const first = records[0];
     const oauthIds = records.filter((r) => r.authMethod === 'oauth2').map((r) => r.id);
-    const [grants, health] = await Promise.all([first ? deps.grants.findGrants(first.organizationId, oauthIds) : [], deps.health.states(records)]);
+    const ids = records.map((r) => r.id);
+    const [grants, health, checks] = await Promise.all([
+      first ? deps.grants.findGrants(first.organizationId, oauthIds) : [],
+      deps.health.states(records),
+      first ? deps.checks.find(first.organizationId, ids) : [],
+    ]);
     const byId = new Map(grants.map((g) => [g.credentialId, g]));
-    return Promise.all(records.map((record) => build(record, byId.get(record.id), health.get(record.id) as HealthState)));
+    const checkOf = new Map(checks.map((c) => [c.credentialId, c]));
+    return Promise.all(records.map((record) => build(record, byId.get(record.id), health.get(record.id) as HealthState, checkOf.get(record.id))));
   };
 
   return {

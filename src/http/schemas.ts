@@ -38,6 +38,16 @@ const HealthFields = {
   since: Type.String({ format: 'date-time', description: 'Since when the health has been what it is' }),
 };
 
+export const HealthCheckBody = Type.Object(
+  {
+    component: Type.String({ maxLength: 64 }),
+    action: Type.Optional(Type.String({ maxLength: 64, description: "Default: the component's test action" })),
+    inputs: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Unknown())),
+    everyMinutes: Type.Integer({ minimum: 5, maximum: 10_080, description: 'How often the worker runs it (at least every 5 minutes)' }),
+  },
+  { additionalProperties: false, description: 'A check the worker runs with the credential on a schedule, as a credential test; its outcome is the credential\'s health' },
+);
+
 export const CredentialHealth = Type.Object({
   ...HealthFields,
   history: Type.Array(
@@ -88,6 +98,17 @@ export const Credential = Type.Object({
   ]),
   destinations: Type.Array(Type.String(), { description: 'Origins the secret may be sent to (oauth2: where the access token may go); empty means nowhere' }),
   lastTest: Type.Union([Type.Object({ ok: Type.Boolean(), message: Type.String(), at: Timestamp }), Type.Null()]),
+  healthCheck: Type.Union([
+    Type.Object({
+      component: Type.String(),
+      action: Type.String(),
+      inputs: Type.Record(Type.String(), Type.Unknown()),
+      everyMinutes: Type.Integer(),
+      nextCheckAt: Timestamp,
+      lastCheckAt: Type.Union([Timestamp, Type.Null()]),
+    }),
+    Type.Null(),
+  ]),
   ...HealthFields,
   createdAt: Timestamp,
   updatedAt: Timestamp,

@@ -191,6 +191,21 @@ export interface CredentialHealthTable {
   message_ciphertext: string | null;
 }
 
+/** A credential's scheduled health check (migration 0016). */
+export interface CredentialHealthChecksTable {
+  credential_id: string;
+  organization_id: string;
+  component: string;
+  action: string;
+  /** JSON object: the action's inputs. */
+  inputs: string;
+  every_minutes: number;
+  due_at: string;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  last_run_at: string | null;
+}
+
 /** Each change of a credential's health. */
 export interface CredentialHealthHistoryTable {
   id: string;
@@ -289,6 +304,7 @@ export interface Database {
   credentials: CredentialsTable;
   credential_health: CredentialHealthTable;
   credential_health_history: CredentialHealthHistoryTable;
+  credential_health_checks: CredentialHealthChecksTable;
   audit_events: AuditEventsTable;
   audit_heads: AuditHeadsTable;
   oauth_grants: OAuthGrantsTable;

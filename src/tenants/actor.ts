@@ -5,7 +5,7 @@ export type Role = (typeof ROLES)[number];
 
 /** Who is calling: a person, an API token, or an operator at the command line. */
 export interface Actor {
-  type: 'user' | 'api_token' | 'cli';
+  type: 'user' | 'api_token' | 'cli' | 'worker';
   id: string;
   organizationId: string;
   role: Role;

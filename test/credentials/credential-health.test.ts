@@ -2,24 +2,32 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/databases.js';
+import { openRuntime } from '../../src/runtime.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { API, createCredential, createCustomer, createIntegration, deployed, runInstance, uniqueValue } from '../integrations/fixtures.js';
 
 // A credential's health follows what the service on the other end says of it — through
 // credential tests and run steps here — and each change is recorded once.
 
-/** A loopback service that accepts one API key at /hello until told to refuse it. */
+/** A loopback service that accepts one API key at /hello until told to refuse it; /slow answers after 400 ms. */
 const startService = async (apiKey: string) => {
   let refusing = false;
+  const requests: string[] = [];
   const server: Server = createServer((request, response) => {
+    requests.push(request.url ?? '');
     const ok = !refusing && request.headers.authorization === `Bearer ${apiKey}`;
-    response.writeHead(ok ? 200 : 401, { 'content-type': 'application/json', ...(ok ? {} : { 'www-authenticate': 'Bearer' }) });
-    response.end(JSON.stringify(ok ? { hello: 'world' } : { error: 'unauthorized' }));
+    const answer = () => {
+      response.writeHead(ok ? 200 : 401, { 'content-type': 'application/json', ...(ok ? {} : { 'www-authenticate': 'Bearer' }) });
+      response.end(JSON.stringify(ok ? { hello: 'world' } : { error: 'unauthorized' }));
+    };
+    if (request.url?.startsWith('/slow')) setTimeout(answer, 400);
+    else answer();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     refuse: (value: boolean) => void (refusing = value),
+    requests,
     close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
   };
 };
@@ -151,5 +159,86 @@ describe.each(ENGINES)('credential health on %s', (engine) => {
     const bad = await t.request('GET', `${API}/credentials?health=fine`, { token: t.adminToken });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('VALIDATION_FAILED');
+  });
+  const makeDue = (id: string) => t.runtime.store.db.updateTable('credential_health_checks').set({ due_at: new Date(Date.now() - 1000).toISOString() }).where('credential_id', '=', id).execute();
+  const checkEvery = (everyMinutes: number, path = '/hello') => ({ component: 'http', inputs: { url: `${service.baseUrl}${path}` }, everyMinutes });
+
+  it('runs the check a credential carries when it is due, keeps its health from it, and not again before its interval', async () => {
+    const created = await t.request('POST', `${API}/credentials`, {
+      token: t.adminToken,
+      body: { label: 'Checked key', authMethod: 'api_key', destinations: [service.baseUrl], fields: { api_key: apiKey }, healthCheck: checkEvery(5) },
+    });
+    expect(created.status, created.text).toBe(201);
+    const id = created.body.id as string;
+    expect(created.body.healthCheck).toMatchObject({ component: 'http', action: 'test', everyMinutes: 5, lastCheckAt: null });
+    expect(created.body.health).toBe('unknown');
+
+    // Other credentials' checks made due by earlier tests are not in this one.
+    await t.runtime.store.db.deleteFrom('credential_health_checks').where('credential_id', '!=', id).execute();
+    const worker = t.runtime.services.healthCheckWorker;
+    expect(await worker.tick()).toBe(1);
+    const checked = await get(id);
+    expect(checked).toMatchObject({ health: 'healthy' });
+    const next = Date.parse(checked.healthCheck.nextCheckAt) - Date.parse(checked.healthCheck.lastCheckAt);
+    // Five minutes, give or take a tenth.
+    expect(next).toBeGreaterThanOrEqual(4.5 * 60_000);
+    expect(next).toBeLessThanOrEqual(5.5 * 60_000);
+    expect(await worker.tick()).toBe(0);
+
+    service.refuse(true);
+    try {
+      await makeDue(id);
+      expect(await worker.tick()).toBe(1);
+      await makeDue(id);
+      expect(await worker.tick()).toBe(1);
+    } finally {
+      service.refuse(false);
+    }
+    expect((await get(id)).health).toBe('failing');
+    const events = await healthEvents(id);
+    expect(events.map((e) => `${e.details.from}→${e.details.to}:${e.details.source}`).reverse()).toEqual(['unknown→healthy:check', 'healthy→failing:check']);
+    // Each check's resolve is audited, as the worker.
+    const resolved = await t.request('GET', `${API}/audit-events?action=credential.resolved&targetId=${id}`, { token: t.adminToken });
+    expect(resolved.body.items).toHaveLength(3);
+    expect(resolved.body.items[0]).toMatchObject({ actor: { type: 'worker', id: 'health-check' }, details: { purpose: 'check' } });
+
+    const stopped = await t.request('PATCH', `${API}/credentials/${id}`, { token: t.adminToken, body: { healthCheck: null } });
+    expect(stopped.body.healthCheck).toBeNull();
+    expect(await worker.tick()).toBe(0);
+  });
+
+  it('refuses a check that does not fit the credential, and stores nothing', async () => {
+    const count = async () => Number((await t.runtime.store.db.selectFrom('credentials').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const before = await count();
+    const attempt = (healthCheck: unknown) =>
+      t.request('POST', `${API}/credentials`, { token: t.adminToken, body: { label: uniqueValue('Bad check'), authMethod: 'api_key', destinations: [service.baseUrl], fields: { api_key: apiKey }, healthCheck } });
+    const tooOften = await attempt(checkEvery(4));
+    expect(tooOften.status).toBe(400);
+    expect(tooOften.body.error.code).toBe('VALIDATION_FAILED');
+    const elsewhere = await attempt({ component: 'http', inputs: { url: 'https://attacker.example.test/collect' }, everyMinutes: 5 });
+    expect(elsewhere.status).toBe(403);
+    expect(elsewhere.body.error.code).toBe('DESTINATION_NOT_ALLOWED');
+    const wrongMethod = await attempt({ component: 'aws-s3', inputs: {}, everyMinutes: 5 });
+    expect(wrongMethod.status).toBe(400);
+    const unknown = await attempt({ component: 'nothing', everyMinutes: 5 });
+    expect(unknown.status).toBeGreaterThanOrEqual(400);
+    expect(unknown.status).toBeLessThan(500);
+    expect(await count()).toBe(before);
+  });
+
+  it('never runs one credential\'s check twice at once, with two workers claiming it at the same moment', async () => {
+    const id = await createCredential(t, { label: 'Slow check', authMethod: 'api_key', destinations: [service.baseUrl], fields: { api_key: apiKey } });
+    await t.request('PATCH', `${API}/credentials/${id}`, { token: t.adminToken, body: { healthCheck: checkEvery(5, '/slow') } });
+    await t.runtime.store.db.deleteFrom('credential_health_checks').where('credential_id', '!=', id).execute();
+    const peer = await openRuntime(t.config, { warn: () => undefined });
+    try {
+      const before = service.requests.filter((r) => r === '/slow').length;
+      const claimed = await Promise.all([t.runtime.services.healthCheckWorker.tick(), peer.services.healthCheckWorker.tick()]);
+      expect(claimed.sort()).toEqual([0, 1]);
+      expect(service.requests.filter((r) => r === '/slow').length - before).toBe(1);
+    } finally {
+      await peer.close();
+    }
+    expect((await get(id)).health).toBe('healthy');
   });
 });

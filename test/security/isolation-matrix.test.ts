@@ -20,6 +20,7 @@ const MATRIX: Record<string, { body?: (world: World, targets: Targets) => unknow
   'POST /api/v1/credentials/:id/test': { body: () => ({ component: 'http', action: 'test', inputs: { url: 'https://service.example.test/' } }) },
   'POST /api/v1/credentials/:id/replace': { body: (w) => ({ with: w.first.credential[0]?.id }) },
   'GET /api/v1/credentials/:id/usage': {},
+  'GET /api/v1/credentials/:id/health': {},
   'POST /api/v1/credentials/:id/resolve': {},
   'POST /api/v1/credentials/:id/authorization-link': { body: () => ({}) },
   'GET /api/v1/credentials/:id/authorization-link': {},

@@ -1,0 +1,134 @@
+import { sql } from 'kysely';
+import { AppError } from '../common/app-error.js';
+import type { ComponentRegistry } from '../components/registry.js';
+import { checkInputs } from '../integrations/step-inputs.js';
+import { assertDestination } from '../net/destinations.js';
+import type { Db } from '../store/database.js';
+import type { CredentialHealthChecksTable } from '../store/schema.js';
+import type { AuthMethodKey } from './auth-methods.js';
+
+/** The shortest interval between two scheduled checks of one credential. */
+export const MIN_CHECK_MINUTES = 5;
+export const MAX_CHECK_MINUTES = 7 * 24 * 60;
+
+/** A check as a credential carries it: a component action run with the credential every `everyMinutes`. */
+export interface HealthCheckSpec {
+  component: string;
+  action: string;
+  inputs: Record<string, unknown>;
+  everyMinutes: number;
+}
+
+/** A scheduled check with when it runs next (and last ran). */
+export interface ScheduledHealthCheck extends HealthCheckSpec {
+  credentialId: string;
+  organizationId: string;
+  nextCheckAt: string;
+  lastCheckAt: string | null;
+}
+
+/**
+ * Checks a health check against the credential it is for, before anything is stored: the
+ * action exists and accepts the credential's method, the inputs fit it, and every target they
+ * name is one of the credential's destinations (the egress gate checks again at every run).
+ */
+export const validateHealthCheck = (
+  components: ComponentRegistry,
+  credential: { authMethod: AuthMethodKey; destinations: string[] | null },
+  input: { component: string; action?: string | undefined; inputs?: Record<string, unknown> | undefined; everyMinutes: number },
+): HealthCheckSpec => {
+  if (!Number.isInteger(input.everyMinutes) || input.everyMinutes < MIN_CHECK_MINUTES || input.everyMinutes > MAX_CHECK_MINUTES) {
+    throw new AppError('VALIDATION_FAILED', `healthCheck.everyMinutes must be a whole number from ${MIN_CHECK_MINUTES} to ${MAX_CHECK_MINUTES}`);
+  }
+  const action = components.action(input.component, input.action);
+  if (!action.authMethods.includes(credential.authMethod)) {
+    throw new AppError('VALIDATION_FAILED', `healthCheck: ${input.component}.${action.key} accepts ${action.authMethods.join(', ')}, not ${credential.authMethod}`);
+  }
+  const checked = checkInputs(action.inputs, input.inputs ?? {});
+  if (!checked.ok) throw new AppError('VALIDATION_FAILED', `healthCheck inputs do not fit ${input.component}.${action.key}: ${checked.message}`);
+  for (const target of action.targets?.(checked.value) ?? []) assertDestination(credential.destinations ?? [], target);
+  return { component: input.component, action: action.key, inputs: input.inputs ?? {}, everyMinutes: input.everyMinutes };
+};
+
+const toScheduled = (row: CredentialHealthChecksTable): ScheduledHealthCheck => ({
+  credentialId: row.credential_id,
+  organizationId: row.organization_id,
+  component: row.component,
+  action: row.action,
+  inputs: JSON.parse(row.inputs) as Record<string, unknown>,
+  everyMinutes: Number(row.every_minutes),
+  nextCheckAt: row.due_at,
+  lastCheckAt: row.last_run_at,
+});
+
+/** Scheduled health checks. Every query but the worker's claim is scoped by organization id. */
+export const createHealthCheckStore = (db: Db, engine: 'sqlite' | 'postgres') => ({
+  /** Sets (or with null removes) a credential's check; a new or changed check is due at `dueAt`, and any lease on the old one is dropped. */
+  async set(organizationId: string, credentialId: string, spec: HealthCheckSpec | null, dueAt: string, trx: Db = db): Promise<void> {
+    if (spec === null) {
+      await trx.deleteFrom('credential_health_checks').where('organization_id', '=', organizationId).where('credential_id', '=', credentialId).execute();
+      return;
+    }
+    const row = { component: spec.component, action: spec.action, inputs: JSON.stringify(spec.inputs), every_minutes: spec.everyMinutes, due_at: dueAt, lease_owner: null, lease_expires_at: null };
+    await trx
+      .insertInto('credential_health_checks')
+      .values({ credential_id: credentialId, organization_id: organizationId, ...row, last_run_at: null })
+      .onConflict((oc) => oc.column('credential_id').doUpdateSet(row))
+      .execute();
+  },
+
+  async find(organizationId: string, credentialIds: readonly string[], trx: Db = db): Promise<ScheduledHealthCheck[]> {
+    if (credentialIds.length === 0) return [];
+    const rows = await trx.selectFrom('credential_health_checks').selectAll().where('organization_id', '=', organizationId).where('credential_id', 'in', [...credentialIds]).execute();
+    return rows.map(toScheduled);
+  },
+
+  /**
+   * Leases up to `limit` due checks to `owner` until `until`, earliest due first, at most
+   * `perOrganization` of one organization in a claim. Two workers claiming at once get
+   * disjoint checks (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's writers take turns).
+   */
+  async claimDue(owner: string, now: string, until: string, limit: number, perOrganization: number): Promise<ScheduledHealthCheck[]> {
+    return db.transaction().execute(async (trx) => {
+      const ranked = await sql<{ credential_id: string }>`
+        select credential_id from (
+          select credential_id, due_at, row_number() over (partition by organization_id order by due_at, credential_id) as place
+          from credential_health_checks
+          where due_at <= ${now} and (lease_expires_at is null or lease_expires_at <= ${now})
+        ) ranked
+        where place <= ${perOrganization}
+        order by due_at, credential_id
+        limit ${limit}`.execute(trx);
+      let ids = ranked.rows.map((row) => row.credential_id);
+      if (ids.length === 0) return [];
+      if (engine === 'postgres') {
+        const locked = await trx
+          .selectFrom('credential_health_checks')
+          .select('credential_id')
+          .where('credential_id', 'in', ids)
+          .where('due_at', '<=', now)
+          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
+          .forUpdate()
+          .skipLocked()
+          .execute();
+        ids = locked.map((row) => row.credential_id);
+        if (ids.length === 0) return [];
+      }
+      const rows = await trx.updateTable('credential_health_checks').set({ lease_owner: owner, lease_expires_at: until }).where('credential_id', 'in', ids).returningAll().execute();
+      return rows.map(toScheduled).sort((a, b) => a.nextCheckAt.localeCompare(b.nextCheckAt) || a.credentialId.localeCompare(b.credentialId));
+    });
+  },
+
+  /** Schedules the next run of a check this worker ran; nothing if the check changed or passed to another worker meanwhile. */
+  async reschedule(credentialId: string, owner: string, ranAt: string, dueAt: string): Promise<boolean> {
+    const result = await db
+      .updateTable('credential_health_checks')
+      .set({ due_at: dueAt, last_run_at: ranAt, lease_owner: null, lease_expires_at: null })
+      .where('credential_id', '=', credentialId)
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+});
+
+export type HealthCheckStore = ReturnType<typeof createHealthCheckStore>;
