@@ -300,6 +300,43 @@ describe('the web app in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 860 });
   });
 
+  it('schedules a check on the Test tab, and shows it with the health and its history on the Health tab', async () => {
+    const tabs = page.getByRole('navigation', { name: 'Credential' });
+    await tabs.getByRole('link', { name: 'Test' }).click();
+    await waitForPath(page, `/credentials/${credentialId}/test`);
+    await page.getByLabel('Component').selectOption({ label: 'Dropbox' });
+    expect(await page.getByLabel('Action').locator('option:checked').textContent()).toBe('Get current account');
+    await page.getByLabel('apiBaseUrl').fill(dropbox.baseUrl);
+    await page.getByRole('checkbox', { name: 'Check this every 60 minutes' }).check();
+    await page.getByRole('button', { name: 'Run test and schedule check' }).click();
+    await page.getByText('Test passed.').waitFor({ timeout: 2 * UI_TIMEOUT_MS });
+    await page.getByText('Check scheduled: every 60 minutes.').waitFor();
+    await screenshot(page, '09e-credential-test-check-scheduled');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, '09e-credential-test-check-scheduled-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    await tabs.getByRole('link', { name: 'Health' }).click();
+    await waitForPath(page, `/credentials/${credentialId}/health`);
+    const now = page.getByRole('region', { name: 'Health' });
+    await now.getByText('Healthy', { exact: true }).waitFor();
+    const schedule = page.getByRole('region', { name: 'Scheduled check' });
+    expect(await schedule.getByRole('paragraph').first().textContent()).toMatch(/^Checked every 60 minutes with dropbox\.getCurrentAccount; next check /);
+    const history = page.getByRole('table', { name: 'Changes of health, newest first' });
+    await history.waitFor();
+    const shownBy = await history.locator('td[data-label="Shown by"]').allTextContents();
+    expect(shownBy.length).toBeGreaterThan(0);
+    expect(shownBy.every((words) => /^An? /.test(words))).toBe(true);
+    await screenshot(page, '09f-credential-health');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, '09g-credential-health-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    await schedule.getByRole('button', { name: 'Stop checking' }).click();
+    await schedule.getByText('Scheduled checks stopped.').waitFor();
+    await schedule.getByText('Nothing checks this credential on a schedule.', { exact: false }).waitFor();
+  });
+
   it('creates an organization-level credential under Settings → Credentials and lists every credential with its level', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
     await waitForPath(page, '/settings/credentials');
@@ -318,8 +355,8 @@ describe('the web app in Chromium', () => {
     const table = page.getByRole('table', { name: 'Credentials' });
     await table.getByRole('link', { name: ORG_CREDENTIAL }).waitFor();
     const rowOf = (label: string) => table.getByRole('row').filter({ has: page.getByRole('link', { name: label }) });
-    expect(await rowOf(CREDENTIAL).locator('td').allTextContents()).toEqual([CREDENTIAL, 'OAuth 2.0', 'Customer', CUSTOMER, 'Authorized', expect.any(String)]);
-    expect(await rowOf(ORG_CREDENTIAL).locator('td').allTextContents()).toEqual([ORG_CREDENTIAL, 'API Key', 'Organization', '—', 'Active', expect.any(String)]);
+    expect(await rowOf(CREDENTIAL).locator('td').allTextContents()).toEqual([CREDENTIAL, 'OAuth 2.0', 'Customer', CUSTOMER, 'Authorized', 'Healthy', expect.any(String)]);
+    expect(await rowOf(ORG_CREDENTIAL).locator('td').allTextContents()).toEqual([ORG_CREDENTIAL, 'API Key', 'Organization', '—', 'Active', 'Not checked', expect.any(String)]);
     await screenshot(page, '10-all-credentials');
 
     await page.getByRole('searchbox', { name: 'Search credentials by label' }).fill('dropbox');

@@ -10,6 +10,7 @@ import { CredentialFieldsTab } from './credentials/credential-fields-tab.js';
 import { CredentialPage } from './credentials/credential-page.js';
 import { CredentialSettingsTab } from './credentials/credential-settings-tab.js';
 import { AllCredentialsPage, CustomerCredentialsTab, NewCredentialPage, OrganizationCredentialsTab } from './credentials/credentials-pages.js';
+import { HealthTab } from './credentials/health-tab.js';
 import { OAuthTab } from './credentials/oauth-tab.js';
 import { TestTab } from './credentials/test-tab.js';
 import { UsageTab } from './credentials/usage-tab.js';
@@ -49,6 +50,7 @@ export function App() {
         <Route path="credentials/:id" element={<CredentialPage />}>
           <Route index element={<CredentialFieldsTab />} />
           <Route path="oauth2" element={<OAuthTab />} />
+          <Route path="health" element={<HealthTab />} />
           <Route path="test" element={<TestTab />} />
           <Route path="usage" element={<UsageTab />} />
           <Route path="settings" element={<CredentialSettingsTab />} />

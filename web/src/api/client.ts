@@ -12,11 +12,14 @@ import type {
   AuthorizationLinkStatus,
   Component,
   Credential,
+  CredentialHealth,
   CredentialLevel,
   CredentialStatus,
   CredentialTestResult,
   CredentialUsage,
   Customer,
+  Health,
+  HealthCheckChange,
   Instance,
   Integration,
   IntegrationStep,
@@ -140,6 +143,7 @@ export interface CredentialListQuery {
   search?: string | undefined;
   authMethod?: AuthMethodKey | undefined;
   status?: CredentialStatus | undefined;
+  health?: Health | undefined;
   limit?: number | undefined;
   cursor?: string | undefined;
 }
@@ -161,6 +165,8 @@ export interface CredentialChanges {
   fields?: Record<string, string | null>;
   /** New destinations: the server then needs every secret field in `fields` (SECRETS_REQUIRED otherwise). */
   destinations?: string[];
+  /** A check the worker runs on a schedule; null stops it. */
+  healthCheck?: HealthCheckChange | null;
 }
 
 export interface NewIntegration {
@@ -228,6 +234,7 @@ export const api = {
     remove: (id: string, body: { confirm: string; force?: boolean }) => request<void>('DELETE', `/credentials/${encodeURIComponent(id)}`, { body }),
     test: (id: string, body: { component: string; action?: string; inputs: Record<string, unknown> }) =>
       request<CredentialTestResult>('POST', `/credentials/${encodeURIComponent(id)}/test`, { body }),
+    health: (id: string) => request<CredentialHealth>('GET', `/credentials/${encodeURIComponent(id)}/health`),
     usage: (id: string) => request<{ items: CredentialUsage[] }>('GET', `/credentials/${encodeURIComponent(id)}/usage`),
     linkStatus: (id: string) => request<AuthorizationLinkStatus>('GET', `/credentials/${encodeURIComponent(id)}/authorization-link`),
     createLink: (id: string) => request<AuthorizationLink>('POST', `/credentials/${encodeURIComponent(id)}/authorization-link`, { body: {} }),

@@ -13,6 +13,7 @@ export const keys = {
   credentials: ['credentials'] as const,
   credentialList: (query: CredentialListQuery) => ['credentials', 'list', query] as const,
   credential: (id: string) => ['credentials', 'detail', id] as const,
+  credentialHealth: (id: string) => ['credentials', 'health', id] as const,
   credentialUsage: (id: string) => ['credentials', 'usage', id] as const,
   linkStatus: (id: string) => ['credentials', 'link', id] as const,
   integrations: ['integrations'] as const,

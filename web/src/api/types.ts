@@ -5,7 +5,7 @@
  * export theirs yet.
  */
 import type { Static } from 'typebox';
-import type { Credential as CredentialSchema, Customer as CustomerSchema, ErrorBody } from '../../../src/http/schemas.js';
+import type { Credential as CredentialSchema, CredentialHealth as CredentialHealthSchema, Customer as CustomerSchema, ErrorBody, HealthCheckBody } from '../../../src/http/schemas.js';
 import type { AuthMethod as AuthMethodSpec, AuthMethodKey, CredentialStatus, FieldSpec } from '../../../src/credentials/auth-methods.js';
 import type { Role } from '../../../src/tenants/actor.js';
 import type { Instance as InstanceSchema, Integration as IntegrationSchema, Run as RunSchema, RunSummary as RunSummarySchema } from '../../../src/http/integration-routes.js';
@@ -19,6 +19,15 @@ export type ErrorResponse = Static<typeof ErrorBody>;
 export type AuthMethod = AuthMethodSpec;
 export type ProviderPreset = Pick<OAuthPreset, 'key' | 'name' | 'authUri' | 'tokenUri' | 'defaultScopes' | 'extraAuthParams' | 'clientAuth' | 'docsUrl' | 'apiOrigins'>;
 export type CredentialLevel = Credential['level'];
+/** healthy, degraded, failing, needs_reauthorization or unknown. */
+export type Health = Credential['health'];
+/** The check the worker runs with a credential on a schedule, as the credential shows it. */
+export type HealthCheck = NonNullable<Credential['healthCheck']>;
+/** A scheduled check as a change sends it. */
+export type HealthCheckChange = Static<typeof HealthCheckBody>;
+/** GET /credentials/:id/health: the health with each change of it, newest first. */
+export type CredentialHealth = Static<typeof CredentialHealthSchema>;
+export type HealthChange = CredentialHealth['history'][number];
 
 export interface Page<T> {
   items: T[];

@@ -8,8 +8,17 @@ import { renderScreen } from '../test/render.js';
 import { CredentialList } from './credential-list.js';
 
 const CREDENTIALS: Credential[] = [
-  credential({ id: 'cred_1', label: 'Globex Dropbox', authMethod: 'oauth2', customerId: 'cus_globex', status: 'authorized', updatedAt: '2025-03-04T10:00:00.000Z' }),
-  credential({ id: 'cred_2', label: 'Globex SFTP', authMethod: 'basic', customerId: 'cus_globex', lastTest: { ok: false, message: 'Authentication failed', at: '2025-03-04T10:00:00.000Z' } }),
+  credential({ id: 'cred_1', label: 'Globex Dropbox', authMethod: 'oauth2', customerId: 'cus_globex', status: 'authorized', updatedAt: '2025-03-04T10:00:00.000Z', health: 'healthy', healthMessage: 'The token was refreshed' }),
+  credential({
+    id: 'cred_2',
+    label: 'Globex SFTP',
+    authMethod: 'basic',
+    customerId: 'cus_globex',
+    lastTest: { ok: false, message: 'Authentication failed', at: '2025-03-04T10:00:00.000Z' },
+    health: 'failing',
+    healthMessage: 'Authentication failed',
+    since: '2025-03-04T10:00:00.000Z',
+  }),
   credential({ id: 'cred_3', label: 'Shared Dropbox', authMethod: 'oauth2', status: 'reauthorization_required' }),
   credential({ id: 'cred_4', label: 'AWS', authMethod: 'api_key_secret', customerId: 'cus_initech', status: 'active' }),
   credential({ id: 'cred_5', label: 'Initech Box', authMethod: 'oauth2', customerId: 'cus_initech' }),
@@ -22,7 +31,8 @@ const listCredentials = ({ query }: ApiCall) => {
     (c) =>
       (!search || c.label.toLowerCase().includes(search)) &&
       (!query.get('level') || c.level === query.get('level')) &&
-      (!query.get('customerId') || c.customerId === query.get('customerId')),
+      (!query.get('customerId') || c.customerId === query.get('customerId')) &&
+      (!query.get('health') || c.health === query.get('health')),
   );
   return { items, nextCursor: null };
 };
@@ -47,13 +57,55 @@ describe('CredentialList', () => {
     expect(dropbox.getByText('Customer')).toBeInTheDocument();
     expect(await dropbox.findByRole('link', { name: 'Globex' })).toHaveAttribute('href', '/customers/cus_globex/credentials');
     expect(dropbox.getByText('Authorized')).toBeInTheDocument();
-    expect(screen.getAllByRole('columnheader').map((th) => th.textContent)).toEqual(['Name', 'Auth method', 'Level', 'Customer', 'Status', 'Last updated']);
+    expect(screen.getAllByRole('columnheader').map((th) => th.textContent)).toEqual(['Name', 'Auth method', 'Level', 'Customer', 'Status', 'Health', 'Last updated']);
     expect(rowOf('Globex Dropbox').querySelector('time')).toHaveAttribute('dateTime', '2025-03-04T10:00:00.000Z');
 
     expect(within(rowOf('Globex SFTP')).getByText('Last test failed')).toBeInTheDocument();
     expect(within(rowOf('Shared Dropbox')).getByText('Organization')).toBeInTheDocument();
     expect(within(rowOf('Shared Dropbox')).getByText('Needs reauthorization')).toBeInTheDocument();
     expect(within(rowOf('Initech Box')).getByText('Pending authorization')).toBeInTheDocument();
+  });
+
+  it('shows each credential’s health as a badge titled with its message and since when', async () => {
+    setup();
+    renderScreen(<CredentialList scope={{}} showCustomer />);
+    await screen.findByRole('link', { name: 'Globex SFTP' });
+
+    const failing = within(rowOf('Globex SFTP')).getByText('Failing');
+    expect(failing).toHaveClass('badge', 'badge-error');
+    expect(failing.closest('td')).toHaveAttribute('data-label', 'Health');
+    expect(failing).toHaveAttribute('title', expect.stringMatching(/^Authentication failed · since .*2025/));
+    expect(within(rowOf('Globex Dropbox')).getByText('Healthy')).toHaveClass('badge-ok');
+    expect(within(rowOf('AWS')).getByText('Not checked')).toHaveClass('badge-neutral');
+    expect(within(rowOf('AWS')).getByText('Not checked')).toHaveAttribute('title', expect.stringMatching(/^Not checked yet · since /));
+  });
+
+  it('filters by health, asking the API with health= and keeping it in the address', async () => {
+    const { callsTo } = setup();
+    const user = userEvent.setup();
+    renderScreen(<CredentialList scope={{}} showCustomer />, { route: '/credentials' });
+    await screen.findByRole('link', { name: 'AWS' });
+
+    await user.selectOptions(screen.getByRole('combobox', { name: 'Health' }), 'Failing');
+
+    await waitFor(() => expect(screen.queryByRole('link', { name: 'AWS' })).not.toBeInTheDocument());
+    expect(screen.getAllByRole('row')).toHaveLength(2);
+    expect(within(rowOf('Globex SFTP')).getByText('Failing')).toBeInTheDocument();
+    expect(callsTo('GET', '/credentials').at(-1)?.query.get('health')).toBe('failing');
+    expect(screen.getByTestId('location')).toHaveTextContent('/credentials?health=failing');
+
+    await user.selectOptions(screen.getByRole('combobox', { name: 'Health' }), 'Degraded');
+    expect(await screen.findByText('No credentials with health “Degraded”.')).toBeInTheDocument();
+  });
+
+  it('starts from the health in the address', async () => {
+    const { callsTo } = setup();
+    renderScreen(<CredentialList scope={{}} />, { route: '/credentials?health=healthy' });
+
+    expect(await screen.findByRole('link', { name: 'Globex Dropbox' })).toBeInTheDocument();
+    expect(screen.getByRole('combobox', { name: 'Health' })).toHaveValue('healthy');
+    expect(screen.getAllByRole('row')).toHaveLength(2);
+    expect(callsTo('GET', '/credentials')[0]?.query.get('health')).toBe('healthy');
   });
 
   it('filters by label with the search bar, asking the API with search=', async () => {

@@ -4,9 +4,11 @@ import { Link, useSearchParams } from 'react-router';
 import { api, type CredentialListQuery } from '../api/client.js';
 import { useAuthMethods, useCustomerNames } from '../api/hooks.js';
 import { keys } from '../api/query-keys.js';
+import type { Health } from '../api/types.js';
 import { EmptyState, ErrorMessage, Loading } from '../ui/feedback.js';
 import { formatDateTime } from '../ui/format.js';
 import { CredentialStatusBadges } from './credential-status.js';
+import { HEALTH_VALUES, HealthBadge, healthLabel, isHealth } from './health-badge.js';
 
 const useDebounced = <T,>(value: T, ms: number): T => {
   const [debounced, setDebounced] = useState(value);
@@ -17,15 +19,41 @@ const useDebounced = <T,>(value: T, ms: number): T => {
   return debounced;
 };
 
+const HEALTH_FILTER_ID = 'credential-health-filter';
+
+/** The search bar: the label search and the health filter. */
+function CredentialFilters({ search, health, onChange }: { search: string; health: Health | ''; onChange: (name: 'search' | 'health', value: string) => void }) {
+  return (
+    <div className="search-bar" role="search">
+      <label htmlFor="credential-search" className="visually-hidden">Search credentials by label</label>
+      <input id="credential-search" type="search" placeholder="Search by label" value={search} onChange={(e) => onChange('search', e.target.value)} />
+      <label htmlFor={HEALTH_FILTER_ID} className="visually-hidden">Health</label>
+      <select id={HEALTH_FILTER_ID} value={health} onChange={(e) => onChange('health', e.target.value)}>
+        <option value="">Any health</option>
+        {HEALTH_VALUES.map((value) => <option key={value} value={value}>{healthLabel(value)}</option>)}
+      </select>
+    </div>
+  );
+}
+
+const emptyTitle = (term: string, health: Health | ''): string => {
+  const healthPart = health ? ` with health “${healthLabel(health)}”` : '';
+  if (term) return `No credential matches “${term}”${healthPart}.`;
+  return health ? `No credentials${healthPart}.` : 'No credentials yet.';
+};
+
 /**
  * A credential list with the search bar on top: `scope` narrows it to the organization
- * level or one customer; the search text (kept in the URL as `?search=`) filters labels.
+ * level or one customer; the search text and the health (kept in the URL as `?search=`
+ * and `?health=`) filter it.
  */
 export function CredentialList({ scope, showCustomer = false }: { scope: Pick<CredentialListQuery, 'level' | 'customerId'>; showCustomer?: boolean }) {
   const [params, setParams] = useSearchParams();
   const search = params.get('search') ?? '';
+  const healthParam = params.get('health');
+  const health = isHealth(healthParam) ? healthParam : '';
   const term = useDebounced(search.trim(), 250);
-  const query: CredentialListQuery = { ...scope, ...(term ? { search: term } : {}) };
+  const query: CredentialListQuery = { ...scope, ...(term ? { search: term } : {}), ...(health ? { health } : {}) };
   const list = useInfiniteQuery({
     queryKey: keys.credentialList(query),
     queryFn: ({ pageParam }) => api.credentials.list({ ...query, cursor: pageParam }),
@@ -37,30 +65,28 @@ export function CredentialList({ scope, showCustomer = false }: { scope: Pick<Cr
   const methodName = (key: string) => methods.data?.items.find((m) => m.key === key)?.name ?? key;
   const customerNames = useCustomerNames();
   const items = list.data?.pages.flatMap((page) => page.items) ?? [];
+  const filtered = Boolean(term || health);
 
-  const setSearch = (value: string) => {
+  const setFilter = (name: 'search' | 'health', value: string) => {
     const next = new URLSearchParams(params);
-    if (value) next.set('search', value);
-    else next.delete('search');
+    if (value) next.set(name, value);
+    else next.delete(name);
     setParams(next, { replace: true });
   };
 
   return (
     <section className="credential-list">
-      <div className="search-bar" role="search">
-        <label htmlFor="credential-search" className="visually-hidden">Search credentials by label</label>
-        <input id="credential-search" type="search" placeholder="Search by label" value={search} onChange={(e) => setSearch(e.target.value)} />
-      </div>
+      <CredentialFilters search={search} health={health} onChange={setFilter} />
       <ErrorMessage error={list.error} />
       {list.isPending ? (
         <Loading label="Loading credentials…" />
       ) : items.length === 0 ? (
-        <EmptyState title={term ? `No credential matches “${term}”.` : 'No credentials yet.'}>
-          {!term && <p>Use “+ Credential” to store the first one.</p>}
+        <EmptyState title={emptyTitle(term, health)}>
+          {!filtered && <p>Use “+ Credential” to store the first one.</p>}
         </EmptyState>
       ) : (
         <table className="table responsive">
-          <caption className="visually-hidden">Credentials{term ? ` matching “${term}”` : ''}</caption>
+          <caption className="visually-hidden">Credentials{term ? ` matching “${term}”` : ''}{health ? ` with health ${healthLabel(health)}` : ''}</caption>
           <thead>
             <tr>
               <th scope="col">Name</th>
@@ -68,6 +94,7 @@ export function CredentialList({ scope, showCustomer = false }: { scope: Pick<Cr
               <th scope="col">Level</th>
               {showCustomer && <th scope="col">Customer</th>}
               <th scope="col">Status</th>
+              <th scope="col">Health</th>
               <th scope="col">Last updated</th>
             </tr>
           </thead>
@@ -85,6 +112,7 @@ export function CredentialList({ scope, showCustomer = false }: { scope: Pick<Cr
                   </td>
                 )}
                 <td data-label="Status"><CredentialStatusBadges credential={credential} /></td>
+                <td data-label="Health"><HealthBadge credential={credential} /></td>
                 <td data-label="Last updated"><time dateTime={credential.updatedAt}>{formatDateTime(credential.updatedAt)}</time></td>
               </tr>
             ))}

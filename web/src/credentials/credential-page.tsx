@@ -10,6 +10,7 @@ import { PageHeader } from '../ui/page.js';
 import { TabNav } from '../ui/tab-nav.js';
 import { CredentialStatusBadges } from './credential-status.js';
 import { DestinationList } from './destinations.js';
+import { HealthBadge } from './health-badge.js';
 
 /** How often an OAuth 2.0 credential's status is read again while it waits for someone. */
 export const AUTHORIZATION_POLL_MS = 3000;
@@ -79,6 +80,7 @@ export function CredentialPage() {
   const tabs = [
     { to: base, label: 'Credentials', end: true },
     ...(c.authMethod === 'oauth2' ? [{ to: `${base}/oauth2`, label: 'OAuth2 Authorization' }] : []),
+    { to: `${base}/health`, label: 'Health' },
     { to: `${base}/test`, label: 'Test' },
     { to: `${base}/usage`, label: 'Usage' },
     { to: `${base}/settings`, label: 'Settings' },
@@ -98,7 +100,7 @@ export function CredentialPage() {
           )
         }
         title={c.label}
-        subtitle={<>{methodName} <CredentialStatusBadges credential={c} /></>}
+        subtitle={<>{methodName} <CredentialStatusBadges credential={c} /> <HealthBadge credential={c} /></>}
       />
       <DestinationList destinations={c.destinations} />
       <div aria-live="polite">

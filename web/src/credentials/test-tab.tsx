@@ -9,6 +9,7 @@ import { Field } from '../ui/field.js';
 import { formatDateTime, formatDuration } from '../ui/format.js';
 import { SchemaInputs, initialSchemaValues, schemaInputs, type SchemaValues } from '../ui/schema-inputs.js';
 import { useCredentialOfPage } from './credential-page.js';
+import { CheckEveryField, DEFAULT_CHECK_MINUTES, HealthCheckSummary, useHealthCheckChange } from './scheduled-check.js';
 
 /** The Test tab: run one of the actions that accept this method, with real inputs, and see whether it worked. */
 export function TestTab() {
@@ -19,6 +20,9 @@ export function TestTab() {
   const [actionKey, setActionKey] = useState('');
   const [values, setValues] = useState<SchemaValues>({});
   const [problem, setProblem] = useState<string | null>(null);
+  const [checkEvery, setCheckEvery] = useState(false);
+  const [minutes, setMinutes] = useState(String(credential.healthCheck?.everyMinutes ?? DEFAULT_CHECK_MINUTES));
+  const schedule = useHealthCheckChange(credential.id);
   const run = useMutation({
     mutationFn: (body: { component: string; action: string; inputs: Record<string, unknown> }) => api.credentials.test(credential.id, body),
     onSettled: () => void queryClient.invalidateQueries({ queryKey: keys.credentials }),
@@ -39,12 +43,14 @@ export function TestTab() {
     setActionKey(first?.key ?? '');
     setValues(first ? initialSchemaValues(first.inputs) : {});
     run.reset();
+    schedule.reset();
   };
   const chooseAction = (key: string) => {
     const next = component?.actions.find((a) => a.key === key);
     setActionKey(key);
     setValues(next ? initialSchemaValues(next.inputs) : {});
     run.reset();
+    schedule.reset();
   };
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -52,7 +58,10 @@ export function TestTab() {
     try {
       const inputs = schemaInputs(action.inputs, values);
       setProblem(null);
-      run.mutate({ component: component.key, action: action.key, inputs });
+      const body = { component: component.key, action: action.key, inputs };
+      run.mutate(body);
+      if (checkEvery) schedule.mutate({ ...body, everyMinutes: Number(minutes) });
+      else schedule.reset();
     } catch (error) {
       setProblem((error as Error).message);
     }
@@ -66,6 +75,7 @@ export function TestTab() {
           Last test, {formatDateTime(credential.lastTest.at)}: <strong>{credential.lastTest.ok ? 'passed' : 'failed'}</strong> — {credential.lastTest.message}
         </p>
       )}
+      {credential.healthCheck && <p><HealthCheckSummary check={credential.healthCheck} /></p>}
       {usable.length === 0 ? (
         <p>No component accepts this authorization method.</p>
       ) : (
@@ -95,12 +105,17 @@ export function TestTab() {
           <SchemaInputs schema={action.inputs} values={values} onChange={setValues} />
         </fieldset>
       )}
+      {action && (
+        <CheckEveryField checked={checkEvery} minutes={minutes} current={credential.healthCheck} onChecked={setCheckEvery} onMinutes={setMinutes} />
+      )}
       {problem && <div className="alert alert-error" role="alert">{problem}</div>}
       <div className="button-row">
-        <button type="submit" className="button primary" disabled={!action || run.isPending}>{run.isPending ? 'Testing…' : 'Run test'}</button>
+        <button type="submit" className="button primary" disabled={!action || run.isPending || schedule.isPending}>{run.isPending ? 'Testing…' : checkEvery ? 'Run test and schedule check' : 'Run test'}</button>
       </div>
       <LiveRegion>
         <ErrorMessage error={run.error} />
+        <ErrorMessage error={schedule.error} title="The check was not scheduled:" />
+        {schedule.data?.healthCheck && <p className="alert alert-success">Check scheduled: every {schedule.data.healthCheck.everyMinutes} minutes.</p>}
         {run.data && (
           <p className={run.data.ok ? 'alert alert-success' : 'alert alert-error'}>
             <strong>{run.data.ok ? 'Test passed.' : 'Test failed.'}</strong> {run.data.message} <span className="muted">({formatDuration(run.data.durationMs)})</span>
