@@ -68,6 +68,7 @@ export const openRuntime = async (
         closed = true;
         await services.refreshWorker.stop();
         await services.healthCheckWorker.stop();
+        await services.webhookWorker.stop();
         await services.keyRotationWorker.stop();
         await services.runRetention.stop();
         // Counts still in memory are written down before the database closes.

@@ -5,6 +5,10 @@ import { createAuditStore } from './audit/audit-store.js';
 import type { AuditWriter } from './audit/sqlite-audit-writer.js';
 import type { Clock } from './common/clock.js';
 import { createCredentialService } from './credentials/credential-service.js';
+import { createEventOutbox } from './events/event-outbox.js';
+import { createWebhookService } from './events/webhook-service.js';
+import { createWebhookStore } from './events/webhook-store.js';
+import { createWebhookWorker } from './events/webhook-worker.js';
 import { createHealthCheckWorker } from './credentials/health-check-worker.js';
 import { createHealthCheckStore, validateHealthCheck } from './credentials/health-checks.js';
 import { createHealthService } from './credentials/health-service.js';
@@ -18,7 +22,7 @@ import type { KeyProvider } from './crypto/key-provider.js';
 import { createKeyring } from './crypto/keyring.js';
 import { createEncryptionCounter, DEFAULT_ROTATION_THRESHOLD } from './crypto/encryption-counter.js';
 import { createKeyLifecycle } from './crypto/key-lifecycle.js';
-import { createComponentFetch, createOAuthFetch } from './net/guarded-fetch.js';
+import { createComponentFetch, createGuardedFetch, createOAuthFetch } from './net/guarded-fetch.js';
 import { componentAddressRule } from './net/address-policy.js';
 import { migrateDestinations } from './credentials/destination-migration.js';
 import { sealClearCustomerData } from './integrations/clear-data-migration.js';
@@ -110,7 +114,9 @@ export const createServices = (options: ServiceOptions) => {
   const network = { fetch: options.fetch ?? createComponentFetch({ addressRule }), addressRule };
   const auditStore = createAuditStore(db, options.engine, options.auditWriter);
   const audit = createAuditService({ store: auditStore, clock });
-  const health = createHealthService({ store: createHealthStore(db, options.engine), keyring, audit, transact, clock });
+  const webhookStore = createWebhookStore(db, options.engine);
+  const events = createEventOutbox({ store: webhookStore, clock, publicUrl: options.publicUrl });
+  const health = createHealthService({ store: createHealthStore(db, options.engine), keyring, audit, events, transact, clock });
   const healthCheckStore = createHealthCheckStore(db, options.engine);
   const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs });
   const organizations = createOrganizationService({ tenants: tenantStore, keyring, tokens, audit, transact, clock });
@@ -144,6 +150,7 @@ export const createServices = (options: ServiceOptions) => {
     client: oauthClient,
     audit,
     health,
+    events,
     transact,
     clock,
     metrics,
@@ -169,6 +176,7 @@ export const createServices = (options: ServiceOptions) => {
     emailPolicy,
     audit,
     history: auditStore,
+    events,
     transact,
     clock,
     publicUrl: options.publicUrl,
@@ -183,6 +191,7 @@ export const createServices = (options: ServiceOptions) => {
     bindings: integrationStore,
     accessTokens,
     health,
+    events,
     healthChecks: { store: healthCheckStore, validate: (credential, input) => validateHealthCheck(components, credential, input) },
     audit,
     transact,
@@ -196,6 +205,10 @@ export const createServices = (options: ServiceOptions) => {
   const runRetention = createRunRetention({ store: integrationStore, clock, retentionDays: options.runs?.retentionDays ?? 30, keepPerInstance: options.runs?.keepPerInstance ?? 1000 });
   const credentialTests = createCredentialTestService({ credentials, store: credentialStore, keyring, components, audit, health, transact, clock, network });
   const { pollMs, batchSize, concurrency, leaseMs, maxPerOrganization } = options.refresh;
+  const webhooks = createWebhookService({ store: webhookStore, keyring, audit, transact, clock, allowInsecureLoopback });
+  const webhookFetch =
+    options.fetch ?? createGuardedFetch({ plainHttp: allowInsecureLoopback ? 'loopback' : 'never', maxResponseBytes: 64 * 1024, timeoutMs: 15_000, bufferResponses: true, addressRule });
+  const webhookWorker = createWebhookWorker({ store: webhookStore, keyring, fetch: webhookFetch, clock, owner, pollMs: Math.max(pollMs, 1000) });
   const healthCheckWorker = createHealthCheckWorker({ store: healthCheckStore, credentials: credentialStore, checks: credentialTests, clock, owner, pollMs: Math.max(pollMs, 1000) });
   const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, maxPerOrganization, metrics });
   const keyLifecycle = createKeyLifecycle({
@@ -237,6 +250,8 @@ export const createServices = (options: ServiceOptions) => {
     credentialTests,
     health,
     healthCheckWorker,
+    webhooks,
+    webhookWorker,
     /** Reseals credentials stored before destinations existed (see destination-migration.ts); one line per credential moved. */
     migrateDestinations: () =>
       migrateDestinations({ transact, credentials: credentialStore, bindings: integrationStore, components, keyring, now: () => clock.now().toISOString() }),

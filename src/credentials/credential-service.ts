@@ -1,3 +1,4 @@
+import type { EventOutbox } from '../events/event-outbox.js';
 import type { HealthCheckSpec, HealthCheckStore } from './health-checks.js';
 import type { HealthChange, HealthState } from './health.js';
 import type { HealthService } from './health-service.js';
@@ -117,6 +118,8 @@ export const createCredentialService = (deps: {
   /** Gives a fresh access token for an oauth2 credential (set once the OAuth module is wired). */
   accessTokens?: { fresh(record: CredentialRecord): Promise<AccessToken> } | undefined;
   health: Pick<HealthService, 'observeIn' | 'history'>;
+  /** Tells webhook endpoints of deletions (in the same transaction). */
+  events?: Pick<EventOutbox, 'emit' | 'credentialData'> | undefined;
   /** Scheduled checks: stored with the credential, each checked against it first. */
   healthChecks: { store: Pick<HealthCheckStore, 'set'>; validate(credential: Pick<CredentialRecord, 'authMethod' | 'destinations'>, input: HealthCheckInput): HealthCheckSpec };
   audit: Pick<AuditService, 'record'>;
@@ -364,6 +367,7 @@ export const createCredentialService = (deps: {
         // With force, the instances keep their steps and show the binding as missing.
         const unbound = uses.length > 0 ? await deps.bindings.rebind(actor.organizationId, id, null, trx) : 0;
         if (!(await store.delete(actor.organizationId, id, trx))) throw notFound('Credential');
+        await deps.events?.emit(trx, [{ organizationId: actor.organizationId, type: 'credential.deleted', data: deps.events.credentialData(current, { force: input.force === true }) }]);
         await audit.record(
           actor,
           actor.organizationId,

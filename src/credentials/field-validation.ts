@@ -74,7 +74,8 @@ const checkPrivateKey = (value: string): string | undefined => {
   }
 };
 
-const checkUri = (value: string, options: ValidationOptions): string | undefined => {
+/** What is wrong with a URL Credence will call (https, or http on loopback with the development flag), or undefined. */
+export const checkUri = (value: string, options: ValidationOptions): string | undefined => {
   let url: URL;
   try {
     url = new URL(value);

@@ -1,9 +1,9 @@
-import { sql } from 'kysely';
 import { AppError } from '../common/app-error.js';
 import type { ComponentRegistry } from '../components/registry.js';
 import { checkInputs } from '../integrations/step-inputs.js';
 import { assertDestination } from '../net/destinations.js';
 import type { Db } from '../store/database.js';
+import { claimLeased } from '../store/leases.js';
 import type { CredentialHealthChecksTable } from '../store/schema.js';
 import type { AuthMethodKey } from './auth-methods.js';
 
@@ -83,38 +83,12 @@ export const createHealthCheckStore = (db: Db, engine: 'sqlite' | 'postgres') =>
     return rows.map(toScheduled);
   },
 
-  /**
-   * Leases up to `limit` due checks to `owner` until `until`, earliest due first, at most
-   * `perOrganization` of one organization in a claim. Two workers claiming at once get
-   * disjoint checks (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's writers take turns).
-   */
+  /** Leases up to `limit` due checks to `owner` until `until` (see claimLeased). */
   async claimDue(owner: string, now: string, until: string, limit: number, perOrganization: number): Promise<ScheduledHealthCheck[]> {
     return db.transaction().execute(async (trx) => {
-      const ranked = await sql<{ credential_id: string }>`
-        select credential_id from (
-          select credential_id, due_at, row_number() over (partition by organization_id order by due_at, credential_id) as place
-          from credential_health_checks
-          where due_at <= ${now} and (lease_expires_at is null or lease_expires_at <= ${now})
-        ) ranked
-        where place <= ${perOrganization}
-        order by due_at, credential_id
-        limit ${limit}`.execute(trx);
-      let ids = ranked.rows.map((row) => row.credential_id);
+      const ids = await claimLeased(trx, engine, { table: 'credential_health_checks', key: 'credential_id', due: 'due_at' }, { owner, now, until, limit, perOrganization });
       if (ids.length === 0) return [];
-      if (engine === 'postgres') {
-        const locked = await trx
-          .selectFrom('credential_health_checks')
-          .select('credential_id')
-          .where('credential_id', 'in', ids)
-          .where('due_at', '<=', now)
-          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
-          .forUpdate()
-          .skipLocked()
-          .execute();
-        ids = locked.map((row) => row.credential_id);
-        if (ids.length === 0) return [];
-      }
-      const rows = await trx.updateTable('credential_health_checks').set({ lease_owner: owner, lease_expires_at: until }).where('credential_id', 'in', ids).returningAll().execute();
+      const rows = await trx.selectFrom('credential_health_checks').selectAll().where('credential_id', 'in', ids).execute();
       return rows.map(toScheduled).sort((a, b) => a.nextCheckAt.localeCompare(b.nextCheckAt) || a.credentialId.localeCompare(b.credentialId));
     });
   },

@@ -1,3 +1,4 @@
+import type { EventOutbox, OutboxEvent } from '../events/event-outbox.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { Clock } from '../common/clock.js';
 import { newId } from '../common/ids.js';
@@ -11,7 +12,7 @@ import type { HealthStore, StoredHealth, StoredHealthChange } from './health-sto
 export const HEALTH_FIELD_SET = 'health';
 export const HEALTH_HISTORY_FIELD_SET = 'health-history';
 
-type CredentialRef = Pick<CredentialRecord, 'id' | 'organizationId' | 'customerId'>;
+type CredentialRef = Pick<CredentialRecord, 'id' | 'organizationId' | 'customerId' | 'label'>;
 
 /** Something seen of a credential: what it says of its health, and in what words. */
 export interface HealthObservation {
@@ -60,6 +61,17 @@ const SOURCE_MESSAGES: Partial<Record<`${Health}:${HealthSource}`, string>> = {
 };
 const defaultMessage = (health: Health, source: HealthSource): string => SOURCE_MESSAGES[`${health}:${source}`] ?? DEFAULT_MESSAGES[health];
 
+const TROUBLE: ReadonlySet<Health> = new Set(['degraded', 'failing', 'needs_reauthorization']);
+
+/** The events a change of health makes: always health_changed; recovered out of trouble; reauthorization_required into it. */
+const eventsOf = (t: HealthTransition, outbox: Pick<EventOutbox, 'credentialData'>): OutboxEvent[] => {
+  const data = outbox.credentialData(t.credential, { health: t.to, previousHealth: t.from, source: t.source });
+  const events: OutboxEvent[] = [{ organizationId: t.credential.organizationId, type: 'credential.health_changed', data }];
+  if (t.to === 'healthy' && TROUBLE.has(t.from)) events.push({ organizationId: t.credential.organizationId, type: 'credential.recovered', data });
+  if (t.to === 'needs_reauthorization') events.push({ organizationId: t.credential.organizationId, type: 'credential.reauthorization_required', data });
+  return events;
+};
+
 /**
  * Keeps every credential's health true. Each observation (a refresh, an authorization, a
  * test, a check, a run step, a change of secret) sets the health and when it was seen; a
@@ -70,6 +82,8 @@ export const createHealthService = (deps: {
   store: HealthStore;
   keyring: Pick<Keyring, 'sealEach' | 'open'>;
   audit: Pick<AuditService, 'record'>;
+  /** Tells webhook endpoints of each change (in the same transaction). */
+  events?: Pick<EventOutbox, 'emit' | 'credentialData'> | undefined;
   transact: Transact;
   clock: Clock;
 }) => {
@@ -137,6 +151,7 @@ export const createHealthService = (deps: {
       changes.map((c) => c.change),
       trx,
     );
+    await deps.events?.emit(trx, transitions.flatMap((t) => eventsOf(t, deps.events as Pick<EventOutbox, 'credentialData'>)));
     // Audit last, organization by organization in one order: each event holds its chain's head until the commit.
     const ordered = [...transitions].sort((a, b) => a.credential.organizationId.localeCompare(b.credential.organizationId));
     for (const t of ordered) {

@@ -18,9 +18,10 @@ const NEXT_PHASE: Record<Exclude<JobPhase, 'verify'>, JobPhase> = {
   lastTests: 'runs',
   runs: 'health',
   health: 'healthHistory',
-  healthHistory: 'verify',
+  healthHistory: 'webhookSecrets',
+  webhookSecrets: 'verify',
 };
-const SOURCES: SealedSourceName[] = ['credentials', 'grants', 'states', 'lastTests', 'runs', 'health', 'healthHistory'];
+const SOURCES: SealedSourceName[] = ['credentials', 'grants', 'states', 'lastTests', 'runs', 'health', 'healthHistory', 'webhookSecrets'];
 /** Passes over the scope before a job settles for leaving stragglers under their old, readable version. */
 const MAX_PASSES = 3;
 

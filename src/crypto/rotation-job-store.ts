@@ -5,7 +5,7 @@ import type { Database, KeyRotationJobsTable } from '../store/schema.js';
 export const JOB_STATUSES = ['pending', 'running', 'done', 'superseded', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 /** Re-encryption walks the scope's sealed values table by table, then checks nothing old is left. */
-export type JobPhase = 'credentials' | 'grants' | 'states' | 'lastTests' | 'runs' | 'health' | 'healthHistory' | 'verify';
+export type JobPhase = 'credentials' | 'grants' | 'states' | 'lastTests' | 'runs' | 'health' | 'healthHistory' | 'webhookSecrets' | 'verify';
 export type RotationReason = 'manual' | 'automatic';
 
 /** A scope rotation's background re-encryption, with its progress persisted after every batch. */

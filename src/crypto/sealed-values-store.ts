@@ -5,6 +5,7 @@ import { ciphertextPrefix } from './keyring.js';
 import { credentialFieldSet } from '../credentials/field-sealing.js';
 import { HEALTH_FIELD_SET, HEALTH_HISTORY_FIELD_SET } from '../credentials/health-service.js';
 import { LAST_TEST_FIELD_SET } from '../credentials/last-test.js';
+import { WEBHOOK_PREVIOUS_SECRET_FIELD_SET, WEBHOOK_SECRET_FIELD_SET } from '../events/webhook-service.js';
 import { RUN_ERRORS_FIELD_SET, RUN_OUTPUTS_FIELD_SET } from '../integrations/run-sealing.js';
 
 /**
@@ -34,7 +35,7 @@ export interface Resealed {
   replacements: Map<string, string>;
 }
 
-export type SealedSourceName = 'credentials' | 'grants' | 'states' | 'lastTests' | 'runs' | 'health' | 'healthHistory';
+export type SealedSourceName = 'credentials' | 'grants' | 'states' | 'lastTests' | 'runs' | 'health' | 'healthHistory' | 'webhookSecrets';
 
 export interface SealedSource {
   /** Up to `limit` rows of the scope after `after`, in key order. */
@@ -325,6 +326,33 @@ const healthHistorySource = (db: Db): SealedSource => {
   };
 };
 
+/** Webhook endpoints' signing secrets, sealed with the organization's key (no customer scope holds any); guarded by the current secret's ciphertext. */
+const webhookSecretSource = (db: Db): SealedSource => {
+  const base = (trx: Db, organizationId: string, scopeId: string) =>
+    trx
+      .selectFrom('webhook_endpoints')
+      .where('organization_id', '=', organizationId)
+      .where(sql<boolean>`1 = ${scopeId === organizationId ? 1 : 0}`);
+  return {
+    async read(organizationId, scopeId, after, limit, trx = db) {
+      let query = base(trx, organizationId, scopeId).select(['id', 'secret_ciphertext', 'previous_secret_ciphertext']);
+      if (after !== null) query = query.where('id', '>', after);
+      const rows = await query.orderBy('id').limit(limit).execute();
+      return rows.map((row) => ({
+        key: row.id,
+        guard: row.secret_ciphertext,
+        values: [
+          { column: 'secret_ciphertext', fieldSet: WEBHOOK_SECRET_FIELD_SET, recordId: row.id, ciphertext: row.secret_ciphertext },
+          ...(row.previous_secret_ciphertext === null ? [] : [{ column: 'previous_secret_ciphertext', fieldSet: WEBHOOK_PREVIOUS_SECRET_FIELD_SET, recordId: row.id, ciphertext: row.previous_secret_ciphertext }]),
+        ],
+      }));
+    },
+    write: (organizationId, rows, trx) =>
+      guardedUpdate(trx, { table: 'webhook_endpoints', key: 'id', guard: 'secret_ciphertext', guardType: 'text', columns: ['secret_ciphertext', 'previous_secret_ciphertext'] }, organizationId, rows),
+    ...countsOver(db, base, ['secret_ciphertext', 'previous_secret_ciphertext']),
+  };
+};
+
 /**
  * The sealed columns of every table, in the order a rotation job walks them. `changing` is
  * told of each credential row before it is rewritten (the credential cache).
@@ -337,6 +365,7 @@ export const createSealedValueStore = (db: Db, changing?: (id: string) => void):
   runs: runSource(db),
   health: healthSource(db),
   healthHistory: healthHistorySource(db),
+  webhookSecrets: webhookSecretSource(db),
 });
 
 export type SealedValueStore = ReturnType<typeof createSealedValueStore>;

@@ -8,6 +8,7 @@ import type { Redacted } from '../common/redacted.js';
 import type { Services } from '../services.js';
 import { apiTokenRoutes } from './api-token-routes.js';
 import { auditRoutes } from './audit-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { authMethodRoutes } from './auth-method-routes.js';
 import { cookieSettings, requireAuthentication } from './authentication.js';
@@ -124,6 +125,7 @@ export const buildApp = async (options: AppOptions) => {
         await authed.register(auditRoutes, { audit: services.audit });
         await authed.register(oauthApiRoutes, { authorization: services.authorization, emailPolicy: services.emailPolicy });
         await authed.register(keyRoutes, { keys: services.keys });
+        await authed.register(webhookRoutes, { webhooks: services.webhooks });
       });
     },
     { prefix: '/api/v1' },

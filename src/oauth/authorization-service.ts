@@ -1,3 +1,4 @@
+import type { EventOutbox } from '../events/event-outbox.js';
 import { scopeOf } from '../crypto/sealed-json.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError, forbidden, notFound } from '../common/app-error.js';
@@ -63,6 +64,8 @@ export const createAuthorizationService = (deps: {
   audit: Pick<AuditService, 'record'>;
   /** The audit trail, read to learn who last set a credential's endpoints. */
   history: Pick<AuditStore, 'list'>;
+  /** Tells webhook endpoints when a link is opened (in the same transaction). */
+  events?: Pick<EventOutbox, 'emit' | 'credentialData'> | undefined;
   transact: Transact;
   clock: Clock;
   publicUrl: string;
@@ -250,6 +253,7 @@ export const createAuthorizationService = (deps: {
       await transact(async (trx) => {
         stateRow.verifierCiphertext = await keyring.seal(pkceContext(stateRow, scopeOf(record.organizationId, record.customerId)), Buffer.from(verifier), trx);
         await store.insertState(stateRow, hashSecret(state), trx);
+        await deps.events?.emit(trx, [{ organizationId: record.organizationId, type: 'authorization_link.opened', data: deps.events.credentialData(record, { linkId: link.id, linkExpiresAt: link.expiresAt }) }]);
       });
       const url = client.authorizationUrl(endpoint, {
         redirectUri,

@@ -1,3 +1,4 @@
+import type { EventOutbox } from '../events/event-outbox.js';
 import type { HealthObservation, HealthService } from '../credentials/health-service.js';
 import { scopeOf } from '../crypto/sealed-json.js';
 import { AppError } from '../common/app-error.js';
@@ -64,6 +65,8 @@ export const createTokenService = (deps: {
   client: OAuthClient;
   audit: Pick<AuditService, 'record'>;
   health: Pick<HealthService, 'observeIn'>;
+  /** Tells webhook endpoints of authorizations and failed refreshes (in the same transaction). */
+  events?: Pick<EventOutbox, 'emit' | 'credentialData'> | undefined;
   transact: Transact;
   clock: Clock;
   random?: () => number;
@@ -184,6 +187,11 @@ export const createTokenService = (deps: {
         seen.push({ credential: record, health: 'healthy', source: authorizedAt ? 'authorization' : 'refresh' });
         results.push({ ...grant, ...(changes[i] as (typeof changes)[number]), version: grant.version + 1 });
       }
+      const authorized = items.filter((item, i) => item.authorizedAt && written[i]);
+      await deps.events?.emit(
+        trx,
+        authorized.map(({ record }) => ({ organizationId: record.organizationId, type: 'credential.authorized', data: (deps.events as EventOutbox).credentialData(record) })),
+      );
       await deps.health.observeIn(trx, seen);
       return results;
     } finally {
@@ -234,6 +242,9 @@ export const createTokenService = (deps: {
       // Another writer moved the grant on (a peer's refresh landed): its outcome stands, not this failure.
       if (!recorded) return;
       await setStatus(record, status, trx);
+      if (status === 'refresh_failed' && record.status !== 'refresh_failed') {
+        await deps.events?.emit(trx, [{ organizationId: record.organizationId, type: 'credential.refresh_failed', data: deps.events.credentialData(record, { failures: failureCount, error: error.oauthError ?? error.kind }) }]);
+      }
       const health = permanent ? 'needs_reauthorization' : status === 'refresh_failed' ? 'failing' : 'degraded';
       const said = error.oauthError ?? error.message;
       await deps.health.observeIn(trx, [

@@ -218,6 +218,49 @@ export interface CredentialHealthHistoryTable {
   message_ciphertext: string | null;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  organization_id: string;
+  url: string;
+  /** JSON array of event types. */
+  events: string;
+  description: string;
+  secret_ciphertext: string;
+  previous_secret_ciphertext: string | null;
+  previous_secret_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One event for one endpoint: the outbox row the worker delivers. */
+export interface WebhookDeliveriesTable {
+  id: string;
+  organization_id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  /** The JSON body, exactly as sent. */
+  payload: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+export interface WebhookAttemptsTable {
+  id: string;
+  delivery_id: string;
+  organization_id: string;
+  at: string;
+  ok: number;
+  response_status: number | null;
+  latency_ms: number;
+  error: string | null;
+}
+
 export interface OAuthLinksTable {
   id: string;
   organization_id: string;
@@ -305,6 +348,9 @@ export interface Database {
   credential_health: CredentialHealthTable;
   credential_health_history: CredentialHealthHistoryTable;
   credential_health_checks: CredentialHealthChecksTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
   audit_events: AuditEventsTable;
   audit_heads: AuditHeadsTable;
   oauth_grants: OAuthGrantsTable;

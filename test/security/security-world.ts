@@ -13,7 +13,7 @@ import { startTestApp, type ApiResponse, type TestApp } from '../support/test-ap
 export const API = '/api/v1';
 
 /** The kinds of object a path parameter can name. */
-export const ID_KINDS = ['credential', 'customer', 'integration', 'instance', 'run', 'apiToken', 'user', 'keyJob'] as const;
+export const ID_KINDS = ['credential', 'customer', 'integration', 'instance', 'run', 'apiToken', 'user', 'keyJob', 'webhookEndpoint', 'webhookDelivery'] as const;
 export type IdKind = (typeof ID_KINDS)[number];
 
 /** Which kind an `:id` names, from the path segment before it (`/credentials/:id` → credential). */
@@ -26,6 +26,8 @@ const KIND_BY_SEGMENT: Record<string, IdKind> = {
   'api-tokens': 'apiToken',
   users: 'user',
   jobs: 'keyJob',
+  'webhook-endpoints': 'webhookEndpoint',
+  deliveries: 'webhookDelivery',
 };
 
 export const kindOfParam = (path: string, param: string): IdKind | undefined => {
@@ -36,7 +38,7 @@ export const kindOfParam = (path: string, param: string): IdKind | undefined => 
 
 /** An id shaped like a real one of the kind that names nothing. */
 export const unknownIdOf = (kind: IdKind): string => {
-  const prefix = { credential: 'cred', customer: 'cus', integration: 'int', instance: 'ins', run: 'run', apiToken: 'tok', user: 'usr', keyJob: 'kjob' }[kind];
+  const prefix = { credential: 'cred', customer: 'cus', integration: 'int', instance: 'ins', run: 'run', apiToken: 'tok', user: 'usr', keyJob: 'kjob', webhookEndpoint: 'whe', webhookDelivery: 'whd' }[kind];
   return `${prefix}_${randomBytes(14).toString('hex')}`;
 };
 
@@ -140,6 +142,14 @@ export const buildWorld = async (engine: EngineName): Promise<World> => {
   const otherIntegration = (await post('/integrations', { name: 'Other integration', steps: [HTTP_STEP] }, other.adminToken)).id as string;
   const otherInstance = (await post('/instances', { integrationId: otherIntegration, customerId: otherCustomer, name: 'Other instance' }, other.adminToken)).id as string;
   const otherCredential = (await post('/credentials', { label: 'Other key', authMethod: 'api_key', fields: { api_key: randomBytes(12).toString('hex') } }, other.adminToken)).id as string;
+  const webhookDescription = tag('Isolation webhook');
+  const webhook = await post('/webhook-endpoints', { url: 'https://hooks.example.test/in', events: ['credential.deleted'], description: webhookDescription });
+  const doomed = await credential(tag('Isolation deleted key'), 'api_key', { api_key: randomBytes(16).toString('hex') });
+  const removed = await t.request('DELETE', `${API}/credentials/${doomed.id}`, { token: t.adminToken, body: { confirm: doomed.names[0] } });
+  if (removed.status !== 204) throw new Error(`DELETE /credentials: ${removed.status} ${removed.text}`);
+  const deliveries = await t.request('GET', `${API}/webhook-endpoints/${webhook.id as string}/deliveries`, { token: t.adminToken });
+  const delivery = deliveries.body.items?.[0]?.id as string | undefined;
+  if (!delivery) throw new Error(`no webhook delivery: ${deliveries.text}`);
   const rotation = await t.request('POST', `${API}/keys/rotate`, { token: t.adminToken, body: { scope: a } });
   if (rotation.status !== 202) throw new Error(`POST /keys/rotate: ${rotation.status} ${rotation.text}`);
 
@@ -159,6 +169,8 @@ export const buildWorld = async (engine: EngineName): Promise<World> => {
       { id: admin.id, names: [admin.email] },
     ],
     keyJob: [{ id: rotation.body.jobId as string, names: [] }],
+    webhookEndpoint: [{ id: webhook.id as string, names: [webhookDescription, webhook.secret as string] }],
+    webhookDelivery: [{ id: delivery, names: [] }],
   };
   return {
     t,

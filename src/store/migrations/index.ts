@@ -15,6 +15,7 @@ import * as auditAppendFunction from './0013-audit-append-function.js';
 import * as credentialChanges from './0014-credential-changes.js';
 import * as refreshClaimIndexes from './0015-refresh-claim-indexes.js';
 import * as credentialHealth from './0016-credential-health.js';
+import * as webhooks from './0017-webhooks.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '0014-credential-changes': credentialChanges,
   '0015-refresh-claim-indexes': refreshClaimIndexes,
   '0016-credential-health': credentialHealth,
+  '0017-webhooks': webhooks,
 };

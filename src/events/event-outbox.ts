@@ -1,0 +1,68 @@
+import type { Clock } from '../common/clock.js';
+import { newId } from '../common/ids.js';
+import type { Db } from '../store/database.js';
+import type { CredentialEventData, EventPayload, EventType } from './event-types.js';
+import type { WebhookStore } from './webhook-store.js';
+
+/** An event to tell the organization's endpoints about. */
+export interface OutboxEvent {
+  organizationId: string;
+  type: EventType;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Puts events in the outbox: one delivery per endpoint of the organization that subscribed
+ * to the event's type, written inside the caller's transaction, so the event exists exactly
+ * when the change that caused it does. The webhook worker sends them.
+ */
+export const createEventOutbox = (deps: { store: Pick<WebhookStore, 'listEndpoints' | 'insertDeliveries'>; clock: Clock; publicUrl: string }) => {
+  const { store, clock } = deps;
+
+  return {
+    async emit(trx: Db, events: readonly OutboxEvent[]): Promise<void> {
+      if (events.length === 0) return;
+      const endpointsOf = new Map<string, Awaited<ReturnType<typeof store.listEndpoints>>>();
+      const now = clock.now();
+      const deliveries = [];
+      for (const event of events) {
+        let endpoints = endpointsOf.get(event.organizationId);
+        if (!endpoints) endpointsOf.set(event.organizationId, (endpoints = await store.listEndpoints(event.organizationId, trx)));
+        const subscribed = endpoints.filter((endpoint) => endpoint.events.includes(event.type));
+        if (subscribed.length === 0) continue;
+        const eventId = newId('msg', now);
+        const payload = JSON.stringify({ type: event.type, timestamp: now.toISOString(), data: event.data } satisfies EventPayload);
+        for (const endpoint of subscribed) {
+          deliveries.push({
+            id: newId('whd', now),
+            organizationId: event.organizationId,
+            endpointId: endpoint.id,
+            eventId,
+            eventType: event.type,
+            payload,
+            status: 'pending' as const,
+            attempts: 0,
+            nextAttemptAt: now.toISOString(),
+            createdAt: now.toISOString(),
+            deliveredAt: null,
+          });
+        }
+      }
+      await store.insertDeliveries(deliveries, trx);
+    },
+
+    /** What an event says of a credential (never a secret, nor what a service answered). */
+    credentialData(credential: { id: string; label: string; customerId: string | null }, details: Record<string, unknown> = {}): CredentialEventData {
+      return {
+        credentialId: credential.id,
+        label: credential.label,
+        level: credential.customerId === null ? 'organization' : 'customer',
+        customerId: credential.customerId,
+        url: `${deps.publicUrl}/credentials/${credential.id}`,
+        ...details,
+      };
+    },
+  };
+};
+
+export type EventOutbox = ReturnType<typeof createEventOutbox>;
