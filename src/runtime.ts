@@ -43,6 +43,7 @@ export const openRuntime = async (
       clock,
       allowInsecureLoopback: config.allowInsecureLoopback,
       outboundAllowedNetworks: config.outboundAllowedNetworks,
+      expiryWarningDays: config.expiryWarningDays,
       publicUrl: config.publicUrl,
       mailer,
       refresh: config.refresh,
@@ -69,6 +70,7 @@ export const openRuntime = async (
         await services.refreshWorker.stop();
         await services.healthCheckWorker.stop();
         await services.webhookWorker.stop();
+        await services.expiryWatch.stop();
         await services.keyRotationWorker.stop();
         await services.runRetention.stop();
         // Counts still in memory are written down before the database closes.

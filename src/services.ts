@@ -9,6 +9,7 @@ import { createEventOutbox } from './events/event-outbox.js';
 import { createWebhookService } from './events/webhook-service.js';
 import { createWebhookStore } from './events/webhook-store.js';
 import { createWebhookWorker } from './events/webhook-worker.js';
+import { createExpiryWatch } from './credentials/expiry-watch.js';
 import { createHealthCheckWorker } from './credentials/health-check-worker.js';
 import { createHealthCheckStore, validateHealthCheck } from './credentials/health-checks.js';
 import { createHealthService } from './credentials/health-service.js';
@@ -63,6 +64,8 @@ export interface ServiceOptions {
   allowInsecureLoopback: boolean;
   /** Private networks (CIDRs) integration steps may reach; none unless given. */
   outboundAllowedNetworks?: readonly string[];
+  /** Days before an expiry date that credential.expiring goes out (default 30, 7, 1). */
+  expiryWarningDays?: readonly number[];
   publicUrl: string;
   mailer: Mailer;
   /**
@@ -209,6 +212,7 @@ export const createServices = (options: ServiceOptions) => {
   const webhookFetch =
     options.fetch ?? createGuardedFetch({ plainHttp: allowInsecureLoopback ? 'loopback' : 'never', maxResponseBytes: 64 * 1024, timeoutMs: 15_000, bufferResponses: true, addressRule });
   const webhookWorker = createWebhookWorker({ store: webhookStore, keyring, fetch: webhookFetch, clock, owner, pollMs: Math.max(pollMs, 1000) });
+  const expiryWatch = createExpiryWatch({ db, transact, events, health, clock, warningDays: options.expiryWarningDays ?? [30, 7, 1] });
   const healthCheckWorker = createHealthCheckWorker({ store: healthCheckStore, credentials: credentialStore, checks: credentialTests, clock, owner, pollMs: Math.max(pollMs, 1000) });
   const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, maxPerOrganization, metrics });
   const keyLifecycle = createKeyLifecycle({
@@ -252,6 +256,7 @@ export const createServices = (options: ServiceOptions) => {
     healthCheckWorker,
     webhooks,
     webhookWorker,
+    expiryWatch,
     /** Reseals credentials stored before destinations existed (see destination-migration.ts); one line per credential moved. */
     migrateDestinations: () =>
       migrateDestinations({ transact, credentials: credentialStore, bindings: integrationStore, components, keyring, now: () => clock.now().toISOString() }),

@@ -39,6 +39,11 @@ export const EnvSchema = Type.Object({
   CREDENCE_OUTBOUND_ALLOWED_NETWORKS: Type.Optional(
     Type.String({ description: 'Private networks (comma-separated CIDRs, e.g. 10.20.0.0/16,fd00:1::/64) integration steps and credential tests may reach' }),
   ),
+  CREDENCE_EXPIRY_WARNING_DAYS: Type.String({
+    pattern: '^\\s*\\d{1,4}(\\s*,\\s*\\d{1,4})*\\s*$',
+    default: '30,7,1',
+    description: 'How many days before a credential\'s (or an OAuth app\'s client secret\'s) expiry date credential.expiring goes out, comma-separated; credential.expired goes out at the date',
+  }),
   CREDENCE_SMTP_URL: Type.Optional(
     Type.String({ pattern: '^smtps?://', description: 'SMTP server for authorization emails (smtp:// uses STARTTLS when offered, smtps:// is TLS); without it mail goes to <data dir>/outbox' }),
   ),
@@ -114,6 +119,7 @@ export interface Config {
   signInsPerMinute: number;
   /** Private networks components may reach, as CIDRs (checked at start). */
   outboundAllowedNetworks: string[];
+  expiryWarningDays: number[];
   logLevel: string;
   mail: { smtpUrl: Redacted<string> | undefined; from: string; outboxDir: string };
   /** Authorization emails allowed per hour (`windowMs`), per credential, customer and organization. */
@@ -186,6 +192,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     tls,
     allowInsecureLoopback: converted.CREDENCE_ALLOW_INSECURE_LOOPBACK,
     outboundAllowedNetworks,
+    expiryWarningDays: converted.CREDENCE_EXPIRY_WARNING_DAYS.split(',').map((d) => Number(d.trim())).filter((d) => d > 0),
     timeouts: { requestTimeoutMs: converted.CREDENCE_REQUEST_TIMEOUT_MS, headersTimeoutMs: converted.CREDENCE_HEADERS_TIMEOUT_MS, idleTimeoutMs: converted.CREDENCE_IDLE_TIMEOUT_MS },
     signInsPerMinute: converted.CREDENCE_SIGN_INS_PER_MINUTE,
     logLevel: converted.CREDENCE_LOG_LEVEL,

@@ -49,6 +49,12 @@ export interface CreateCredentialInput {
   destinations?: string[] | undefined;
   /** A check the worker runs every `everyMinutes` (at least 5) to keep the credential's health true. */
   healthCheck?: HealthCheckInput | null | undefined;
+  /** When the credential itself stops working, if known: warnings go out before. */
+  expiresAt?: string | null | undefined;
+  /** oauth2 only: when the app's client secret expires. */
+  clientSecretExpiresAt?: string | null | undefined;
+  /** Who besides the organization's admins is emailed about the credential's trouble. */
+  contactEmail?: string | null | undefined;
 }
 
 export interface HealthCheckInput {
@@ -66,6 +72,9 @@ export interface UpdateCredentialInput {
   destinations?: string[] | undefined;
   /** A new scheduled check, or null to stop checking. */
   healthCheck?: HealthCheckInput | null | undefined;
+  expiresAt?: string | null | undefined;
+  clientSecretExpiresAt?: string | null | undefined;
+  contactEmail?: string | null | undefined;
 }
 
 export interface ListCredentialsQuery {
@@ -211,6 +220,7 @@ export const createCredentialService = (deps: {
       const destinations = normalizeDestinations(input.destinations ?? defaultDestinations(oauthSettings?.provider));
       const customerId = await targetCustomer(actor, input.customerId);
       const healthCheck = input.healthCheck ? deps.healthChecks.validate({ authMethod, destinations }, input.healthCheck) : null;
+      const lifecycle = { expiresAt: null, clientSecretExpiresAt: null, contactEmail: null, ...lifecycleChanges(authMethod, input) };
       const now = clock.now().toISOString();
       const base = { id: newId('cred'), organizationId: actor.organizationId, customerId, authMethod, destinations };
 
@@ -224,6 +234,7 @@ export const createCredentialService = (deps: {
           oauthSettings,
           lastTestCiphertext: null,
           legacyLastTest: null,
+          ...lifecycle,
           version: 1,
           createdAt: now,
           updatedAt: now,
@@ -290,7 +301,8 @@ export const createCredentialService = (deps: {
       const destinations = input.destinations === undefined ? undefined : normalizeDestinations(input.destinations);
       const destinationsChange = destinations !== undefined && !sameList(current.destinations, destinations);
       const healthCheck = input.healthCheck ? deps.healthChecks.validate({ authMethod: current.authMethod, destinations: destinations ?? current.destinations }, input.healthCheck) : input.healthCheck;
-      if (label === undefined && changedFields.length === 0 && !destinationsChange && healthCheck === undefined) return toView(current);
+      const lifecycle = lifecycleChanges(current.authMethod, input);
+      if (label === undefined && changedFields.length === 0 && !destinationsChange && healthCheck === undefined && Object.keys(lifecycle).length === 0) return toView(current);
 
       const updated = await transact(async (trx) => {
         let sealed = {};
@@ -313,7 +325,7 @@ export const createCredentialService = (deps: {
           }
         }
         const updatedAt = clock.now().toISOString();
-        const changes = { ...sealed, ...(label !== undefined ? { label } : {}), updatedAt };
+        const changes = { ...sealed, ...lifecycle, ...(label !== undefined ? { label } : {}), updatedAt };
         if (!(await store.update(actor.organizationId, id, current.version, changes, trx))) {
           throw new AppError('CONFLICT', 'The credential changed while this update was being made; read it again and retry');
         }
@@ -335,6 +347,7 @@ export const createCredentialService = (deps: {
               fieldsChanged: changedFields,
               ...(destinationsChange ? { destinations: (destinations ?? []).join(' ') } : {}),
               ...(healthCheck !== undefined ? { healthCheck: healthCheck ? describeCheck(healthCheck) : null } : {}),
+              ...lifecycle,
             },
           },
           trx,
@@ -436,6 +449,33 @@ const requireSecretsReentered = (method: AuthMethodKey, given: Record<string, st
     'SECRETS_REQUIRED',
     `Changing ${because.join(', ')} needs every secret of the credential entered again in the same request: ${missing.join(', ')}`,
   );
+};
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** The expiry dates and contact of a create or update, checked; only those given. */
+const lifecycleChanges = (
+  method: AuthMethodKey,
+  input: { expiresAt?: string | null | undefined; clientSecretExpiresAt?: string | null | undefined; contactEmail?: string | null | undefined },
+): Partial<Pick<CredentialRecord, 'expiresAt' | 'clientSecretExpiresAt' | 'contactEmail'>> => {
+  const date = (name: string, value: string | null | undefined) => {
+    if (value === undefined || value === null) return value;
+    const ms = Date.parse(value);
+    if (Number.isNaN(ms)) throw new AppError('VALIDATION_FAILED', `${name} must be a date and time (ISO 8601)`);
+    return new Date(ms).toISOString();
+  };
+  if (input.clientSecretExpiresAt !== undefined && input.clientSecretExpiresAt !== null && method !== 'oauth2') {
+    throw new AppError('VALIDATION_FAILED', 'clientSecretExpiresAt applies only to oauth2 credentials');
+  }
+  const contact = input.contactEmail === undefined || input.contactEmail === null ? input.contactEmail : input.contactEmail.trim().toLowerCase();
+  if (contact && (!EMAIL.test(contact) || contact.length > 320)) throw new AppError('VALIDATION_FAILED', 'contactEmail must be an email address');
+  const changes: Partial<Pick<CredentialRecord, 'expiresAt' | 'clientSecretExpiresAt' | 'contactEmail'>> = {};
+  const expiresAt = date('expiresAt', input.expiresAt);
+  const clientSecretExpiresAt = date('clientSecretExpiresAt', input.clientSecretExpiresAt);
+  if (expiresAt !== undefined) changes.expiresAt = expiresAt;
+  if (clientSecretExpiresAt !== undefined) changes.clientSecretExpiresAt = clientSecretExpiresAt;
+  if (contact !== undefined) changes.contactEmail = contact === '' ? null : contact;
+  return changes;
 };
 
 /** A check as the audit log names it: what runs and how often, never its inputs. */

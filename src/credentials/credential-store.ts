@@ -31,6 +31,12 @@ export interface CredentialRecord {
    * existed and not yet resealed; such a credential is sent nowhere.
    */
   destinations: string[] | null;
+  /** When the credential itself stops working, if known. */
+  expiresAt: string | null;
+  /** oauth2: when the app's client secret expires, if known. */
+  clientSecretExpiresAt: string | null;
+  /** Who besides the organization's admins is told of the credential's trouble. */
+  contactEmail: string | null;
   version: number;
   createdAt: string;
   updatedAt: string;
@@ -57,7 +63,7 @@ export interface CredentialFilter {
 }
 
 export type CredentialChanges = Partial<
-  Pick<CredentialRecord, 'label' | 'status' | 'setFields' | 'configCiphertext' | 'secretCiphertext' | 'destinations'>
+  Pick<CredentialRecord, 'label' | 'status' | 'setFields' | 'configCiphertext' | 'secretCiphertext' | 'destinations' | 'expiresAt' | 'clientSecretExpiresAt' | 'contactEmail'>
 > & { updatedAt: string };
 
 /** The form of a label that searches match against, the same on every engine. */
@@ -79,6 +85,9 @@ const toRecord = (row: CredentialsTable): CredentialRecord => ({
   lastTestCiphertext: row.last_test_ciphertext,
   legacyLastTest: row.last_test === null ? null : (JSON.parse(row.last_test) as LastTest),
   destinations: row.destinations === null ? null : (JSON.parse(row.destinations) as string[]),
+  expiresAt: row.expires_at ?? null,
+  clientSecretExpiresAt: row.client_secret_expires_at ?? null,
+  contactEmail: row.contact_email ?? null,
   version: Number(row.row_version),
   createdAt: row.created_at,
   updatedAt: row.updated_at,
@@ -107,6 +116,9 @@ export const createCredentialStore = (db: Db, cache?: CredentialCache) => ({
         last_test: null,
         last_test_ciphertext: record.lastTestCiphertext,
         destinations: record.destinations === null ? null : JSON.stringify(record.destinations),
+        expires_at: record.expiresAt,
+        client_secret_expires_at: record.clientSecretExpiresAt,
+        contact_email: record.contactEmail,
         row_version: record.version,
         created_at: record.createdAt,
         updated_at: record.updatedAt,
@@ -206,6 +218,9 @@ export const createCredentialStore = (db: Db, cache?: CredentialCache) => ({
         ...(changes.configCiphertext !== undefined ? { config_ciphertext: changes.configCiphertext } : {}),
         ...(changes.secretCiphertext !== undefined ? { secret_ciphertext: changes.secretCiphertext } : {}),
         ...(changes.destinations !== undefined ? { destinations: changes.destinations === null ? null : JSON.stringify(changes.destinations) } : {}),
+        ...(changes.expiresAt !== undefined ? { expires_at: changes.expiresAt } : {}),
+        ...(changes.clientSecretExpiresAt !== undefined ? { client_secret_expires_at: changes.clientSecretExpiresAt } : {}),
+        ...(changes.contactEmail !== undefined ? { contact_email: changes.contactEmail } : {}),
       })
       .where('organization_id', '=', organizationId)
       .where('id', '=', id)

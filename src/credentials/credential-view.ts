@@ -45,6 +45,9 @@ export interface CredentialView extends HealthState {
   destinations: string[];
   /** The last credential test: did it work, what did the service say, when. */
   lastTest: { ok: boolean; message: string; at: string } | null;
+  expiresAt: string | null;
+  clientSecretExpiresAt: string | null;
+  contactEmail: string | null;
   /** The check the worker runs on a schedule, if any. */
   healthCheck: (HealthCheckSpec & { nextCheckAt: string; lastCheckAt: string | null }) | null;
   createdAt: string;
@@ -94,6 +97,9 @@ export const createCredentialViews = (deps: {
       oauth2,
       destinations: record.destinations ?? [],
       lastTest: await openLastTest(deps.keyring, record),
+      expiresAt: record.expiresAt,
+      clientSecretExpiresAt: record.clientSecretExpiresAt,
+      contactEmail: record.contactEmail,
       healthCheck: check
         ? { component: check.component, action: check.action, inputs: check.inputs, everyMinutes: check.everyMinutes, nextCheckAt: check.nextCheckAt, lastCheckAt: check.lastCheckAt }
         : null,

@@ -11,7 +11,7 @@ export const HEALTH_VALUES = ['healthy', 'degraded', 'failing', 'needs_reauthori
 export type Health = (typeof HEALTH_VALUES)[number];
 
 /** What told Credence about a credential's health. */
-export const HEALTH_SOURCES = ['authorization', 'refresh', 'test', 'check', 'run', 'change'] as const;
+export const HEALTH_SOURCES = ['authorization', 'refresh', 'test', 'check', 'run', 'change', 'expiry'] as const;
 export type HealthSource = (typeof HEALTH_SOURCES)[number];
 
 /** A credential's health as the API shows it. */

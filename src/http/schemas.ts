@@ -98,6 +98,9 @@ export const Credential = Type.Object({
   ]),
   destinations: Type.Array(Type.String(), { description: 'Origins the secret may be sent to (oauth2: where the access token may go); empty means nowhere' }),
   lastTest: Type.Union([Type.Object({ ok: Type.Boolean(), message: Type.String(), at: Timestamp }), Type.Null()]),
+  expiresAt: Type.Union([Timestamp, Type.Null()], { description: 'When the credential itself stops working, if known: credential.expiring goes out 30, 7 and 1 days before, credential.expired at the date' }),
+  clientSecretExpiresAt: Type.Union([Timestamp, Type.Null()], { description: "oauth2: when the app's client secret expires, if known (warned about the same way)" }),
+  contactEmail: Type.Union([Type.String(), Type.Null()], { description: "Who besides the organization's admins is emailed when the credential needs reauthorization, fails or nears expiry" }),
   healthCheck: Type.Union([
     Type.Object({
       component: Type.String(),

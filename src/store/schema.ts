@@ -131,9 +131,25 @@ export interface CredentialsTable {
   last_test_ciphertext: string | null;
   /** JSON array of the canonical origins the secret may be sent to (sealed into the ciphertexts' associated data); null before migration 0009 resealed the row. */
   destinations: string | null;
+  /** When the credential itself stops working, if known (migration 0018). */
+  expires_at: string | null;
+  /** oauth2: when the app's client secret expires, if known. */
+  client_secret_expires_at: string | null;
+  /** Who besides the organization's admins hears of the credential's trouble. */
+  contact_email: string | null;
   row_version: number;
   created_at: string;
   updated_at: string;
+}
+
+/** Each expiry warning sent, once per credential, kind, date and lead time. */
+export interface CredentialExpiryNoticesTable {
+  credential_id: string;
+  organization_id: string;
+  kind: string;
+  expires_at: string;
+  days_before: number;
+  sent_at: string;
 }
 
 export interface AuditEventsTable {
@@ -348,6 +364,7 @@ export interface Database {
   credential_health: CredentialHealthTable;
   credential_health_history: CredentialHealthHistoryTable;
   credential_health_checks: CredentialHealthChecksTable;
+  credential_expiry_notices: CredentialExpiryNoticesTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;

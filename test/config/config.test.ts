@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       publicUrl: 'http://127.0.0.1:8080',
       allowInsecureLoopback: false,
       outboundAllowedNetworks: [],
+      expiryWarningDays: [30, 7, 1],
       timeouts: { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 60_000 },
       signInsPerMinute: 10,
       logLevel: 'info',

@@ -17,7 +17,7 @@ import {
   type Sample,
 } from './credential-fixtures.js';
 
-const CREDENTIAL_KEYS = ['authMethod', 'authorizedAt', 'createdAt', 'customerId', 'destinations', 'fields', 'health', 'healthCheck', 'healthCheckedAt', 'healthMessage', 'id', 'label', 'lastTest', 'level', 'oauth2', 'since', 'status', 'updatedAt'];
+const CREDENTIAL_KEYS = ['authMethod', 'authorizedAt', 'clientSecretExpiresAt', 'contactEmail', 'createdAt', 'customerId', 'destinations', 'expiresAt', 'fields', 'health', 'healthCheck', 'healthCheckedAt', 'healthMessage', 'id', 'label', 'lastTest', 'level', 'oauth2', 'since', 'status', 'updatedAt'];
 
 /** The `fields` object the API must answer for a sample: `{set}` everywhere, `value` only where shown. */
 const expectedFields = (sample: Sample): Record<string, { set: boolean; value?: string }> => {

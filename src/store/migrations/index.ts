@@ -16,6 +16,7 @@ import * as credentialChanges from './0014-credential-changes.js';
 import * as refreshClaimIndexes from './0015-refresh-claim-indexes.js';
 import * as credentialHealth from './0016-credential-health.js';
 import * as webhooks from './0017-webhooks.js';
+import * as credentialExpiry from './0018-credential-expiry.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -36,4 +37,5 @@ export const migrations: Record<string, Migration> = {
   '0015-refresh-claim-indexes': refreshClaimIndexes,
   '0016-credential-health': credentialHealth,
   '0017-webhooks': webhooks,
+  '0018-credential-expiry': credentialExpiry,
 };
