@@ -1,3 +1,4 @@
+import { createPoller, errorDetails } from '../common/poller.js';
 import type { Clock } from '../common/clock.js';
 import type { Actor } from '../tenants/actor.js';
 import type { CredentialStore } from './credential-store.js';
@@ -38,9 +39,6 @@ export const createHealthCheckWorker = (deps: {
   const random = deps.random ?? Math.random;
   const leaseMs = 2 * TEST_TIMEOUT_MS + 30_000;
   let log: HealthCheckWorkerLog | undefined;
-  let stopped = true;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
 
   const actorFor = (organizationId: string): Actor => ({ type: 'worker', id: 'health-check', organizationId, role: 'runtime', customerId: null });
 
@@ -69,32 +67,16 @@ export const createHealthCheckWorker = (deps: {
     return claimed.length;
   };
 
-  const loop = async (): Promise<void> => {
-    let claimed = 0;
-    try {
-      claimed = await tick();
-    } catch (error) {
-      log?.error({ err: error instanceof Error ? { name: error.name, message: error.message } : {} }, 'health check pass failed');
-    }
-    if (stopped) return;
-    // A full claim means more may be due: claim again at once; otherwise at the next poll.
-    timer = setTimeout(() => (running = loop()), claimed >= concurrency ? 0 : deps.pollMs);
-  };
+  const poller = createPoller({ pass: () => tick(), pollMs: deps.pollMs, full: concurrency, onError: (error) => log?.error({ err: errorDetails(error) }, 'health check pass failed') });
 
   return {
     tick,
     start(logger?: HealthCheckWorkerLog): void {
-      if (!stopped) return;
-      stopped = false;
       log = logger;
-      running = loop();
+      poller.start();
     },
-    /** Stops claiming and waits for the checks in flight. */
-    async stop(): Promise<void> {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
+    /** Stops claiming and waits for the work in flight. */
+    stop: () => poller.stop(),
   };
 };
 

@@ -1,3 +1,4 @@
+import { createPoller, errorDetails } from '../common/poller.js';
 import type { Clock } from '../common/clock.js';
 import { newId } from '../common/ids.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -39,9 +40,6 @@ export const createWebhookWorker = (deps: {
   const perOrganization = deps.perOrganization ?? Math.max(1, Math.ceil(concurrency / 4));
   const leaseMs = 2 * ATTEMPT_TIMEOUT_MS + 30_000;
   let log: WebhookWorkerLog | undefined;
-  let stopped = true;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
 
   const secretsOf = async (endpoint: WebhookEndpoint, now: Date): Promise<string[]> => {
     const secrets = [(await deps.keyring.open(webhookSecretContext(endpoint), endpoint.secretCiphertext)).toString('utf8')];
@@ -101,30 +99,16 @@ export const createWebhookWorker = (deps: {
     return claimed.length;
   };
 
-  const loop = async (): Promise<void> => {
-    let claimed = 0;
-    try {
-      claimed = await tick();
-    } catch (error) {
-      log?.error({ err: error instanceof Error ? { name: error.name, message: error.message } : {} }, 'webhook pass failed');
-    }
-    if (stopped) return;
-    timer = setTimeout(() => (running = loop()), claimed >= concurrency ? 0 : deps.pollMs);
-  };
+  const poller = createPoller({ pass: () => tick(), pollMs: deps.pollMs, full: concurrency, onError: (error) => log?.error({ err: errorDetails(error) }, 'webhook pass failed') });
 
   return {
     tick,
     start(logger?: WebhookWorkerLog): void {
-      if (!stopped) return;
-      stopped = false;
       log = logger;
-      running = loop();
+      poller.start();
     },
-    async stop(): Promise<void> {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
+    /** Stops claiming and waits for the work in flight. */
+    stop: () => poller.stop(),
   };
 };
 
