@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -44,10 +46,12 @@ export interface ListeningApp {
  * Credence on a free loopback port with a fresh, empty database: the public URL is known
  * before it starts (the OAuth server needs the redirect URI), and first-run setup is open.
  */
-export const reserveApp = async (engine: EngineName): Promise<{ baseUrl: string; start(env: Record<string, string>): Promise<ListeningApp> }> => {
+export const reserveApp = async (
+  engine: EngineName,
+): Promise<{ baseUrl: string; start(env: Record<string, string>, options?: { webhookWorker?: boolean }): Promise<ListeningApp> }> => {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const start = async (env: Record<string, string>): Promise<ListeningApp> => {
+  const start = async (env: Record<string, string>, options: { webhookWorker?: boolean } = {}): Promise<ListeningApp> => {
     const database: TestDatabase = await createTestDatabase(engine);
     const config = loadConfig({
       CREDENCE_DATA_DIR: database.dataDir,
@@ -73,6 +77,11 @@ export const reserveApp = async (engine: EngineName): Promise<{ baseUrl: string;
       await runtime.close();
       await database.drop();
       throw error;
+    }
+    // As `credence serve` does; runtime.close() stops it.
+    if (options.webhookWorker) {
+      const note = (level: string) => (details: object, message: string) => logs.push(`webhook-worker ${level}: ${message} ${JSON.stringify(details)}`);
+      runtime.services.webhookWorker.start({ info: note('info'), error: note('error') });
     }
     return {
       baseUrl,
@@ -127,3 +136,34 @@ export const waitUntil = async (what: string, check: () => Promise<boolean> | bo
 /** Waits for the page to be at `path` (of the app's origin), matched exactly or by a pattern. */
 export const waitForPath = (page: Page, path: string | RegExp, timeoutMs = 2 * UI_TIMEOUT_MS): Promise<void> =>
   page.waitForURL((url) => (typeof path === 'string' ? url.pathname === path : path.test(url.pathname)), { timeout: timeoutMs });
+
+/** One request a webhook receiver got. */
+export interface ReceivedWebhook {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A webhook receiver on loopback that answers every POST with 200 and keeps what it got. */
+export const startWebhookReceiver = async (): Promise<{ url: string; received: ReceivedWebhook[]; close(): Promise<void> }> => {
+  const received: ReceivedWebhook[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      received.push({ path: request.url ?? '/', headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks/credence`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+};

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { Webhook } from 'standardwebhooks';
 import { startDropboxServer, type DropboxServer, type DropboxTestFile } from '../support/dropbox-server.js';
 import { startOAuthServer, type OAuthServer } from '../support/oauth-server.js';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.js';
@@ -10,10 +11,12 @@ import {
   newContext,
   reserveApp,
   screenshot,
+  startWebhookReceiver,
   UI_TIMEOUT_MS,
   waitForPath,
   waitUntil,
   type ListeningApp,
+  type ReceivedWebhook,
 } from './e2e-support.js';
 
 // The brief's walk in Chromium, start to finish: first-run setup, a customer, its Dropbox
@@ -23,6 +26,8 @@ import {
 // credential, its run listing the files, and its destinations changed with its secret
 // entered again. Then: a wrong typed name does not delete, and a customer user sees where
 // the customer's credential may be sent but never reaches an organization-level credential.
+// Last, the admin adds a webhook endpoint on a loopback receiver, deleting a credential
+// sends it a signed event, and its deliveries show it delivered.
 
 const CLIENT_ID = 'credence-dropbox-app';
 const CLIENT_SECRET = randomBytes(24).toString('base64url');
@@ -42,6 +47,9 @@ const FILES: DropboxTestFile[] = [
 ];
 /** How long the credential page may take to notice an authorization (it polls every 3 s). */
 const POLL_WAIT_MS = 10_000;
+/** How long a webhook may take to arrive and show as delivered (the worker polls every second, the page every 3 s). */
+const DELIVERY_WAIT_MS = 10_000;
+const THROWAWAY_CREDENTIAL = 'Old staging key';
 
 /** The id at the end of the page's path (`/credentials/:id`, `/instances/:id`). */
 const idInPath = (page: Page, prefix: string): string => {
@@ -54,6 +62,7 @@ describe('the web app in Chromium', () => {
   let smtp: SmtpSink;
   let oauth: OAuthServer;
   let dropbox: DropboxServer;
+  let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
   let credence: ListeningApp;
   let baseUrl: string;
   let browser: Browser;
@@ -76,7 +85,8 @@ describe('the web app in Chromium', () => {
     smtp = await startSmtpSink();
     oauth = await startOAuthServer({ clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${baseUrl}/oauth2/callback`] }] });
     dropbox = await startDropboxServer({ files: FILES, acceptToken: async (token) => (await oauth.introspect(token)).active });
-    credence = await reserved.start({ CREDENCE_ALLOW_INSECURE_LOOPBACK: 'true', CREDENCE_SMTP_URL: `smtp://${smtp.host}:${smtp.port}` });
+    receiver = await startWebhookReceiver();
+    credence = await reserved.start({ CREDENCE_ALLOW_INSECURE_LOOPBACK: 'true', CREDENCE_SMTP_URL: `smtp://${smtp.host}:${smtp.port}` }, { webhookWorker: true });
     browser = await launchChromium();
     page = await (await openContext()).newPage();
   });
@@ -84,7 +94,7 @@ describe('the web app in Chromium', () => {
   afterAll(async () => {
     for (const context of contexts) await context.close().catch(() => undefined);
     await browser?.close();
-    await Promise.all([credence?.close(), oauth?.close(), dropbox?.close(), smtp?.close()]);
+    await Promise.all([credence?.close(), oauth?.close(), dropbox?.close(), smtp?.close(), receiver?.close()]);
   });
 
   it('offers first-run setup on the first visit and signs the new admin in', async () => {
@@ -442,5 +452,69 @@ describe('the web app in Chromium', () => {
     await customerUser.goto('/credentials');
     await table.getByRole('link', { name: CREDENTIAL }).waitFor();
     await screenshot(customerUser, '15-customer-user-credentials-phone');
+  });
+
+  it('adds a webhook endpoint, shows its secret once, and delivers a signed event when a credential is deleted', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Webhooks' }).click();
+    await waitForPath(page, '/settings/webhooks');
+    await page.getByText('No webhook endpoints yet.').waitFor();
+    await page.getByRole('button', { name: '+ Endpoint' }).click();
+    const form = page.getByRole('form', { name: 'New endpoint' });
+    await form.getByLabel('URL').fill(receiver.url);
+    await form.getByLabel('Description').fill('Ops alerts (loopback receiver)');
+    await form.getByRole('checkbox', { name: 'All events' }).check();
+    await screenshot(page, '16a-webhook-new-endpoint');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, '16a-webhook-new-endpoint-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await form.getByRole('button', { name: 'Add endpoint' }).click();
+
+    const shown = page.getByRole('region', { name: 'Endpoint added' });
+    const secret = ((await shown.getByLabel('Signing secret').textContent()) ?? '').trim();
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/=]+$/);
+    expect(await shown.textContent()).toContain('you will not see it again');
+    expect(await shown.textContent()).toContain(receiver.url);
+    await page.getByRole('table', { name: 'Webhook endpoints' }).getByRole('link', { name: receiver.url }).waitFor();
+    await screenshot(page, '16-webhooks-secret-shown');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, '16b-webhooks-secret-shown-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    // An event: a throwaway credential made and deleted through the API, from this browser.
+    await page.evaluate(async (label) => {
+      const session = (await (await fetch('/api/v1/session')).json()) as { csrfToken: string };
+      const headers = { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken };
+      const created = await fetch('/api/v1/credentials', { method: 'POST', headers, body: JSON.stringify({ label, authMethod: 'api_key', fields: { api_key: 'stale-key-0000' } }) });
+      const { id } = (await created.json()) as { id: string };
+      const removed = await fetch(`/api/v1/credentials/${id}`, { method: 'DELETE', headers, body: JSON.stringify({ confirm: label }) });
+      if (removed.status !== 204) throw new Error(`delete answered ${removed.status}`);
+    }, THROWAWAY_CREDENTIAL);
+    const deletions = () => receiver.received.filter((request) => request.body.includes('"credential.deleted"'));
+    await waitUntil('the receiver to get the credential.deleted webhook', () => deletions().length > 0, DELIVERY_WAIT_MS);
+    const [got] = deletions() as [ReceivedWebhook];
+    expect(got.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/=]+$/);
+    // The receiver's own check, with the secret the page showed once.
+    const event = new Webhook(secret).verify(got.body, got.headers as Record<string, string>) as { type: string; data: { label: string } };
+    expect(event).toMatchObject({ type: 'credential.deleted', data: { label: THROWAWAY_CREDENTIAL } });
+
+    // Leaving the list forgets the secret.
+    await page.getByRole('table', { name: 'Webhook endpoints' }).getByRole('link', { name: receiver.url }).click();
+    await waitForPath(page, /^\/settings\/webhooks\/[^/]+$/);
+    expect(await page.content()).not.toContain(secret);
+    const deliveries = page.getByRole('table', { name: 'Deliveries, newest first' });
+    const row = deliveries.getByRole('row').filter({ hasText: 'credential.deleted' });
+    await row.getByText('Delivered', { exact: true }).waitFor({ timeout: DELIVERY_WAIT_MS });
+    await row.getByRole('button', { name: 'Show attempts' }).click();
+    await page.getByText('Answered 200').waitFor();
+    await screenshot(page, '17-webhook-deliveries');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, '17b-webhook-deliveries-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    // Resend: the same event again, with the same webhook-id.
+    await row.getByRole('button', { name: /^Resend/ }).click();
+    await waitUntil('the resent webhook', () => deletions().length === 2, DELIVERY_WAIT_MS);
+    expect(deletions()[1]?.headers['webhook-id']).toBe(got.headers['webhook-id']);
   });
 });

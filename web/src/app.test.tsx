@@ -124,6 +124,25 @@ describe('the app', () => {
     expect(callsTo('GET', '/credentials').filter((c) => c.query.get('level') === 'organization')).toHaveLength(0);
   });
 
+  it('offers Settings → Webhooks to organization admins only', async () => {
+    const { callsTo } = mockApi({ ...common, 'GET /session': { user: { ...ORG_ADMIN, role: 'org_member' }, csrfToken: 't' } });
+    renderApp('/settings/webhooks');
+
+    expect(await screen.findByRole('heading', { name: 'Not available' })).toBeInTheDocument();
+    expect(within(screen.getByRole('navigation', { name: 'Settings' })).getAllByRole('link').map((a) => a.textContent)).toEqual(['Credentials']);
+    expect(callsTo('GET', '/webhook-endpoints')).toHaveLength(0);
+  });
+
+  it('shows an organization admin the Webhooks tab and its endpoints', async () => {
+    mockApi({ ...common, 'GET /session': { user: ORG_ADMIN, csrfToken: 't' }, 'GET /webhook-endpoints': { items: [] } });
+    renderApp('/settings/webhooks');
+
+    expect(await screen.findByText('No webhook endpoints yet.')).toBeInTheDocument();
+    const tabs = within(screen.getByRole('navigation', { name: 'Settings' }));
+    expect(tabs.getAllByRole('link').map((a) => a.textContent)).toEqual(['Credentials', 'Users', 'Webhooks']);
+    expect(tabs.getByRole('link', { name: 'Webhooks' })).toHaveAttribute('aria-current', 'page');
+  });
+
   it('signs out', async () => {
     let signedIn = true;
     mockApi({

@@ -24,6 +24,8 @@ import { IntegrationsPage } from './integrations/integrations-page.js';
 import { SettingsPage } from './settings/settings-page.js';
 import { PageHeader } from './ui/page.js';
 import { UsersTab } from './users/users-page.js';
+import { EndpointPage } from './webhooks/endpoint-page.js';
+import { WebhooksTab } from './webhooks/webhooks-tab.js';
 
 function NotFound() {
   return (
@@ -35,6 +37,7 @@ function NotFound() {
 }
 
 const orgOnly = (element: ReactNode) => <RequireRole roles={ORG_ROLES}>{element}</RequireRole>;
+const adminOnly = (element: ReactNode) => <RequireRole roles={['org_admin']}>{element}</RequireRole>;
 
 /** Every route of the web app. */
 export function App() {
@@ -73,7 +76,9 @@ export function App() {
         <Route path="settings" element={orgOnly(<SettingsPage />)}>
           <Route index element={<Navigate to="credentials" replace />} />
           <Route path="credentials" element={<OrganizationCredentialsTab />} />
-          <Route path="users" element={<RequireRole roles={['org_admin']}><UsersTab /></RequireRole>} />
+          <Route path="users" element={adminOnly(<UsersTab />)} />
+          <Route path="webhooks" element={adminOnly(<WebhooksTab />)} />
+          <Route path="webhooks/:id" element={adminOnly(<EndpointPage />)} />
         </Route>
         <Route path="*" element={<NotFound />} />
       </Route>

@@ -32,6 +32,10 @@ import type {
   SessionResponse,
   SessionUser,
   User,
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookEndpointInput,
+  WebhookEndpointWithSecret,
 } from './types.js';
 
 export const API_BASE = '/api/v1';
@@ -255,6 +259,19 @@ export const api = {
     run: (id: string) => request<Run>('POST', `/instances/${encodeURIComponent(id)}/runs`),
     runs: (id: string, query: PageQuery = {}) => request<Page<RunSummary>>('GET', `/instances/${encodeURIComponent(id)}/runs`, { query }),
     getRun: (id: string, runId: string) => request<Run>('GET', `/instances/${encodeURIComponent(id)}/runs/${encodeURIComponent(runId)}`),
+  },
+  webhooks: {
+    list: () => request<{ items: WebhookEndpoint[] }>('GET', '/webhook-endpoints'),
+    get: (id: string) => request<WebhookEndpoint>('GET', `/webhook-endpoints/${encodeURIComponent(id)}`),
+    create: (body: WebhookEndpointInput) => request<WebhookEndpointWithSecret>('POST', '/webhook-endpoints', { body }),
+    update: (id: string, body: Partial<WebhookEndpointInput>) => request<WebhookEndpoint>('PATCH', `/webhook-endpoints/${encodeURIComponent(id)}`, { body }),
+    remove: (id: string) => request<void>('DELETE', `/webhook-endpoints/${encodeURIComponent(id)}`),
+    /** The old secret keeps signing for `overlapSeconds` (the server's default is a day). */
+    rotateSecret: (id: string, overlapSeconds: number) =>
+      request<WebhookEndpointWithSecret>('POST', `/webhook-endpoints/${encodeURIComponent(id)}/rotate-secret`, { body: { overlapSeconds } }),
+    deliveries: (id: string, query: PageQuery = {}) => request<Page<WebhookDelivery>>('GET', `/webhook-endpoints/${encodeURIComponent(id)}/deliveries`, { query }),
+    resend: (id: string, deliveryId: string) =>
+      request<void>('POST', `/webhook-endpoints/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/resend`),
   },
   audit: {
     list: (query: AuditQuery) => request<Page<AuditEvent>>('GET', '/audit-events', { query: { ...query } }),

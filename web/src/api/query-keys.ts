@@ -23,4 +23,7 @@ export const keys = {
   runs: (instanceId: string) => ['instances', 'runs', instanceId] as const,
   audit: (query: AuditQuery) => ['audit', query] as const,
   users: ['users'] as const,
+  webhooks: ['webhooks'] as const,
+  webhook: (id: string) => ['webhooks', 'detail', id] as const,
+  webhookDeliveries: (id: string) => ['webhooks', 'deliveries', id] as const,
 };

@@ -10,8 +10,11 @@ import type { AuthMethod as AuthMethodSpec, AuthMethodKey, CredentialStatus, Fie
 import type { Role } from '../../../src/tenants/actor.js';
 import type { Instance as InstanceSchema, Integration as IntegrationSchema, Run as RunSchema, RunSummary as RunSummarySchema } from '../../../src/http/integration-routes.js';
 import type { OAuthPreset } from '../../../src/oauth/oauth-presets.js';
+import type { EventType } from '../../../src/events/event-types.js';
+import type { WebhookEndpointView } from '../../../src/events/webhook-service.js';
+import type { WebhookAttempt as WebhookAttemptRecord, WebhookDelivery as WebhookDeliveryRecord } from '../../../src/events/webhook-store.js';
 
-export type { AuthMethodKey, CredentialStatus, FieldSpec, Role };
+export type { AuthMethodKey, CredentialStatus, EventType, FieldSpec, Role };
 
 export type Credential = Static<typeof CredentialSchema>;
 export type Customer = Static<typeof CustomerSchema>;
@@ -142,4 +145,17 @@ export interface AuditEvent {
   targetType: string | null;
   targetId: string | null;
   details: Record<string, unknown>;
+}
+
+// Webhooks: the endpoint as the service shows it, and a delivery as the route sends it
+// (its organization and endpoint dropped, the payload parsed, each attempt without its id).
+export type WebhookEndpoint = WebhookEndpointView;
+/** The answer to creating an endpoint or rotating its secret: the only time the secret is shown. */
+export type WebhookEndpointWithSecret = WebhookEndpoint & { secret: string };
+export type WebhookAttempt = Omit<WebhookAttemptRecord, 'id'>;
+export type WebhookDelivery = Omit<WebhookDeliveryRecord, 'organizationId' | 'endpointId' | 'payload'> & { payload: unknown; attemptLog: WebhookAttempt[] };
+export interface WebhookEndpointInput {
+  url: string;
+  events: EventType[];
+  description?: string;
 }

@@ -3,7 +3,7 @@ import { useUser } from '../auth/session.js';
 import { PageHeader } from '../ui/page.js';
 import { TabNav } from '../ui/tab-nav.js';
 
-/** Settings: the organization's own credentials, and (for admins) its people. */
+/** Settings: the organization's own credentials, and (for admins) its people and webhooks. */
 export function SettingsPage() {
   const user = useUser();
   return (
@@ -13,7 +13,12 @@ export function SettingsPage() {
         label="Settings"
         items={[
           { to: '/settings/credentials', label: 'Credentials' },
-          ...(user.role === 'org_admin' ? [{ to: '/settings/users', label: 'Users' }] : []),
+          ...(user.role === 'org_admin'
+            ? [
+                { to: '/settings/users', label: 'Users' },
+                { to: '/settings/webhooks', label: 'Webhooks' },
+              ]
+            : []),
         ]}
       />
       <div className="tab-panel">
