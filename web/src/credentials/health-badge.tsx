@@ -26,6 +26,7 @@ const SOURCE: Record<HealthChange['source'], string> = {
   check: 'a scheduled check',
   run: 'a run step',
   change: 'a change of the secret',
+  expiry: 'its expiry date',
 };
 
 export const sourceWords = (source: HealthChange['source']): string => SOURCE[source] ?? source;
