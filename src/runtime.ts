@@ -71,6 +71,7 @@ export const openRuntime = async (
         await services.healthCheckWorker.stop();
         await services.webhookWorker.stop();
         await services.expiryWatch.stop();
+        await services.alertMailer.stop();
         await services.keyRotationWorker.stop();
         await services.runRetention.stop();
         // Counts still in memory are written down before the database closes.

@@ -5,6 +5,8 @@ import { createAuditStore } from './audit/audit-store.js';
 import type { AuditWriter } from './audit/sqlite-audit-writer.js';
 import type { Clock } from './common/clock.js';
 import { createCredentialService } from './credentials/credential-service.js';
+import { createAlertMailer } from './events/alert-mailer.js';
+import { createAlertStore } from './events/alert-store.js';
 import { createEventOutbox } from './events/event-outbox.js';
 import { createWebhookService } from './events/webhook-service.js';
 import { createWebhookStore } from './events/webhook-store.js';
@@ -118,7 +120,8 @@ export const createServices = (options: ServiceOptions) => {
   const auditStore = createAuditStore(db, options.engine, options.auditWriter);
   const audit = createAuditService({ store: auditStore, clock });
   const webhookStore = createWebhookStore(db, options.engine);
-  const events = createEventOutbox({ store: webhookStore, clock, publicUrl: options.publicUrl });
+  const alertStore = createAlertStore(db, options.engine);
+  const events = createEventOutbox({ store: webhookStore, alerts: alertStore, clock, publicUrl: options.publicUrl });
   const health = createHealthService({ store: createHealthStore(db, options.engine), keyring, audit, events, transact, clock });
   const healthCheckStore = createHealthCheckStore(db, options.engine);
   const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs });
@@ -212,6 +215,17 @@ export const createServices = (options: ServiceOptions) => {
   const webhookFetch =
     options.fetch ?? createGuardedFetch({ plainHttp: allowInsecureLoopback ? 'loopback' : 'never', maxResponseBytes: 64 * 1024, timeoutMs: 15_000, bufferResponses: true, addressRule });
   const webhookWorker = createWebhookWorker({ store: webhookStore, keyring, fetch: webhookFetch, clock, owner, pollMs: Math.max(pollMs, 1000) });
+  const alertMailer = createAlertMailer({
+    store: alertStore,
+    tenants: tenantStore,
+    credentials: credentialStore,
+    reconnectLink: (record) => authorization.reconnectLink(record),
+    mailer: options.mailer,
+    clock,
+    owner,
+    pollMs: Math.max(pollMs, 1000),
+    publicUrl: options.publicUrl,
+  });
   const expiryWatch = createExpiryWatch({ db, transact, events, health, clock, warningDays: options.expiryWarningDays ?? [30, 7, 1] });
   const healthCheckWorker = createHealthCheckWorker({ store: healthCheckStore, credentials: credentialStore, checks: credentialTests, clock, owner, pollMs: Math.max(pollMs, 1000) });
   const refreshWorker = createRefreshWorker({ store: oauthStore, tokens: accessTokens, clock, owner, pollMs, batchSize, concurrency, leaseMs, maxPerOrganization, metrics });
@@ -257,6 +271,8 @@ export const createServices = (options: ServiceOptions) => {
     webhooks,
     webhookWorker,
     expiryWatch,
+    alertMailer,
+    alertStore,
     /** Reseals credentials stored before destinations existed (see destination-migration.ts); one line per credential moved. */
     migrateDestinations: () =>
       migrateDestinations({ transact, credentials: credentialStore, bindings: integrationStore, components, keyring, now: () => clock.now().toISOString() }),

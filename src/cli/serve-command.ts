@@ -63,6 +63,7 @@ export const serve = async (options: { role?: string }): Promise<void> => {
     runtime.services.healthCheckWorker.start(log.child({ component: 'health-check-worker' }));
     runtime.services.webhookWorker.start(log.child({ component: 'webhook-worker' }));
     runtime.services.expiryWatch.start(log.child({ component: 'expiry-watch' }));
+    runtime.services.alertMailer.start(log.child({ component: 'alert-mailer' }));
     runtime.services.keyRotationWorker.start(log.child({ component: 'key-rotation-worker' }));
     runtime.services.runRetention.start(log.child({ component: 'run-retention' }));
   }

@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 
-export type IdPrefix = 'org' | 'cus' | 'cred' | 'usr' | 'tok' | 'evt' | 'dek' | 'lnk' | 'sta' | 'int' | 'ins' | 'run' | 'ses' | 'kjob' | 'eml' | 'hev' | 'whe' | 'msg' | 'whd' | 'wha';
+export type IdPrefix = 'org' | 'cus' | 'cred' | 'usr' | 'tok' | 'evt' | 'dek' | 'lnk' | 'sta' | 'int' | 'ins' | 'run' | 'ses' | 'kjob' | 'eml' | 'hev' | 'whe' | 'msg' | 'whd' | 'wha' | 'alr';
 
 const RANDOM_BYTES = 8;
 /** Random bytes drawn from the system's CSPRNG a page at a time: one call per 512 ids instead of one per id. */

@@ -2,7 +2,21 @@ import type { Clock } from '../common/clock.js';
 import { newId } from '../common/ids.js';
 import type { Db } from '../store/database.js';
 import type { CredentialEventData, EventPayload, EventType } from './event-types.js';
+import type { AlertEmail, AlertReason, AlertStore } from './alert-store.js';
 import type { WebhookStore } from './webhook-store.js';
+
+/**
+ * The events that also email the organization's admins (and the credential's contact): a
+ * credential that needs reauthorization, turns failing (unless because it expired, which has
+ * its own email), nears or reaches its expiry date.
+ */
+const alertReasonOf = (event: OutboxEvent): AlertReason | undefined => {
+  if (event.type === 'credential.reauthorization_required') return 'reauthorization_required';
+  if (event.type === 'credential.health_changed' && event.data.health === 'failing' && event.data.source !== 'expiry') return 'failing';
+  if (event.type === 'credential.expiring') return 'expiring';
+  if (event.type === 'credential.expired') return 'expired';
+  return undefined;
+};
 
 /** An event to tell the organization's endpoints about. */
 export interface OutboxEvent {
@@ -14,9 +28,10 @@ export interface OutboxEvent {
 /**
  * Puts events in the outbox: one delivery per endpoint of the organization that subscribed
  * to the event's type, written inside the caller's transaction, so the event exists exactly
- * when the change that caused it does. The webhook worker sends them.
+ * when the change that caused it does, and the alert email it calls for, if any. The webhook
+ * and alert workers send them.
  */
-export const createEventOutbox = (deps: { store: Pick<WebhookStore, 'listEndpoints' | 'insertDeliveries'>; clock: Clock; publicUrl: string }) => {
+export const createEventOutbox = (deps: { store: Pick<WebhookStore, 'listEndpoints' | 'insertDeliveries'>; alerts?: Pick<AlertStore, 'enqueue'>; clock: Clock; publicUrl: string }) => {
   const { store, clock } = deps;
 
   return {
@@ -25,7 +40,13 @@ export const createEventOutbox = (deps: { store: Pick<WebhookStore, 'listEndpoin
       const endpointsOf = new Map<string, Awaited<ReturnType<typeof store.listEndpoints>>>();
       const now = clock.now();
       const deliveries = [];
+      const alerts: AlertEmail[] = [];
       for (const event of events) {
+        const reason = alertReasonOf(event);
+        if (reason) {
+          const credentialId = String(event.data.credentialId);
+          alerts.push({ id: newId('alr', now), organizationId: event.organizationId, credentialId, reason, details: event.data, status: 'pending', attempts: 0, nextAttemptAt: now.toISOString(), createdAt: now.toISOString(), sentAt: null, error: null });
+        }
         let endpoints = endpointsOf.get(event.organizationId);
         if (!endpoints) endpointsOf.set(event.organizationId, (endpoints = await store.listEndpoints(event.organizationId, trx)));
         const subscribed = endpoints.filter((endpoint) => endpoint.events.includes(event.type));
@@ -49,6 +70,7 @@ export const createEventOutbox = (deps: { store: Pick<WebhookStore, 'listEndpoin
         }
       }
       await store.insertDeliveries(deliveries, trx);
+      await deps.alerts?.enqueue(alerts, trx);
     },
 
     /** What an event says of a credential (never a secret, nor what a service answered). */

@@ -159,6 +159,21 @@ export const createAuthorizationService = (deps: {
   return {
     redirectUri,
 
+    /**
+     * A new link to authorize `record` again, for an alert email (issued by the alert worker,
+     * as any link: the older ones stop working); none when its endpoints forbid one.
+     */
+    async reconnectLink(record: CredentialRecord): Promise<{ url: string; expiresAt: string } | undefined> {
+      const actor: Actor = { type: 'worker', id: 'alerts', organizationId: record.organizationId, role: 'org_admin', customerId: null };
+      try {
+        const { url, expiresAt } = await issueLink(actor, record, undefined);
+        return { url, expiresAt };
+      } catch (error) {
+        if (error instanceof AppError && error.expose) return undefined;
+        throw error;
+      }
+    },
+
     async createLink(actor: Actor, credentialId: string, input: { expiresInSeconds?: number | undefined }) {
       return issueLink(actor, await findAuthorizable(actor, credentialId), input.expiresInSeconds);
     },

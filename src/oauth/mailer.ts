@@ -229,10 +229,10 @@ export interface AuthorizationEmailInput {
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-const escapeHtml = (value: string): string => value.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
+export const escapeHtml = (value: string): string => value.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
 
 /** Names are shown inline and in the subject: line breaks and control characters become one space. */
-const oneLine = (value: string): string => value.replace(/[\u0000-\u001f\u007f\s]+/g, ' ').trim();
+export const oneLine = (value: string): string => value.replace(/[\u0000-\u001f\u007f\s]+/g, ' ').trim();
 
 const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];

@@ -142,6 +142,24 @@ export interface CredentialsTable {
   updated_at: string;
 }
 
+/** An alert email about a credential in trouble, queued with its event (migration 0019). */
+export interface AlertEmailsTable {
+  id: string;
+  organization_id: string;
+  credential_id: string;
+  reason: string;
+  /** JSON: what the email says (days left, the date, the health's source). */
+  details: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  created_at: string;
+  sent_at: string | null;
+  error: string | null;
+}
+
 /** Each expiry warning sent, once per credential, kind, date and lead time. */
 export interface CredentialExpiryNoticesTable {
   credential_id: string;
@@ -365,6 +383,7 @@ export interface Database {
   credential_health_history: CredentialHealthHistoryTable;
   credential_health_checks: CredentialHealthChecksTable;
   credential_expiry_notices: CredentialExpiryNoticesTable;
+  alert_emails: AlertEmailsTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;

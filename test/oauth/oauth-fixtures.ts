@@ -132,9 +132,12 @@ export interface Scenario {
  * Starts an app that really listens (the provider redirects the browser to it), a provider
  * issuing `ttl`-second access tokens, and an authorized oauth2 credential.
  */
-export const authorizedScenario = async (engine: EngineName, options: Partial<OAuthServerOptions> & { authorize?: boolean; grantType?: 'authorization_code' | 'client_credentials' } = {}): Promise<Scenario> => {
-  const { authorize = true, grantType, ...serverOptions } = options;
-  const t = await startTestApp(engine, { listen: true, env: { CREDENCE_ALLOW_INSECURE_LOOPBACK: 'true' } });
+export const authorizedScenario = async (
+  engine: EngineName,
+  options: Partial<OAuthServerOptions> & { authorize?: boolean; grantType?: 'authorization_code' | 'client_credentials'; env?: Record<string, string> } = {},
+): Promise<Scenario> => {
+  const { authorize = true, grantType, env = {}, ...serverOptions } = options;
+  const t = await startTestApp(engine, { listen: true, env: { CREDENCE_ALLOW_INSECURE_LOOPBACK: 'true', ...env } });
   let provider: Provider | undefined;
   try {
     provider = await startProvider(t.baseUrl, serverOptions);

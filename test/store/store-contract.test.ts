@@ -139,7 +139,7 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
       expect((await db.introspection.getTables()).map((t) => t.name).sort()).toEqual(tablesBefore);
       // SQLite counts changes to credentials in a table; PostgreSQL announces them with NOTIFY.
       const changes = engine === 'sqlite' ? ['credential_changes'] : [];
-      expect(tablesBefore).toEqual(['api_tokens', 'audit_events', 'audit_heads', ...changes, 'credential_expiry_notices', 'credential_health', 'credential_health_checks', 'credential_health_history', 'credentials', 'customers', 'data_keys', 'instance_bindings', 'instances', 'integrations', 'key_rotation_jobs', 'oauth_email_sends', 'oauth_email_settings', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'runs', 'sessions', 'setup_marks', 'sign_in_lockouts', 'users', 'webhook_attempts', 'webhook_deliveries', 'webhook_endpoints']);
+      expect(tablesBefore).toEqual(['alert_emails', 'api_tokens', 'audit_events', 'audit_heads', ...changes, 'credential_expiry_notices', 'credential_health', 'credential_health_checks', 'credential_health_history', 'credentials', 'customers', 'data_keys', 'instance_bindings', 'instances', 'integrations', 'key_rotation_jobs', 'oauth_email_sends', 'oauth_email_settings', 'oauth_grants', 'oauth_links', 'oauth_states', 'organizations', 'runs', 'sessions', 'setup_marks', 'sign_in_lockouts', 'users', 'webhook_attempts', 'webhook_deliveries', 'webhook_endpoints']);
       expect(await tenants.findOrganization(org.id)).toEqual(org);
     });
   });

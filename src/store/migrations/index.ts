@@ -17,6 +17,7 @@ import * as refreshClaimIndexes from './0015-refresh-claim-indexes.js';
 import * as credentialHealth from './0016-credential-health.js';
 import * as webhooks from './0017-webhooks.js';
 import * as credentialExpiry from './0018-credential-expiry.js';
+import * as alertEmails from './0019-alert-emails.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -38,4 +39,5 @@ export const migrations: Record<string, Migration> = {
   '0016-credential-health': credentialHealth,
   '0017-webhooks': webhooks,
   '0018-credential-expiry': credentialExpiry,
+  '0019-alert-emails': alertEmails,
 };
