@@ -123,7 +123,7 @@ export const oauthApiRoutes: FastifyPluginAsyncTypebox<{ authorization: Authoriz
         summary: 'Issue an authorization link (revokes the previous one)',
         params: IdParams,
         body: Type.Object(
-          { expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LINK_LIFETIME_SECONDS, description: 'Default 7 days' })) },
+          { expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LINK_LIFETIME_SECONDS, description: 'Default 7 days' })), allowAccountChange: Type.Optional(Type.Boolean({ description: 'Let this link attach another provider account than the one the credential was first authorized for (default: refused)' })) },
           { additionalProperties: false },
         ),
         response: { 201: Type.Object({ url: Type.String(), expiresAt: Timestamp }), ...errorResponses },
@@ -169,7 +169,7 @@ export const oauthApiRoutes: FastifyPluginAsyncTypebox<{ authorization: Authoriz
         summary: 'Email a new authorization link to a customer',
         params: IdParams,
         body: Type.Object(
-          { email: Type.String({ maxLength: 254 }), expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LINK_LIFETIME_SECONDS })) },
+          { email: Type.String({ maxLength: 254 }), expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LINK_LIFETIME_SECONDS })), allowAccountChange: Type.Optional(Type.Boolean({ description: 'Let this link attach another provider account than the one the credential was first authorized for (default: refused)' })) },
           { additionalProperties: false },
         ),
         response: {

@@ -58,7 +58,7 @@ export const createAuthorizationService = (deps: {
   tenants: Pick<TenantStore, 'findOrganization' | 'findCustomer'>;
   keyring: Pick<Keyring, 'seal' | 'open'>;
   client: OAuthClient;
-  tokens: Pick<TokenService, 'providerOf' | 'storeTokens'>;
+  tokens: Pick<TokenService, 'providerOf' | 'storeTokens' | 'accountOf'>;
   mailer: Mailer;
   emailPolicy: Pick<AuthorizationEmailPolicy, 'checkRecipient' | 'reserve'>;
   audit: Pick<AuditService, 'record'>;
@@ -124,7 +124,13 @@ export const createAuthorizationService = (deps: {
   };
 
   /** Issues a link; `checked` is the endpoint check when the caller has just made it. */
-  const issueLink = async (actor: Actor, record: CredentialRecord, expiresInSeconds: number | undefined, checked?: Awaited<ReturnType<typeof checkEndpoints>>) => {
+  const issueLink = async (
+    actor: Actor,
+    record: CredentialRecord,
+    expiresInSeconds: number | undefined,
+    checked?: Awaited<ReturnType<typeof checkEndpoints>>,
+    allowAccountChange = false,
+  ) => {
     const { offPreset } = checked ?? (await checkEndpoints(record));
     const lifetime = expiresInSeconds ?? DEFAULT_LINK_LIFETIME_SECONDS;
     if (!Number.isInteger(lifetime) || lifetime < 60 || lifetime > MAX_LINK_LIFETIME_SECONDS) {
@@ -141,6 +147,7 @@ export const createAuthorizationService = (deps: {
       expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString(),
       usedAt: null,
       revokedAt: null,
+      allowAccountChange,
     };
     await transact(async (trx) => {
       // Issuing a new link revokes the old ones: only the newest link works.
@@ -149,7 +156,7 @@ export const createAuthorizationService = (deps: {
       await audit.record(
         actor,
         record.organizationId,
-        { action: 'oauth.link_created', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { linkId: link.id, expiresAt: link.expiresAt, revokedLinks: revoked, ...(offPreset.length > 0 ? { endpointsOffPreset: offPreset } : {}) } },
+        { action: 'oauth.link_created', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { linkId: link.id, expiresAt: link.expiresAt, revokedLinks: revoked, ...(allowAccountChange ? { allowAccountChange } : {}), ...(offPreset.length > 0 ? { endpointsOffPreset: offPreset } : {}) } },
         trx,
       );
     });
@@ -174,8 +181,8 @@ export const createAuthorizationService = (deps: {
       }
     },
 
-    async createLink(actor: Actor, credentialId: string, input: { expiresInSeconds?: number | undefined }) {
-      return issueLink(actor, await findAuthorizable(actor, credentialId), input.expiresInSeconds);
+    async createLink(actor: Actor, credentialId: string, input: { expiresInSeconds?: number | undefined; allowAccountChange?: boolean | undefined }) {
+      return issueLink(actor, await findAuthorizable(actor, credentialId), input.expiresInSeconds, undefined, input.allowAccountChange === true);
     },
 
     /** The open link's expiry (never its URL: only its hash is kept). */
@@ -196,7 +203,11 @@ export const createAuthorizationService = (deps: {
     },
 
     /** Issues a new link and emails it, naming the organization and the service. */
-    async sendEmail(actor: Actor, credentialId: string, input: { email: string; expiresInSeconds?: number | undefined }): Promise<{ expiresAt: string; delivery: MailDelivery }> {
+    async sendEmail(
+      actor: Actor,
+      credentialId: string,
+      input: { email: string; expiresInSeconds?: number | undefined; allowAccountChange?: boolean | undefined },
+    ): Promise<{ expiresAt: string; delivery: MailDelivery }> {
       const record = await findAuthorizable(actor, credentialId);
       const email = input.email.trim();
       if (!/^[^\s@<>,;]+@[^\s@<>,;]+\.[^\s@<>,;]+$/.test(email) || email.length > 254) throw new AppError('VALIDATION_FAILED', 'email is not a valid address');
@@ -208,7 +219,7 @@ export const createAuthorizationService = (deps: {
       await deps.emailPolicy.reserve(record);
       const organization = await deps.tenants.findOrganization(record.organizationId);
       const customer = record.customerId ? await deps.tenants.findCustomer(record.organizationId, record.customerId) : undefined;
-      const link = await issueLink(actor, record, input.expiresInSeconds, checked);
+      const link = await issueLink(actor, record, input.expiresInSeconds, checked, input.allowAccountChange === true);
       const message = buildAuthorizationEmail({
         organizationName: organization?.name ?? 'Your vendor',
         serviceName: preset?.name ?? record.label,
@@ -324,15 +335,34 @@ export const createAuthorizationService = (deps: {
         }
         throw error;
       }
+      // A reconnect comes back for the account the credential was first authorized for, unless the link allows another.
+      const before = await store.findGrant(record.organizationId, record.id);
+      const previousAccount = before?.tokensCiphertext ? await tokens.accountOf(record, before) : undefined;
+      const account = tokenSet.subject;
+      if (previousAccount !== undefined && account !== previousAccount && !link.allowAccountChange) {
+        await audit.record(null, record.organizationId, { action: 'oauth.account_mismatch', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { linkId: link.id, accountConfirmed: tokenSet.subject !== undefined } });
+        throw new AuthorizationFlowError(
+          tokenSet.subject === undefined
+            ? 'The provider did not say which account you signed in as, so this cannot be confirmed to be the account this connection belongs to. Nothing was changed; ask for a new link.'
+            : 'You signed in to the provider as a different account than the one this connection belongs to. Nothing was changed: sign in as the original account and open the link again, or ask for a link that allows changing the account.',
+          409,
+        );
+      }
       const authorizedAt = clock.now().toISOString();
       await transact(async (trx) => {
         if (!(await store.useLink(link.id, authorizedAt, trx))) throw new AuthorizationFlowError('This authorization link was revoked or already used. Ask for a new one.', 410);
         await store.ensureGrant(record.organizationId, record.id, {}, trx);
         const grant = await store.findGrant(record.organizationId, record.id, trx);
-        if (!grant || !(await tokens.storeTokens(record, grant, tokenSet, { authorizedAt, trx }))) {
+        if (!grant || !(await tokens.storeTokens(record, grant, tokenSet, { authorizedAt, account, trx }))) {
           throw new AuthorizationFlowError('The credential changed during authorization; start again from your authorization link.', 409);
         }
-        await audit.record(null, record.organizationId, { action: 'oauth.authorized', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { scopes: tokenSet.scope ?? null, linkId: link.id } }, trx);
+        const accountChanged = previousAccount !== undefined && account !== previousAccount;
+        await audit.record(
+          null,
+          record.organizationId,
+          { action: 'oauth.authorized', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { scopes: tokenSet.scope ?? null, linkId: link.id, accountKnown: account !== undefined, accountChanged } },
+          trx,
+        );
       });
       const organization = await deps.tenants.findOrganization(record.organizationId);
       return { organizationName: organization?.name ?? '', credentialLabel: record.label };

@@ -22,6 +22,8 @@ export interface TokenSet {
   tokenType: string;
   expiresIn: number | undefined;
   scope: string | undefined;
+  /** The `sub` of the validated ID token, when the provider issued one (OpenID Connect). */
+  subject?: string | undefined;
 }
 
 export type TokenFailureKind =
@@ -126,12 +128,14 @@ export const createOAuthClient = (options: OAuthClientOptions) => {
     } catch (error) {
       throw classify(error, lastResponse);
     }
+    const subject = body.id_token ? oauth.getValidatedIdTokenClaims(body)?.sub : undefined;
     return {
       accessToken: body.access_token,
       refreshToken: body.refresh_token,
       tokenType: body.token_type,
       expiresIn: body.expires_in,
       scope: body.scope,
+      ...(subject ? { subject } : {}),
     };
   };
 

@@ -29,6 +29,8 @@ export interface AuthorizationLink {
   expiresAt: string;
   usedAt: string | null;
   revokedAt: string | null;
+  /** The authorization may come back for another provider account than the credential's. */
+  allowAccountChange: boolean;
 }
 
 export interface AuthorizationState {
@@ -88,6 +90,7 @@ const toLink = (row: OAuthLinksTable): AuthorizationLink => ({
   expiresAt: row.expires_at,
   usedAt: row.used_at,
   revokedAt: row.revoked_at,
+  allowAccountChange: Number(row.allow_account_change ?? 0) === 1,
 });
 
 const toState = (row: OAuthStatesTable): AuthorizationState => ({
@@ -343,6 +346,7 @@ export const createOAuthStore = (db: Db, engine: Engine) => ({
         expires_at: link.expiresAt,
         used_at: link.usedAt,
         revoked_at: link.revokedAt,
+        allow_account_change: link.allowAccountChange ? 1 : 0,
       })
       .execute();
   },

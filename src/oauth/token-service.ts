@@ -21,6 +21,8 @@ import { nextRefreshAt, retryDelayMs, type RefreshPolicy } from './refresh-polic
 interface StoredTokens {
   access_token: string;
   refresh_token?: string | undefined;
+  /** The provider account the grant is for, learned at the first authorization (sealed with the tokens). */
+  account?: string | undefined;
 }
 
 /** A token response waiting to be stored for `grant`. */
@@ -30,6 +32,8 @@ interface PendingTokens {
   tokens: TokenSet;
   /** Kept when the response brings no new refresh token. */
   previousRefreshToken: string | undefined;
+  /** The provider account to keep with the tokens. */
+  account: string | undefined;
   authorizedAt: string | undefined;
 }
 
@@ -141,8 +145,8 @@ export const createTokenService = (deps: {
    */
   const writeTokens = async (trx: Db, items: readonly PendingTokens[]): Promise<Array<OAuthGrant | undefined>> => {
     const now = clock.now();
-    const plaintexts = items.map(({ tokens, previousRefreshToken }) =>
-      Buffer.from(JSON.stringify({ access_token: tokens.accessToken, refresh_token: tokens.refreshToken ?? previousRefreshToken } satisfies StoredTokens)),
+    const plaintexts = items.map(({ tokens, previousRefreshToken, account }) =>
+      Buffer.from(JSON.stringify({ access_token: tokens.accessToken, refresh_token: tokens.refreshToken ?? previousRefreshToken, ...(account ? { account } : {}) } satisfies StoredTokens)),
     );
     try {
       const sealed = await keyring.sealEach(
@@ -199,6 +203,9 @@ export const createTokenService = (deps: {
     }
   };
 
+  /** The provider account a grant is for, when it was learned (the tokens are opened only for it). */
+  const accountOf = async (record: CredentialRecord, grant: OAuthGrant): Promise<string | undefined> => (await openTokens(record, grant))?.account;
+
   /** The worker's lookups of the credentials behind its grants, made close together, share one query. */
   const credentialLookups = createBatcher<{ organizationId: string; id: string }, CredentialRecord | undefined>((keys) => credentials.findEach(keys), { maxBatch: 500, maxConcurrent: 4 });
 
@@ -214,9 +221,9 @@ export const createTokenService = (deps: {
     record: CredentialRecord,
     grant: OAuthGrant,
     tokens: TokenSet,
-    extra: { authorizedAt?: string; previousRefreshToken?: string | undefined; trx?: Db } = {},
+    extra: { authorizedAt?: string; previousRefreshToken?: string | undefined; account?: string | undefined; trx?: Db } = {},
   ): Promise<OAuthGrant | undefined> => {
-    const item: PendingTokens = { record, grant, tokens, previousRefreshToken: extra.previousRefreshToken, authorizedAt: extra.authorizedAt };
+    const item: PendingTokens = { record, grant, tokens, previousRefreshToken: extra.previousRefreshToken, account: extra.account, authorizedAt: extra.authorizedAt };
     return extra.trx ? (await writeTokens(extra.trx, [item]))[0] : tokenWrites.add(item);
   };
 
@@ -277,11 +284,14 @@ export const createTokenService = (deps: {
     const { endpoint, scopes } = await providerOf(record);
     let tokens: TokenSet;
     let refreshToken: string | undefined;
+    let account: string | undefined;
     try {
       if (record.oauthSettings?.grantType === 'client_credentials') {
         tokens = await client.clientCredentials(endpoint, scopes);
       } else {
-        refreshToken = (await openTokens(record, grant))?.refresh_token;
+        const stored = await openTokens(record, grant);
+        refreshToken = stored?.refresh_token;
+        account = stored?.account;
         if (!refreshToken) throw new TokenRequestError('invalid_grant', 'No refresh token was issued; authorize again', { oauthError: 'no_refresh_token' });
         tokens = await client.refresh(endpoint, refreshToken);
       }
@@ -294,7 +304,7 @@ export const createTokenService = (deps: {
       await recordFailure(record, grant, error);
       throw error;
     }
-    const updated = await storeTokens(record, grant, tokens, { previousRefreshToken: refreshToken });
+    const updated = await storeTokens(record, grant, tokens, { previousRefreshToken: refreshToken, account });
     // Another writer moved the grant on meanwhile: its tokens stand, these are dropped.
     deps.metrics?.tokenRefreshed(updated ? 'refreshed' : 'skipped');
     if (!updated) await store.releaseLease(record.id, options.owner);
@@ -352,6 +362,7 @@ export const createTokenService = (deps: {
   return {
     storeTokens,
     providerOf,
+    accountOf,
 
     /** An access token valid for at least `minValidityMs`; refreshes on demand. Concurrent callers share one refresh. */
     async fresh(record: CredentialRecord): Promise<AccessToken> {

@@ -305,6 +305,8 @@ export interface OAuthLinksTable {
   expires_at: string;
   used_at: string | null;
   revoked_at: string | null;
+  /** 1: the link may attach another provider account than the one the credential had. */
+  allow_account_change: number;
 }
 
 export interface OAuthStatesTable {

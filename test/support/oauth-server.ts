@@ -61,6 +61,8 @@ export interface OAuthServer {
   setNextTokenResponse(override: TokenResponseOverride): void;
   /** Forget every refresh token issued so far: the next refresh answers invalid_grant. */
   revokeRefreshTokens(): void;
+  /** Logins from now on complete as this account (another person at the provider). */
+  setAccount(accountId: string): void;
   /** Make the next authorization end with `error` at the redirect URI (the customer declines). */
   denyNextAuthorization(error?: string, description?: string): void;
   close(): Promise<void>;
@@ -150,7 +152,8 @@ const readRawBody = async (req: IncomingMessage): Promise<string> => {
 
 export const startOAuthServer = async (options: OAuthServerOptions): Promise<OAuthServer> => {
   const { accessTokenTtlSeconds = 3600, rotateRefreshTokens = true, issueRefreshTokens = true } = options;
-  const { authorizationResponseIssParameter = true, accountId = DEFAULT_ACCOUNT_ID } = options;
+  const { authorizationResponseIssParameter = true } = options;
+  let accountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
 
   const server: Server = createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
@@ -336,6 +339,7 @@ export const startOAuthServer = async (options: OAuthServerOptions): Promise<OAu
     },
     setNextTokenResponse: (override) => void overrides.push(override),
     revokeRefreshTokens: () => store.deleteModel('RefreshToken'),
+    setAccount: (next: string) => void (accountId = next),
     denyNextAuthorization(error = 'access_denied', description) {
       denial = description === undefined ? { error } : { error, error_description: description };
     },

@@ -18,6 +18,7 @@ import * as credentialHealth from './0016-credential-health.js';
 import * as webhooks from './0017-webhooks.js';
 import * as credentialExpiry from './0018-credential-expiry.js';
 import * as alertEmails from './0019-alert-emails.js';
+import * as linkAccountChange from './0020-link-account-change.js';
 
 /** Every migration, in order. Forward-only: a released migration is never edited. */
 export const migrations: Record<string, Migration> = {
@@ -40,4 +41,5 @@ export const migrations: Record<string, Migration> = {
   '0017-webhooks': webhooks,
   '0018-credential-expiry': credentialExpiry,
   '0019-alert-emails': alertEmails,
+  '0020-link-account-change': linkAccountChange,
 };
