@@ -100,10 +100,42 @@ export const createExpiryWatch = (deps: {
     });
   };
 
-  /** One look at every date coming up; answers the warnings sent. */
+  /**
+   * Authorization links that expired unused (not revoked, not spent) tell the organization
+   * once: authorization_link.expired. Links that expired more than a week before the watch
+   * first saw them (say, before an upgrade) are left alone.
+   */
+  const expiredLinks = async (now: Date): Promise<number> => {
+    const rows = await deps.db
+      .selectFrom('oauth_links as l')
+      .innerJoin('credentials as c', 'c.id', 'l.credential_id')
+      .select(['l.id', 'l.organization_id', 'l.expires_at', 'c.id as credential_id', 'c.label', 'c.customer_id'])
+      .where('l.used_at', 'is', null)
+      .where('l.revoked_at', 'is', null)
+      .where('l.expiry_notified_at', 'is', null)
+      .where('l.expires_at', '<=', now.toISOString())
+      .where('l.expires_at', '>', new Date(now.getTime() - 7 * DAY_MS).toISOString())
+      .orderBy('l.expires_at')
+      .limit(500)
+      .execute();
+    let told = 0;
+    for (const row of rows) {
+      await deps.transact(async (trx) => {
+        const claimed = await trx.updateTable('oauth_links').set({ expiry_notified_at: now.toISOString() }).where('id', '=', row.id).where('expiry_notified_at', 'is', null).executeTakeFirst();
+        if (Number(claimed.numUpdatedRows) !== 1) return;
+        told += 1;
+        const credential = { id: row.credential_id, label: row.label, customerId: row.customer_id };
+        await deps.events.emit(trx, [{ organizationId: row.organization_id, type: 'authorization_link.expired', data: deps.events.credentialData(credential, { linkId: row.id, expiredAt: row.expires_at }) }]);
+      });
+    }
+    return told;
+  };
+
+  /** One look at every date coming up (and at links that expired); answers the warnings sent. */
   const tick = async (): Promise<ExpiryNotice[]> => {
-    if (horizon === 0) return [];
     const now = deps.clock.now();
+    await expiredLinks(now);
+    if (horizon === 0) return [];
     const sent: ExpiryNotice[] = [];
     for (const kind of ['credential', 'client_secret'] as const) {
       const seen = new Set<string>();

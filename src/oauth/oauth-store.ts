@@ -347,6 +347,7 @@ export const createOAuthStore = (db: Db, engine: Engine) => ({
         used_at: link.usedAt,
         revoked_at: link.revokedAt,
         allow_account_change: link.allowAccountChange ? 1 : 0,
+        expiry_notified_at: null,
       })
       .execute();
   },

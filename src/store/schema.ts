@@ -307,6 +307,8 @@ export interface OAuthLinksTable {
   revoked_at: string | null;
   /** 1: the link may attach another provider account than the one the credential had. */
   allow_account_change: number;
+  /** When authorization_link.expired went out for it, if it expired unused. */
+  expiry_notified_at: string | null;
 }
 
 export interface OAuthStatesTable {

@@ -23,7 +23,7 @@ describe.each(ENGINES)('credential expiry on %s', (engine) => {
     peer = await openRuntime(t.config, { warn: () => undefined }, { clock });
     const endpoint = await t.request('POST', `${API}/webhook-endpoints`, {
       token: t.adminToken,
-      body: { url: 'https://hooks.example.test/in', events: ['credential.expiring', 'credential.expired'] },
+      body: { url: 'https://hooks.example.test/in', events: ['credential.expiring', 'credential.expired', 'authorization_link.expired'] },
     });
     expect(endpoint.status).toBe(201);
   });
@@ -36,7 +36,7 @@ describe.each(ENGINES)('credential expiry on %s', (engine) => {
   /** The expiry events in the outbox for a credential, oldest first. */
   const events = async (credentialId: string) => {
     const rows = await t.runtime.store.db.selectFrom('webhook_deliveries').select(['payload', 'id']).orderBy('id').execute();
-    return rows.map((row) => JSON.parse(row.payload)).filter((p) => p.data.credentialId === credentialId).map((p) => `${p.type}:${p.data.daysLeft}`);
+    return rows.map((row) => JSON.parse(row.payload)).filter((p) => p.data.credentialId === credentialId).map((p) => `${p.type}:${p.data.daysLeft ?? p.data.linkId}`);
   };
   const tickAt = async (offsetMs: number) => {
     at = start + offsetMs;
@@ -107,5 +107,19 @@ describe.each(ENGINES)('credential expiry on %s', (engine) => {
       expect(answer.status, JSON.stringify(extra)).toBe(400);
       expect(answer.body.error.code).toBe('VALIDATION_FAILED');
     }
+  });
+  it('tells once when an authorization link expires unused, and not for one that was replaced', async () => {
+    at = start;
+    const oauth = await t.request('POST', `${API}/credentials`, {
+      token: t.adminToken,
+      body: { label: 'Waiting for the customer', authMethod: 'oauth2', fields: { client_id: 'app', client_secret: uniqueValue('secret'), auth_uri: 'https://login.example.test/authorize', token_uri: 'https://login.example.test/token' } },
+    });
+    const id = oauth.body.id as string;
+    const replaced = await watcher.services.authorization.createLink({ type: 'cli', id: 'test', organizationId: t.organizationId, role: 'org_admin', customerId: null }, id, { expiresInSeconds: 3600 });
+    const latest = await watcher.services.authorization.createLink({ type: 'cli', id: 'test', organizationId: t.organizationId, role: 'org_admin', customerId: null }, id, { expiresInSeconds: 3600 });
+    expect(latest.linkId).not.toBe(replaced.linkId);
+    await tickAt(0.5 * DAY);
+    await tickAt(0.6 * DAY);
+    expect(await events(id)).toEqual([`authorization_link.expired:${latest.linkId}`]);
   });
 });
