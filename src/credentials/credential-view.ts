@@ -24,11 +24,18 @@ export interface OAuth2State {
   issuer: string;
   authorizedAt: string | null;
   tokenExpiresAt: string | null;
+  /** The scopes the authorization asks for (the credential's scopes, or the preset's). */
+  requestedScopes: string[];
   grantedScopes: string | null;
+  /** Requested scopes the provider did not grant (empty when it did not say what it granted). */
+  missingScopes: string[];
   lastRefreshedAt: string | null;
   nextRefreshAt: string | null;
   lastError: string | null;
 }
+
+/** Scopes as a list, whatever the provider's separator. */
+const scopeList = (scopes: string | undefined | null): string[] => (scopes ?? '').split(/[\s,]+/).filter(Boolean);
 
 /** A credential as the API shows it: never a secret value. */
 export interface CredentialView extends HealthState {
@@ -79,7 +86,9 @@ export const createCredentialViews = (deps: {
             issuer: expectedIssuer(settings, shown.auth_uri, shown.token_uri),
             authorizedAt: grant?.authorizedAt ?? null,
             tokenExpiresAt: grant?.expiresAt ?? null,
+            requestedScopes: scopeList(shown.scopes),
             grantedScopes: grant?.grantedScopes ?? null,
+            missingScopes: grant?.grantedScopes ? scopeList(shown.scopes).filter((scope) => !scopeList(grant.grantedScopes ?? '').includes(scope)) : [],
             lastRefreshedAt: grant?.lastRefreshedAt ?? null,
             nextRefreshAt: grant?.refreshDueAt ?? null,
             lastError: grant?.lastError ?? null,

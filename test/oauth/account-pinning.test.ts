@@ -48,6 +48,13 @@ describe.each(ENGINES)('reconnect pinned to the account on %s', (engine) => {
     expect((await getCredential(apiOfApp(t), t.adminToken, credentialId)).status).toBe('authorized');
   });
 
+  it('shows the scopes asked for beside those granted', async () => {
+    const { oauth2 } = await getCredential(apiOfApp(t), t.adminToken, credentialId);
+    expect(oauth2.requestedScopes).toEqual(['openid', 'files.read', 'offline_access']);
+    expect(oauth2.grantedScopes.split(' ').sort()).toEqual(['files.read', 'offline_access', 'openid']);
+    expect(oauth2.missingScopes).toEqual([]);
+  });
+
   it('lets the original account reconnect', async () => {
     provider.server.setAccount('customer-1');
     const again = await reconnect();
