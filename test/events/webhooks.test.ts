@@ -210,6 +210,21 @@ describe.each(ENGINES)('webhook endpoints on %s', (engine) => {
     expect(verifies(fresh, after.headers, after.body)).toBe(false);
   });
 
+  it("keeps signing with the same secret after the organization's data key is rotated and everything re-encrypted", async () => {
+    await clear();
+    const { id: endpointId, secret } = await addEndpoint();
+    const before = await t.runtime.store.db.selectFrom('webhook_endpoints').select('secret_ciphertext').where('id', '=', endpointId).executeTakeFirstOrThrow();
+    const rotated = await t.request('POST', `${API}/keys/rotate`, { token: t.adminToken, body: { scope: t.organizationId } });
+    expect(rotated.status).toBe(202);
+    expect((await t.runtime.services.keys.runNextJob())?.status).toBe('done');
+    const after = await t.runtime.store.db.selectFrom('webhook_endpoints').select('secret_ciphertext').where('id', '=', endpointId).executeTakeFirstOrThrow();
+    expect(after.secret_ciphertext.split('.')[1]).not.toBe(before.secret_ciphertext.split('.')[1]);
+    await deleteCredential('After the key rotation', uniqueValue('key'));
+    await t.runtime.services.webhookWorker.tick();
+    const delivery = receiver.received.at(-1) as Received;
+    expect(verifies(secret, delivery.headers, delivery.body)).toBe(true);
+  });
+
   it('resends a delivery with the same webhook-id', async () => {
     await clear();
     const { id: endpointId } = await addEndpoint();
