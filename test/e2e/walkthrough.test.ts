@@ -24,16 +24,19 @@ import {
 // email read from a real SMTP server and opened in the customer's own browser, the status
 // turning to "Customer authorization complete" by itself, an instance binding the
 // credential, its run listing the files, and its destinations changed with its secret
-// entered again. Then: a wrong typed name does not delete, and a customer user sees where
-// the customer's credential may be sent but never reaches an organization-level credential.
-// Last, the admin adds a webhook endpoint on a loopback receiver, deleting a credential
-// sends it a signed event, and its deliveries show it delivered.
+// entered again. Then: an expiry date five days ahead shows as a countdown on the
+// credential page and first in the list sorted by expiry, a wrong typed name does not
+// delete, and a customer user sees where the customer's credential may be sent but never
+// reaches an organization-level credential. Last, the admin adds a webhook endpoint on a
+// loopback receiver, deleting a credential sends it a signed event, and its deliveries
+// show it delivered.
 
 const CLIENT_ID = 'credence-dropbox-app';
 const CLIENT_SECRET = randomBytes(24).toString('base64url');
 const ADMIN = { email: 'ada@acme.example', password: `pw-${randomBytes(10).toString('hex')}` };
 const CUSTOMER_USER = { email: 'grace@northwind.example', password: `pw-${randomBytes(10).toString('hex')}` };
 const CUSTOMER_CONTACT = 'it@northwind.example';
+const ORG_CONTACT = 'platform@acme.example';
 const CUSTOMER = 'Northwind Traders';
 const CREDENTIAL = 'Northwind Dropbox';
 const ORG_CREDENTIAL = 'Acme shared API key';
@@ -141,7 +144,7 @@ describe('the web app in Chromium', () => {
     expect(await authUri.inputValue()).toBe('https://www.dropbox.com/oauth2/authorize');
     expect(await tokenUri.inputValue()).toBe('https://api.dropboxapi.com/oauth2/token');
     await page.getByLabel('Client ID').fill(CLIENT_ID);
-    await page.getByLabel('Client Secret').fill(CLIENT_SECRET);
+    await page.getByLabel(/^Client Secret/).fill(CLIENT_SECRET);
     // The preset fills in Dropbox's API origins; this Dropbox API is the loopback one.
     const destinations = page.getByLabel('Destinations');
     expect(await destinations.inputValue()).toBe('https://api.dropboxapi.com\nhttps://content.dropboxapi.com');
@@ -365,13 +368,48 @@ describe('the web app in Chromium', () => {
     const table = page.getByRole('table', { name: 'Credentials' });
     await table.getByRole('link', { name: ORG_CREDENTIAL }).waitFor();
     const rowOf = (label: string) => table.getByRole('row').filter({ has: page.getByRole('link', { name: label }) });
-    expect(await rowOf(CREDENTIAL).locator('td').allTextContents()).toEqual([CREDENTIAL, 'OAuth 2.0', 'Customer', CUSTOMER, 'Authorized', 'Healthy', expect.any(String)]);
-    expect(await rowOf(ORG_CREDENTIAL).locator('td').allTextContents()).toEqual([ORG_CREDENTIAL, 'API Key', 'Organization', '—', 'Active', 'Not checked', expect.any(String)]);
+    expect(await rowOf(CREDENTIAL).locator('td').allTextContents()).toEqual([CREDENTIAL, 'OAuth 2.0', 'Customer', CUSTOMER, 'Authorized', 'Healthy', '—', expect.any(String)]);
+    expect(await rowOf(ORG_CREDENTIAL).locator('td').allTextContents()).toEqual([ORG_CREDENTIAL, 'API Key', 'Organization', '—', 'Active', 'Not checked', '—', expect.any(String)]);
     await screenshot(page, '10-all-credentials');
 
     await page.getByRole('searchbox', { name: 'Search credentials by label' }).fill('dropbox');
     await waitUntil('the search to leave only the Dropbox credential', async () => (await table.getByRole('link', { name: ORG_CREDENTIAL }).count()) === 0);
     expect(await table.getByRole('link', { name: CREDENTIAL }).count()).toBe(1);
+  });
+
+  it('sets an expiry date five days ahead on the Credentials tab, and shows the countdown on the credential page and first in the list sorted by expiry', async () => {
+    await page.goto(`/credentials/${orgCredentialId}`);
+    await page.getByRole('heading', { name: ORG_CREDENTIAL, level: 1 }).waitFor();
+    const inFiveDays = new Date(Date.now() + 5 * 24 * 60 * 60 * 1000).toISOString().slice(0, 10);
+    await page.getByLabel('Expires on').fill(inFiveDays);
+    await page.getByLabel('Also alert').fill(ORG_CONTACT);
+    expect(await page.getByLabel('Client secret expires on').count()).toBe(0);
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved.').waitFor();
+    const badge = page.locator('.page-header .subtitle').getByText('Expires in 5 days', { exact: true });
+    await badge.waitFor();
+    expect(await badge.getAttribute('class')).toBe('badge badge-error');
+    expect(await page.getByLabel('Expires on').inputValue()).toBe(inFiveDays);
+    expect(await page.getByLabel('Also alert').inputValue()).toBe(ORG_CONTACT);
+    await screenshot(page, '10a-credential-expiry-set');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, '10b-credential-expiry-set-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Credentials' }).click();
+    await waitForPath(page, '/credentials');
+    await page.getByRole('combobox', { name: 'Sort' }).selectOption({ label: 'Expires first' });
+    await waitUntil('the address to keep the sort', () => new URL(page.url()).searchParams.get('sort') === 'expires');
+    const table = page.getByRole('table', { name: 'Credentials' });
+    const names = table.locator('td[data-label="Name"]');
+    await waitUntil('the credential that expires first to lead the list', async () => (await names.first().textContent()) === ORG_CREDENTIAL);
+    const row = table.getByRole('row').filter({ has: page.getByRole('link', { name: ORG_CREDENTIAL }) });
+    expect(await row.locator('td[data-label="Expires"]').textContent()).toBe('Expires in 5 days');
+    expect(await row.locator('td[data-label="Expires"] .badge').getAttribute('class')).toBe('badge badge-error');
+    await screenshot(page, '10c-credentials-sorted-by-expiry');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, '10d-credentials-sorted-by-expiry-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
   });
 
   it('keeps REMOVE CREDENTIAL disabled for a wrong typed name, the API refuses it, and the credential stays', async () => {

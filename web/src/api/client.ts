@@ -161,6 +161,12 @@ export interface NewCredential {
   grantType?: 'authorization_code' | 'client_credentials';
   /** Origins the secret may be sent to. */
   destinations?: string[];
+  /** When the credential stops working, if known (ISO 8601). */
+  expiresAt?: string | null;
+  /** oauth2: when the app's client secret expires, if known (ISO 8601). */
+  clientSecretExpiresAt?: string | null;
+  /** Who besides the organization's admins is emailed about the credential. */
+  contactEmail?: string | null;
 }
 
 export interface CredentialChanges {
@@ -171,6 +177,10 @@ export interface CredentialChanges {
   destinations?: string[];
   /** A check the worker runs on a schedule; null stops it. */
   healthCheck?: HealthCheckChange | null;
+  /** null clears each of these. */
+  expiresAt?: string | null;
+  clientSecretExpiresAt?: string | null;
+  contactEmail?: string | null;
 }
 
 export interface NewIntegration {
@@ -241,10 +251,12 @@ export const api = {
     health: (id: string) => request<CredentialHealth>('GET', `/credentials/${encodeURIComponent(id)}/health`),
     usage: (id: string) => request<{ items: CredentialUsage[] }>('GET', `/credentials/${encodeURIComponent(id)}/usage`),
     linkStatus: (id: string) => request<AuthorizationLinkStatus>('GET', `/credentials/${encodeURIComponent(id)}/authorization-link`),
-    createLink: (id: string) => request<AuthorizationLink>('POST', `/credentials/${encodeURIComponent(id)}/authorization-link`, { body: {} }),
+    /** `allowAccountChange`: the link may attach another provider account than the one the credential was authorized for. */
+    createLink: (id: string, options: { allowAccountChange?: boolean } = {}) =>
+      request<AuthorizationLink>('POST', `/credentials/${encodeURIComponent(id)}/authorization-link`, { body: { ...options } }),
     revokeLink: (id: string) => request<void>('DELETE', `/credentials/${encodeURIComponent(id)}/authorization-link`),
-    sendAuthorizationEmail: (id: string, email: string) =>
-      request<AuthorizationEmailReceipt>('POST', `/credentials/${encodeURIComponent(id)}/authorization-emails`, { body: { email } }),
+    sendAuthorizationEmail: (id: string, email: string, options: { allowAccountChange?: boolean } = {}) =>
+      request<AuthorizationEmailReceipt>('POST', `/credentials/${encodeURIComponent(id)}/authorization-emails`, { body: { email, ...options } }),
   },
   components: () => request<{ items: Component[] }>('GET', '/components'),
   integrations: {

@@ -183,3 +183,57 @@ describe('the Credentials tab’s OAuth app fields', () => {
     expect(callsTo('PATCH', '/credentials/cred_dropbox')[0]?.body).toEqual({ fields: { client_secret: 'a-new-app-secret', token_uri: 'https://api.dropboxapi.com/oauth2/token2' } });
   });
 });
+
+describe('the Credentials tab’s expiry and alerts', () => {
+  const inDays = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString();
+
+  const withExpiry = (patch: (body: Record<string, unknown>) => unknown) => {
+    const stored = { ...SFTP, expiresAt: inDays(5), contactEmail: 'ops@globex.example' };
+    return mockApi({
+      'GET /auth-methods': authMethodsBody,
+      'GET /customers': { items: [customer('cus_globex', 'Globex')], nextCursor: null },
+      'GET /credentials/cred_sftp': stored,
+      'PATCH /credentials/cred_sftp': ({ body }: { body: Record<string, unknown> }) => patch(body) ?? { ...stored, ...body },
+    });
+  };
+
+  it('shows the countdown in the header and sends only what changed, null for a cleared value', async () => {
+    const { callsTo } = withExpiry(() => undefined);
+    const user = userEvent.setup();
+    renderPage();
+
+    const badge = await screen.findByText('Expires in 5 days');
+    expect(badge).toHaveClass('badge', 'badge-error');
+    expect(badge.closest('.subtitle')).not.toBeNull();
+    const date = screen.getByLabelText('Expires on');
+    expect(date).toHaveValue(new Date(Date.parse(inDays(5))).toISOString().slice(0, 10));
+    expect(screen.getByLabelText('Also alert')).toHaveValue('ops@globex.example');
+    expect(screen.queryByLabelText('Client secret expires on')).not.toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Save changes' })).toBeDisabled();
+
+    await user.clear(date);
+    await user.clear(screen.getByLabelText('Also alert'));
+    await user.type(screen.getByLabelText('Also alert'), 'it@globex.example');
+    await user.click(screen.getByRole('button', { name: 'Save changes' }));
+
+    await waitFor(() => expect(callsTo('PATCH', '/credentials/cred_sftp')).toHaveLength(1));
+    expect(callsTo('PATCH', '/credentials/cred_sftp')[0]?.body).toEqual({ expiresAt: null, contactEmail: 'it@globex.example' });
+    expect(await screen.findByText('Saved.')).toBeInTheDocument();
+  });
+
+  it('shows the server’s message when it refuses the alert address', async () => {
+    withExpiry(() => apiError(400, 'VALIDATION_FAILED', 'contactEmail must be an email address'));
+    const user = userEvent.setup();
+    renderPage();
+
+    // The browser takes an address without a dot in its domain; the server does not.
+    const email = await screen.findByLabelText('Also alert');
+    await user.clear(email);
+    await user.type(email, 'it@globex');
+    await user.click(screen.getByRole('button', { name: 'Save changes' }));
+
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('The changes were not saved.');
+    expect(alert).toHaveTextContent('contactEmail must be an email address');
+  });
+});

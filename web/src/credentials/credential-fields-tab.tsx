@@ -8,6 +8,7 @@ import { ErrorMessage, Loading } from '../ui/feedback.js';
 import { Field } from '../ui/field.js';
 import { useCredentialOfPage } from './credential-page.js';
 import { DestinationsInput, parseDestinations, sameDestinations } from './destinations.js';
+import { ExpiryFields, expiryChanges, expiryValuesOf, type ExpiryValues } from './expiry-fields.js';
 import { FieldInput } from './field-input.js';
 import { RedirectUri } from './redirect-uri.js';
 
@@ -35,10 +36,11 @@ function SecretField({ spec, isSet, value, onChange, reenter }: { spec: FieldSpe
 }
 
 /**
- * What a save sends: a new label, only the fields that were changed, and the destinations
- * when they differ from the stored ones (the server then needs every secret field too).
+ * What a save sends: a new label, only the fields that were changed, the destinations
+ * when they differ from the stored ones (the server then needs every secret field too),
+ * and the expiry dates and alert address that changed.
  */
-const changesOf = (credential: Credential, specs: FieldSpec[], label: string, edits: Record<string, string>, destinations: string[] | undefined) => {
+const changesOf = (credential: Credential, specs: FieldSpec[], label: string, edits: Record<string, string>, destinations: string[] | undefined, expiry: ExpiryValues | undefined) => {
   const fields: Record<string, string | null> = {};
   for (const spec of specs) {
     const edit = edits[spec.name];
@@ -54,10 +56,11 @@ const changesOf = (credential: Credential, specs: FieldSpec[], label: string, ed
     ...(newLabel !== undefined ? { label: newLabel } : {}),
     ...(Object.keys(fields).length > 0 ? { fields } : {}),
     ...(destinations !== undefined ? { destinations } : {}),
+    ...(expiry ? expiryChanges(expiry, credential.authMethod === 'oauth2', expiryValuesOf(credential)) : {}),
   };
 };
 
-/** The Credentials tab: set new values for any field, and change where the secret may be sent. */
+/** The Credentials tab: set new values for any field, change where the secret may be sent, when it expires and who else is alerted. */
 export function CredentialFieldsTab() {
   const credential = useCredentialOfPage();
   const methods = useAuthMethods();
@@ -66,6 +69,7 @@ export function CredentialFieldsTab() {
   const [edits, setEdits] = useState<Record<string, string>>({});
   // Undefined until edited, so the stored list shows as it is read again.
   const [destinationsText, setDestinationsText] = useState<string | undefined>();
+  const [expiry, setExpiry] = useState<ExpiryValues | undefined>();
   const [saved, setSaved] = useState(false);
   const save = useMutation({
     mutationFn: (body: ReturnType<typeof changesOf>) => api.credentials.update(credential.id, body),
@@ -74,6 +78,7 @@ export function CredentialFieldsTab() {
       void queryClient.invalidateQueries({ queryKey: keys.credentials });
       setEdits({});
       setDestinationsText(undefined);
+      setExpiry(undefined);
       setLabel(updated.label);
       setSaved(true);
     },
@@ -84,7 +89,7 @@ export function CredentialFieldsTab() {
   const destinations = destinationsText === undefined ? undefined : parseDestinations(destinationsText);
   const destinationsChanged = destinations !== undefined && !sameDestinations(destinations, credential.destinations);
   const secretSpecs = specs.filter((spec) => spec.secret);
-  const changes = changesOf(credential, specs, label, edits, destinationsChanged ? destinations : undefined);
+  const changes = changesOf(credential, specs, label, edits, destinationsChanged ? destinations : undefined, expiry);
   const appChanged = credential.authMethod === 'oauth2' && RESEALING_FIELDS.some((name) => changes.fields?.[name] !== undefined);
   const reenter = destinationsChanged ? 'Needed because the destinations changed.' : appChanged ? "Needed because the app's URLs or client ID changed." : undefined;
   const dirty = Object.keys(changes).length > 0;
@@ -128,6 +133,14 @@ export function CredentialFieldsTab() {
         </p>
       )}
       {credential.oauth2 && credential.oauth2.grantType !== 'client_credentials' && <RedirectUri value={credential.oauth2.redirectUri} />}
+      <ExpiryFields
+        values={expiry ?? expiryValuesOf(credential)}
+        oauth2={credential.authMethod === 'oauth2'}
+        onChange={(values) => {
+          setSaved(false);
+          setExpiry(values);
+        }}
+      />
       <div className="button-row">
         <button type="submit" className="button primary" disabled={!dirty || save.isPending}>
           {save.isPending ? 'Saving…' : 'Save changes'}

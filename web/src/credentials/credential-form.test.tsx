@@ -111,4 +111,46 @@ describe('CredentialForm', () => {
 
     expect(await screen.findByRole('alert')).toHaveTextContent('auth_uri must be an absolute https URL');
   });
+
+  it('sends the expiry dates and the extra alert address it was given', async () => {
+    const { callsTo } = api();
+    const user = userEvent.setup();
+    renderScreen(<CredentialForm scope={{ kind: 'organization' }} onCreated={vi.fn()} />);
+
+    await chooseMethod(user, 'OAuth 2.0');
+    await user.selectOptions(await screen.findByLabelText('Provider preset'), 'Dropbox');
+    await user.type(screen.getByLabelText(/^Name/), 'Azure app');
+    await user.type(screen.getByLabelText(/^Client ID/), 'app-id');
+    await user.type(screen.getByLabelText(/^Client Secret/), 'app-secret');
+    expect(screen.getByLabelText('Client secret expires on')).toHaveAccessibleDescription(/Azure client secrets last at most 24 months/);
+    expect(screen.getByLabelText('Also alert')).toHaveAccessibleDescription(/admins are always emailed/);
+    await user.type(screen.getByLabelText('Expires on'), '2026-03-31');
+    await user.type(screen.getByLabelText('Client secret expires on'), '2027-01-15');
+    await user.type(screen.getByLabelText('Also alert'), ' it@globex.example ');
+    await user.click(screen.getByRole('button', { name: 'Save credential' }));
+
+    await waitFor(() => expect(callsTo('POST', '/credentials')).toHaveLength(1));
+    expect(callsTo('POST', '/credentials')[0]?.body).toMatchObject({
+      label: 'Azure app',
+      expiresAt: '2026-03-31T00:00:00.000Z',
+      clientSecretExpiresAt: '2027-01-15T00:00:00.000Z',
+      contactEmail: 'it@globex.example',
+    });
+  });
+
+  it('asks for a client secret date only for OAuth 2.0', async () => {
+    const { callsTo } = api();
+    const user = userEvent.setup();
+    renderScreen(<CredentialForm scope={{ kind: 'organization' }} onCreated={vi.fn()} />);
+
+    await chooseMethod(user, 'API Key');
+    expect(screen.queryByLabelText('Client secret expires on')).not.toBeInTheDocument();
+    await user.type(screen.getByLabelText(/^Name/), 'Key');
+    await user.type(screen.getByLabelText(/^API Key/), 'k');
+    await user.type(screen.getByLabelText('Expires on'), '2026-03-31');
+    await user.click(screen.getByRole('button', { name: 'Save credential' }));
+
+    await waitFor(() => expect(callsTo('POST', '/credentials')).toHaveLength(1));
+    expect(callsTo('POST', '/credentials')[0]?.body).toEqual({ label: 'Key', authMethod: 'api_key', fields: { api_key: 'k' }, expiresAt: '2026-03-31T00:00:00.000Z' });
+  });
 });

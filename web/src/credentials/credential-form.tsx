@@ -7,6 +7,7 @@ import type { AuthMethodKey, Credential, ProviderPreset } from '../api/types.js'
 import { ErrorMessage, Loading } from '../ui/feedback.js';
 import { Field } from '../ui/field.js';
 import { DestinationsInput, parseDestinations } from './destinations.js';
+import { ExpiryFields, NO_EXPIRY, expiryChanges } from './expiry-fields.js';
 import { FieldInput } from './field-input.js';
 import { OAuthOptions, type GrantType } from './oauth-options.js';
 import { RedirectUri } from './redirect-uri.js';
@@ -43,6 +44,7 @@ export function CredentialForm({ scope, onCreated, onCancel }: { scope: Credenti
   const [grantType, setGrantType] = useState<GrantType>('authorization_code');
   const [chosenCustomer, setChosenCustomer] = useState('');
   const [destinations, setDestinations] = useState('');
+  const [expiry, setExpiry] = useState(NO_EXPIRY);
   const create = useMutation({
     mutationFn: (body: NewCredential) => api.credentials.create(body),
     onSuccess: (credential) => {
@@ -88,6 +90,7 @@ export function CredentialForm({ scope, onCreated, onCancel }: { scope: Credenti
       ...(origins.length > 0 ? { destinations: origins } : {}),
       ...(customerId ? { customerId } : {}),
       ...(method.key === 'oauth2' ? { grantType, ...(provider ? { provider } : {}) } : {}),
+      ...expiryChanges(expiry, method.key === 'oauth2'),
     });
   };
 
@@ -124,9 +127,8 @@ export function CredentialForm({ scope, onCreated, onCancel }: { scope: Credenti
           {method.key === 'oauth2' && grantType === 'authorization_code' && <RedirectUri />}
         </fieldset>
       )}
-      {method && (
-        <DestinationsInput value={destinations} onChange={setDestinations} />
-      )}
+      {method && <DestinationsInput value={destinations} onChange={setDestinations} />}
+      {method && <ExpiryFields values={expiry} oauth2={method.key === 'oauth2'} onChange={setExpiry} />}
       <div className="button-row">
         <button type="submit" className="button primary" disabled={!method || create.isPending}>
           {create.isPending ? 'Saving…' : 'Save credential'}

@@ -57,7 +57,7 @@ describe('CredentialList', () => {
     expect(dropbox.getByText('Customer')).toBeInTheDocument();
     expect(await dropbox.findByRole('link', { name: 'Globex' })).toHaveAttribute('href', '/customers/cus_globex/credentials');
     expect(dropbox.getByText('Authorized')).toBeInTheDocument();
-    expect(screen.getAllByRole('columnheader').map((th) => th.textContent)).toEqual(['Name', 'Auth method', 'Level', 'Customer', 'Status', 'Health', 'Last updated']);
+    expect(screen.getAllByRole('columnheader').map((th) => th.textContent)).toEqual(['Name', 'Auth method', 'Level', 'Customer', 'Status', 'Health', 'Expires', 'Last updated']);
     expect(rowOf('Globex Dropbox').querySelector('time')).toHaveAttribute('dateTime', '2025-03-04T10:00:00.000Z');
 
     expect(within(rowOf('Globex SFTP')).getByText('Last test failed')).toBeInTheDocument();
@@ -151,5 +151,57 @@ describe('CredentialList', () => {
     expect(await screen.findByRole('link', { name: 'AWS' })).toBeInTheDocument();
     expect(screen.getAllByRole('row')).toHaveLength(3);
     expect(callsTo('GET', '/credentials')[0]?.query.get('customerId')).toBe('cus_initech');
+  });
+
+  it('shows each expiry as a countdown badge and sorts by the earliest with ?sort=expires', async () => {
+    const inDays = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString();
+    mockApi({
+      'GET /auth-methods': authMethodsBody,
+      'GET /customers': { items: [], nextCursor: null },
+      'GET /credentials': {
+        items: [
+          credential({ id: 'cred_a', label: 'No date', authMethod: 'api_key' }),
+          credential({ id: 'cred_b', label: 'Later', authMethod: 'api_key', expiresAt: inDays(20) }),
+          credential({ id: 'cred_c', label: 'Azure app', authMethod: 'oauth2', expiresAt: inDays(90), clientSecretExpiresAt: inDays(5) }),
+          credential({ id: 'cred_d', label: 'Gone', authMethod: 'basic', expiresAt: inDays(-3) }),
+        ],
+        nextCursor: null,
+      },
+    });
+    const user = userEvent.setup();
+    renderScreen(<CredentialList scope={{}} />, { route: '/credentials' });
+    await screen.findByRole('link', { name: 'Later' });
+    const names = () => screen.getAllByRole('link').map((link) => link.textContent);
+    expect(names()).toEqual(['No date', 'Later', 'Azure app', 'Gone']);
+
+    expect(within(rowOf('Later')).getByText('Expires in 20 days')).toHaveClass('badge', 'badge-warn');
+    expect(within(rowOf('Later')).getByText('Expires in 20 days').closest('td')).toHaveAttribute('data-label', 'Expires');
+    expect(within(rowOf('Azure app')).getByText('Expires in 90 days')).toHaveClass('badge-neutral');
+    expect(within(rowOf('Azure app')).getByText('Client secret expires in 5 days')).toHaveClass('badge-error');
+    expect(within(rowOf('Gone')).getByText('Expired 3 days ago')).toHaveClass('badge-error');
+    expect(rowOf('No date').querySelector('td[data-label="Expires"]')).toHaveTextContent('—');
+
+    await user.selectOptions(screen.getByRole('combobox', { name: 'Sort' }), 'Expires first');
+    expect(names()).toEqual(['Gone', 'Azure app', 'Later', 'No date']);
+    expect(screen.getByTestId('location')).toHaveTextContent('/credentials?sort=expires');
+  });
+
+  it('starts sorted by expiry when the address says so', async () => {
+    mockApi({
+      'GET /auth-methods': authMethodsBody,
+      'GET /customers': { items: [], nextCursor: null },
+      'GET /credentials': {
+        items: [
+          credential({ id: 'cred_a', label: 'Far', authMethod: 'api_key', expiresAt: '2031-01-01T00:00:00.000Z' }),
+          credential({ id: 'cred_b', label: 'Near', authMethod: 'api_key', expiresAt: '2030-01-01T00:00:00.000Z' }),
+        ],
+        nextCursor: null,
+      },
+    });
+    renderScreen(<CredentialList scope={{}} />, { route: '/credentials?sort=expires' });
+
+    await screen.findByRole('link', { name: 'Near' });
+    expect(screen.getByRole('combobox', { name: 'Sort' })).toHaveValue('expires');
+    expect(screen.getAllByRole('link').map((link) => link.textContent)).toEqual(['Near', 'Far']);
   });
 });

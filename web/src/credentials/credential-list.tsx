@@ -8,6 +8,8 @@ import type { Health } from '../api/types.js';
 import { EmptyState, ErrorMessage, Loading } from '../ui/feedback.js';
 import { formatDateTime } from '../ui/format.js';
 import { CredentialStatusBadges } from './credential-status.js';
+import { ExpiryBadges } from './expiry-badges.js';
+import { sortByExpiry } from './expiry.js';
 import { HEALTH_VALUES, HealthBadge, healthLabel, isHealth } from './health-badge.js';
 
 const useDebounced = <T,>(value: T, ms: number): T => {
@@ -20,9 +22,15 @@ const useDebounced = <T,>(value: T, ms: number): T => {
 };
 
 const HEALTH_FILTER_ID = 'credential-health-filter';
+const SORT_ID = 'credential-sort';
 
-/** The search bar: the label search and the health filter. */
-function CredentialFilters({ search, health, onChange }: { search: string; health: Health | ''; onChange: (name: 'search' | 'health', value: string) => void }) {
+/** The URL parameters the search bar keeps. */
+type ListParam = 'search' | 'health' | 'sort';
+/** '' is the API's order (oldest first); 'expires' puts the earliest expiry first. */
+type Sort = '' | 'expires';
+
+/** The search bar: the label search, the health filter and the order. */
+function CredentialFilters({ search, health, sort, onChange }: { search: string; health: Health | ''; sort: Sort; onChange: (name: ListParam, value: string) => void }) {
   return (
     <div className="search-bar" role="search">
       <label htmlFor="credential-search" className="visually-hidden">Search credentials by label</label>
@@ -31,6 +39,11 @@ function CredentialFilters({ search, health, onChange }: { search: string; healt
       <select id={HEALTH_FILTER_ID} value={health} onChange={(e) => onChange('health', e.target.value)}>
         <option value="">Any health</option>
         {HEALTH_VALUES.map((value) => <option key={value} value={value}>{healthLabel(value)}</option>)}
+      </select>
+      <label htmlFor={SORT_ID} className="visually-hidden">Sort</label>
+      <select id={SORT_ID} value={sort} onChange={(e) => onChange('sort', e.target.value)}>
+        <option value="">Oldest first</option>
+        <option value="expires">Expires first</option>
       </select>
     </div>
   );
@@ -45,13 +58,15 @@ const emptyTitle = (term: string, health: Health | ''): string => {
 /**
  * A credential list with the search bar on top: `scope` narrows it to the organization
  * level or one customer; the search text and the health (kept in the URL as `?search=`
- * and `?health=`) filter it.
+ * and `?health=`) filter it, and `?sort=expires` puts the earliest expiry first (among
+ * the credentials loaded so far: the API lists them oldest first).
  */
 export function CredentialList({ scope, showCustomer = false }: { scope: Pick<CredentialListQuery, 'level' | 'customerId'>; showCustomer?: boolean }) {
   const [params, setParams] = useSearchParams();
   const search = params.get('search') ?? '';
   const healthParam = params.get('health');
   const health = isHealth(healthParam) ? healthParam : '';
+  const sort: Sort = params.get('sort') === 'expires' ? 'expires' : '';
   const term = useDebounced(search.trim(), 250);
   const query: CredentialListQuery = { ...scope, ...(term ? { search: term } : {}), ...(health ? { health } : {}) };
   const list = useInfiniteQuery({
@@ -64,10 +79,11 @@ export function CredentialList({ scope, showCustomer = false }: { scope: Pick<Cr
   const methods = useAuthMethods();
   const methodName = (key: string) => methods.data?.items.find((m) => m.key === key)?.name ?? key;
   const customerNames = useCustomerNames();
-  const items = list.data?.pages.flatMap((page) => page.items) ?? [];
+  const loaded = list.data?.pages.flatMap((page) => page.items) ?? [];
+  const items = sort === 'expires' ? sortByExpiry(loaded) : loaded;
   const filtered = Boolean(term || health);
 
-  const setFilter = (name: 'search' | 'health', value: string) => {
+  const setFilter = (name: ListParam, value: string) => {
     const next = new URLSearchParams(params);
     if (value) next.set(name, value);
     else next.delete(name);
@@ -76,7 +92,7 @@ export function CredentialList({ scope, showCustomer = false }: { scope: Pick<Cr
 
   return (
     <section className="credential-list">
-      <CredentialFilters search={search} health={health} onChange={setFilter} />
+      <CredentialFilters search={search} health={health} sort={sort} onChange={setFilter} />
       <ErrorMessage error={list.error} />
       {list.isPending ? (
         <Loading label="Loading credentials…" />
@@ -86,7 +102,7 @@ export function CredentialList({ scope, showCustomer = false }: { scope: Pick<Cr
         </EmptyState>
       ) : (
         <table className="table responsive">
-          <caption className="visually-hidden">Credentials{term ? ` matching “${term}”` : ''}{health ? ` with health ${healthLabel(health)}` : ''}</caption>
+          <caption className="visually-hidden">Credentials{term ? ` matching “${term}”` : ''}{health ? ` with health ${healthLabel(health)}` : ''}{sort ? ', earliest expiry first' : ''}</caption>
           <thead>
             <tr>
               <th scope="col">Name</th>
@@ -95,6 +111,7 @@ export function CredentialList({ scope, showCustomer = false }: { scope: Pick<Cr
               {showCustomer && <th scope="col">Customer</th>}
               <th scope="col">Status</th>
               <th scope="col">Health</th>
+              <th scope="col">Expires</th>
               <th scope="col">Last updated</th>
             </tr>
           </thead>
@@ -113,6 +130,7 @@ export function CredentialList({ scope, showCustomer = false }: { scope: Pick<Cr
                 )}
                 <td data-label="Status"><CredentialStatusBadges credential={credential} /></td>
                 <td data-label="Health"><HealthBadge credential={credential} /></td>
+                <td data-label="Expires">{credential.expiresAt || credential.clientSecretExpiresAt ? <ExpiryBadges credential={credential} /> : '—'}</td>
                 <td data-label="Last updated"><time dateTime={credential.updatedAt}>{formatDateTime(credential.updatedAt)}</time></td>
               </tr>
             ))}

@@ -10,6 +10,7 @@ import { PageHeader } from '../ui/page.js';
 import { TabNav } from '../ui/tab-nav.js';
 import { CredentialStatusBadges } from './credential-status.js';
 import { DestinationList } from './destinations.js';
+import { ExpiryBadges } from './expiry-badges.js';
 import { HealthBadge } from './health-badge.js';
 
 /** How often an OAuth 2.0 credential's status is read again while it waits for someone. */
@@ -100,7 +101,7 @@ export function CredentialPage() {
           )
         }
         title={c.label}
-        subtitle={<>{methodName} <CredentialStatusBadges credential={c} /> <HealthBadge credential={c} /></>}
+        subtitle={<>{methodName} <CredentialStatusBadges credential={c} /> <HealthBadge credential={c} /> <ExpiryBadges credential={c} /></>}
       />
       <DestinationList destinations={c.destinations} />
       <div aria-live="polite">

@@ -23,7 +23,9 @@ const oauth2 = (status: Credential['status']): Credential =>
       issuer: 'https://www.dropbox.com',
       authorizedAt: status === 'authorized' ? '2025-05-01T10:00:00.000Z' : null,
       tokenExpiresAt: null,
+      requestedScopes: [],
       grantedScopes: null,
+      missingScopes: [],
       lastRefreshedAt: null,
       nextRefreshAt: null,
       lastError: null,
@@ -92,5 +94,40 @@ describe('the OAuth2 Authorization tab', () => {
     expect(open).toHaveBeenCalledWith('', '_blank');
     expect(tab.opener).toBeNull();
     expect(callsTo('POST', '/credentials/cred_dbx/authorization-link')).toHaveLength(1);
+  });
+
+  it('offers no account change before the first authorization', async () => {
+    setup(['pending_authorization']);
+    renderPage();
+
+    await screen.findByRole('button', { name: 'Authorize now' });
+    expect(screen.queryByRole('checkbox', { name: 'Allow connecting a different account' })).not.toBeInTheDocument();
+  });
+
+  it('once authorized, asks for the same account unless "Allow connecting a different account" is ticked', async () => {
+    const { callsTo } = setup(['authorized']);
+    const tab = { opener: {}, location: { href: 'about:blank' }, close: vi.fn() };
+    vi.spyOn(window, 'open').mockReturnValue(tab as unknown as Window);
+    const user = userEvent.setup();
+    renderPage();
+
+    const allow = await screen.findByRole('checkbox', { name: 'Allow connecting a different account' });
+    expect(allow).not.toBeChecked();
+    expect(allow).toHaveAccessibleDescription('Without this, the customer must sign in as the account this connection belongs to.');
+
+    await user.click(screen.getByRole('button', { name: 'Authorize now' }));
+    await waitFor(() => expect(callsTo('POST', '/credentials/cred_dbx/authorization-link')).toHaveLength(1));
+    expect(callsTo('POST', '/credentials/cred_dbx/authorization-link')[0]?.body).toEqual({});
+
+    await user.click(allow);
+    await user.click(screen.getByRole('button', { name: 'Authorize now' }));
+    await waitFor(() => expect(callsTo('POST', '/credentials/cred_dbx/authorization-link')).toHaveLength(2));
+    expect(callsTo('POST', '/credentials/cred_dbx/authorization-link')[1]?.body).toEqual({ allowAccountChange: true });
+
+    await user.type(screen.getByLabelText('Customer email'), 'it@globex.example');
+    await user.click(screen.getByRole('button', { name: 'Send email' }));
+    await waitFor(() => expect(callsTo('POST', '/credentials/cred_dbx/authorization-emails')).toHaveLength(1));
+    expect(callsTo('POST', '/credentials/cred_dbx/authorization-emails')[0]?.body).toEqual({ email: 'it@globex.example', allowAccountChange: true });
+    expect(await screen.findByText(/Email sent to it@globex.example/)).toHaveTextContent(/and may connect a different account\.$/);
   });
 });

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useId, useState, type FormEvent } from 'react';
 import { api } from '../api/client.js';
 import { keys } from '../api/query-keys.js';
 import type { AuthorizationLink, Credential } from '../api/types.js';
@@ -57,16 +57,32 @@ function LinkStatus({ credential }: { credential: Credential }) {
   );
 }
 
-function SendEmailForm({ credential }: { credential: Credential }) {
+/** What a link or an email asks for: another provider account may be attached only when ticked. */
+const linkOptions = (allowAccountChange: boolean) => (allowAccountChange ? { allowAccountChange: true } : {});
+
+/** Shown once the credential belongs to a provider account: a reconnect must come back for it unless this is ticked. */
+function AccountChangeOption({ checked, onChange }: { checked: boolean; onChange: (checked: boolean) => void }) {
+  const hintId = useId();
+  return (
+    <div className="field checkbox account-change">
+      <label>
+        <input type="checkbox" checked={checked} onChange={(e) => onChange(e.target.checked)} aria-describedby={hintId} /> Allow connecting a different account
+      </label>
+      <p className="hint" id={hintId}>Without this, the customer must sign in as the account this connection belongs to.</p>
+    </div>
+  );
+}
+
+function SendEmailForm({ credential, allowAccountChange }: { credential: Credential; allowAccountChange: boolean }) {
   const queryClient = useQueryClient();
   const [email, setEmail] = useState('');
   const send = useMutation({
-    mutationFn: (to: string) => api.credentials.sendAuthorizationEmail(credential.id, to),
+    mutationFn: ({ to, allow }: { to: string; allow: boolean }) => api.credentials.sendAuthorizationEmail(credential.id, to, linkOptions(allow)),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: keys.linkStatus(credential.id) }),
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    send.mutate(email.trim());
+    send.mutate({ to: email.trim(), allow: allowAccountChange });
   };
   return (
     <form className="inline-form" onSubmit={submit}>
@@ -79,7 +95,8 @@ function SendEmailForm({ credential }: { credential: Credential }) {
         {send.data && (
           <p className="alert alert-success">
             Email sent to {send.data.sentTo}
-            {send.data.delivery.via === 'outbox' ? ' (written to the server’s outbox: no SMTP server is configured)' : ''}. The link expires {formatDateTime(send.data.expiresAt)}.
+            {send.data.delivery.via === 'outbox' ? ' (written to the server’s outbox: no SMTP server is configured)' : ''}. The link expires {formatDateTime(send.data.expiresAt)}
+            {send.variables.allow ? ' and may connect a different account' : ''}.
           </p>
         )}
       </LiveRegion>
@@ -91,13 +108,16 @@ function SendEmailForm({ credential }: { credential: Credential }) {
 export function OAuthTab() {
   const credential = useCredentialOfPage();
   const queryClient = useQueryClient();
+  const [allowAccountChange, setAllowAccountChange] = useState(false);
   const authorize = useMutation({
-    mutationFn: () => openInNewTab(() => api.credentials.createLink(credential.id)),
+    mutationFn: (allow: boolean) => openInNewTab(() => api.credentials.createLink(credential.id, linkOptions(allow))),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: keys.linkStatus(credential.id) }),
   });
   const oauth2 = credential.oauth2;
   if (credential.authMethod !== 'oauth2' || !oauth2) return <p>This credential does not use OAuth 2.0.</p>;
   const authorized = credential.status === 'authorized';
+  // Once authorized, the credential belongs to one provider account, even while it needs authorizing again.
+  const connected = authorized || oauth2.authorizedAt !== null;
 
   return (
     <div className="stack">
@@ -120,8 +140,9 @@ export function OAuthTab() {
           <section className="panel" aria-labelledby="oauth-authorize-heading">
             <h2 id="oauth-authorize-heading">Authorize</h2>
             <p>Sign in at the provider yourself, or email your customer a link so they authorize Credence to act on their behalf.</p>
+            {connected && <AccountChangeOption checked={allowAccountChange} onChange={setAllowAccountChange} />}
             <div className="button-row">
-              <button type="button" className="button primary" onClick={() => authorize.mutate()} disabled={authorize.isPending}>
+              <button type="button" className="button primary" onClick={() => authorize.mutate(connected && allowAccountChange)} disabled={authorize.isPending}>
                 {authorize.isPending ? 'Opening…' : 'Authorize now'}
               </button>
             </div>
@@ -133,7 +154,7 @@ export function OAuthTab() {
                 </p>
               )}
             </LiveRegion>
-            <SendEmailForm credential={credential} />
+            <SendEmailForm credential={credential} allowAccountChange={connected && allowAccountChange} />
             <LinkStatus credential={credential} />
           </section>
           <RedirectUri value={oauth2.redirectUri} />

@@ -7,6 +7,15 @@ export const formatDateTime = (iso: string | null | undefined): string => {
   return Number.isNaN(date.getTime()) ? iso : dateTime.format(date);
 };
 
+const utcDate = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+
+/** The UTC day of a timestamp (a date chosen in a date input is kept as midnight UTC); '—' for none. */
+export const formatUtcDate = (iso: string | null | undefined): string => {
+  if (!iso) return '—';
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : utcDate.format(date);
+};
+
 export const formatBytes = (size: unknown): string => {
   if (typeof size !== 'number' || !Number.isFinite(size)) return '—';
   if (size < 1024) return `${size} B`;
