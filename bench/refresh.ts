@@ -34,7 +34,7 @@ const CLOCK_TICKS = 100;
 
 const FAR_FUTURE = '2999-01-01T00:00:00.000Z';
 
-/** N authorized oauth2 credentials over `customers` scopes, their grants scheduled far ahead. */
+/** N authorized, healthy oauth2 credentials over `customers` scopes, their grants scheduled far ahead. */
 const seed = async (bench: BenchEnvironment, endpoint: TokenEndpoint, count: number, customerCount: number): Promise<void> => {
   const { db, engine } = bench.runtime.store;
   const customers = await createCustomers(bench, customerCount);
@@ -54,6 +54,13 @@ const seed = async (bench: BenchEnvironment, endpoint: TokenEndpoint, count: num
       ),
     );
     await insertRows(db, engine, 'oauth_grants', grants);
+    // Authorized and working, as migration 0016 records grants that are: a refresh is then no change of health.
+    await insertRows(
+      db,
+      engine,
+      'credential_health',
+      rows.map((row) => ({ credential_id: row.id, organization_id: bench.organizationId, health: 'healthy', since: at, checked_at: at, source: 'authorization', message_ciphertext: null })),
+    );
   };
   await seedCredentials(
     bench,

@@ -206,7 +206,7 @@ export const createServices = (options: ServiceOptions) => {
     metrics,
   });
   const integrations = createIntegrationService({ store: integrationStore, components, audit, transact, clock });
-  const instances = createInstanceService({ store: integrationStore, credentials: credentialStore, tenants: tenantStore, components, audit, transact, clock });
+  const instances = createInstanceService({ store: integrationStore, credentials: credentialStore, grants: oauthStore, tenants: tenantStore, components, audit, transact, clock });
   const runs = createRunService({ store: integrationStore, components, credentials, credentialRecords: credentialStore, keyring, audit, health, clock, network });
   const runRetention = createRunRetention({ store: integrationStore, clock, retentionDays: options.runs?.retentionDays ?? 30, keepPerInstance: options.runs?.keepPerInstance ?? 1000 });
   const credentialTests = createCredentialTestService({ credentials, store: credentialStore, keyring, components, audit, health, transact, clock, network });

@@ -135,7 +135,7 @@ export const grantRow = async (
 });
 
 /** Inserts rows in multi-row statements, a few at a time on PostgreSQL. */
-export const insertRows = async <T extends 'credentials' | 'oauth_grants'>(db: Db, engine: Engine, table: T, rows: Database[T][]): Promise<void> => {
+export const insertRows = async <T extends 'credentials' | 'oauth_grants' | 'credential_health'>(db: Db, engine: Engine, table: T, rows: Database[T][]): Promise<void> => {
   const chunk = engine === 'postgres' ? 1000 : 500;
   const parallel = engine === 'postgres' ? 4 : 1;
   const chunks: Database[T][][] = [];

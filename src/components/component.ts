@@ -55,6 +55,11 @@ export interface ComponentAction {
    * every connection it makes.
    */
   targets?(inputs: Record<string, unknown>): Array<EgressTarget | URL>;
+  /**
+   * OAuth 2.0 scopes the action needs its token to carry. Deploying an instance whose bound
+   * credential was granted scopes without these is refused, naming the step and the scopes.
+   */
+  scopes?: readonly string[];
   /** Does the work and returns JSON-serialisable output, which later steps may refer to. */
   perform(context: ActionContext, inputs: Record<string, unknown>): Promise<unknown>;
 }

@@ -233,6 +233,7 @@ export const createDropboxComponent = (options: DropboxComponentOptions = {}): C
       authMethods: ['oauth2'],
       credentialRequired: true,
       targets: urlTargets('apiBaseUrl', DROPBOX_API_BASE_URL),
+      scopes: ['files.metadata.read'],
       perform: createListFolder(listingLimits(options.listing)),
     },
     {
@@ -243,6 +244,7 @@ export const createDropboxComponent = (options: DropboxComponentOptions = {}): C
       authMethods: ['oauth2'],
       credentialRequired: true,
       targets: urlTargets('apiBaseUrl', DROPBOX_API_BASE_URL),
+      scopes: ['account_info.read'],
       perform: getCurrentAccount,
     },
   ],

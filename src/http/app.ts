@@ -123,7 +123,7 @@ export const buildApp = async (options: AppOptions) => {
         });
         await authed.register(apiTokenRoutes, { tokens: services.tokens });
         await authed.register(auditRoutes, { audit: services.audit });
-        await authed.register(oauthApiRoutes, { authorization: services.authorization, emailPolicy: services.emailPolicy });
+        await authed.register(oauthApiRoutes, { authorization: services.authorization, emailPolicy: services.emailPolicy, credentials: services.credentials });
         await authed.register(keyRoutes, { keys: services.keys });
         await authed.register(webhookRoutes, { webhooks: services.webhooks });
       });

@@ -98,6 +98,7 @@ export const integrationRoutes: FastifyPluginAsyncTypebox<{
                     description: Type.String(),
                     authMethods: Type.Array(AuthMethodKey),
                     credentialRequired: Type.Boolean(),
+                    scopes: Type.Array(Type.String(), { description: 'OAuth 2.0 scopes the action needs its token to carry' }),
                     inputs: Type.Unknown({ description: 'JSON Schema of the inputs' }),
                   }),
                 ),
@@ -113,7 +114,7 @@ export const integrationRoutes: FastifyPluginAsyncTypebox<{
         name: c.name,
         description: c.description,
         testAction: c.testAction,
-        actions: c.actions.map((a) => ({ key: a.key, name: a.name, description: a.description, authMethods: [...a.authMethods], credentialRequired: a.credentialRequired, inputs: JSON.parse(JSON.stringify(a.inputs)) as unknown })),
+        actions: c.actions.map((a) => ({ key: a.key, name: a.name, description: a.description, authMethods: [...a.authMethods], credentialRequired: a.credentialRequired, scopes: [...(a.scopes ?? [])], inputs: JSON.parse(JSON.stringify(a.inputs)) as unknown })),
       })),
     }),
   );

@@ -5,6 +5,9 @@ import { AuthorizationFlowError, MAX_LINK_LIFETIME_SECONDS, STATE_LIFETIME_MS, t
 import type { AuthorizationEmailPolicy } from '../oauth/email-policy.js';
 import { MAX_ALLOWED_DOMAINS } from '../oauth/email-policy.js';
 import { OAUTH_PRESETS } from '../oauth/oauth-presets.js';
+import { AppError } from '../common/app-error.js';
+import type { CredentialService } from '../credentials/credential-service.js';
+import type { Actor } from '../tenants/actor.js';
 import { actorOf, cookieSettings } from './authentication.js';
 import { renderPage } from './pages.js';
 import { ErrorBody, IdParams, Timestamp, errorResponses } from './schemas.js';
@@ -79,7 +82,21 @@ const ProviderPreset = Type.Object({
 });
 
 /** OAuth 2.0 management routes: links, emails, presets, the redirect URI. */
-export const oauthApiRoutes: FastifyPluginAsyncTypebox<{ authorization: AuthorizationService; emailPolicy: AuthorizationEmailPolicy }> = async (app, { authorization, emailPolicy }) => {
+export const oauthApiRoutes: FastifyPluginAsyncTypebox<{
+  authorization: AuthorizationService;
+  emailPolicy: AuthorizationEmailPolicy;
+  credentials: Pick<CredentialService, 'get' | 'update'>;
+}> = async (app, { authorization, emailPolicy, credentials }) => {
+  /** Adds scopes to an oauth2 credential's own (the union, in order), as an update of the credential by the caller. */
+  const addScopes = async (actor: Actor, id: string, extra: string[] | undefined): Promise<void> => {
+    if (!extra || extra.length === 0) return;
+    const current = await credentials.get(actor, id);
+    if (current.authMethod !== 'oauth2') throw new AppError('NOT_OAUTH2', 'Not an OAuth 2.0 credential');
+    const requested = current.oauth2?.requestedScopes ?? [];
+    const union = [...requested, ...extra.filter((scope, i) => !requested.includes(scope) && extra.indexOf(scope) === i)];
+    if (union.length > requested.length) await credentials.update(actor, id, { fields: { scopes: union.join(' ') } });
+  };
+
   const EmailSettings = Type.Object({
     allowedDomains: Type.Array(Type.String({ maxLength: 253 }), { maxItems: MAX_ALLOWED_DOMAINS, description: 'Domains customer users may send authorization emails to, beside their own customer\'s users' }),
   });
@@ -123,7 +140,7 @@ export const oauthApiRoutes: FastifyPluginAsyncTypebox<{ authorization: Authoriz
         summary: 'Issue an authorization link (revokes the previous one)',
         params: IdParams,
         body: Type.Object(
-          { expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LINK_LIFETIME_SECONDS, description: 'Default 7 days' })), allowAccountChange: Type.Optional(Type.Boolean({ description: 'Let this link attach another provider account than the one the credential was first authorized for (default: refused)' })) },
+          { expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LINK_LIFETIME_SECONDS, description: 'Default 7 days' })), allowAccountChange: Type.Optional(Type.Boolean({ description: 'Let this link attach another provider account than the one the credential was first authorized for (default: refused)' })), addScopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$' }), { maxItems: 50, description: "Scopes to ask for besides the credential's: they are added to its scopes (the union) before the link is issued" })) },
           { additionalProperties: false },
         ),
         response: { 201: Type.Object({ url: Type.String(), expiresAt: Timestamp }), ...errorResponses },
@@ -133,6 +150,7 @@ export const oauthApiRoutes: FastifyPluginAsyncTypebox<{ authorization: Authoriz
       },
     },
     async (request, reply) => {
+      await addScopes(actorOf(request), request.params.id, request.body.addScopes);
       const link = await authorization.createLink(actorOf(request), request.params.id, request.body);
       void reply.header('cache-control', 'no-store');
       return reply.status(201).send({ url: link.url, expiresAt: link.expiresAt });
@@ -169,7 +187,7 @@ export const oauthApiRoutes: FastifyPluginAsyncTypebox<{ authorization: Authoriz
         summary: 'Email a new authorization link to a customer',
         params: IdParams,
         body: Type.Object(
-          { email: Type.String({ maxLength: 254 }), expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LINK_LIFETIME_SECONDS })), allowAccountChange: Type.Optional(Type.Boolean({ description: 'Let this link attach another provider account than the one the credential was first authorized for (default: refused)' })) },
+          { email: Type.String({ maxLength: 254 }), expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LINK_LIFETIME_SECONDS })), allowAccountChange: Type.Optional(Type.Boolean({ description: 'Let this link attach another provider account than the one the credential was first authorized for (default: refused)' })), addScopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$' }), { maxItems: 50, description: "Scopes to ask for besides the credential's: they are added to its scopes (the union) before the link is issued" })) },
           { additionalProperties: false },
         ),
         response: {
@@ -188,6 +206,7 @@ export const oauthApiRoutes: FastifyPluginAsyncTypebox<{ authorization: Authoriz
       },
     },
     async (request, reply) => {
+      await addScopes(actorOf(request), request.params.id, request.body.addScopes);
       const sent = await authorization.sendEmail(actorOf(request), request.params.id, request.body);
       return reply.status(202).send({ sentTo: request.body.email.trim(), expiresAt: sent.expiresAt, delivery: sent.delivery });
     },

@@ -5,6 +5,7 @@ import { DEFAULT_PAGE_SIZE, decodeCursor, toPage, type Page } from '../common/pa
 import type { AuditService } from '../audit/audit-service.js';
 import type { ComponentRegistry } from '../components/registry.js';
 import type { CredentialRecord, CredentialStore } from '../credentials/credential-store.js';
+import type { OAuthStore } from '../oauth/oauth-store.js';
 import type { Db, Transact } from '../store/database.js';
 import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
@@ -16,15 +17,20 @@ import { destinationAllows, originOf } from '../net/destinations.js';
 
 /** What is wrong with a binding, in words that name the step, and the error code it answers with. */
 interface BindingProblem {
-  code: 'INVALID_BINDING' | 'DESTINATION_NOT_ALLOWED';
+  code: 'INVALID_BINDING' | 'DESTINATION_NOT_ALLOWED' | 'MISSING_SCOPES';
   message: string;
 }
 
 const invalid = (message: string): BindingProblem => ({ code: 'INVALID_BINDING', message });
 
-/** One error listing every problem; DESTINATION_NOT_ALLOWED when a refused destination is all that is wrong. */
-const bindingError = (problems: BindingProblem[]): AppError =>
-  new AppError(problems.every((p) => p.code === 'DESTINATION_NOT_ALLOWED') ? 'DESTINATION_NOT_ALLOWED' : 'INVALID_BINDING', problems.map((p) => p.message).join('; '));
+/** One error listing every problem; DESTINATION_NOT_ALLOWED or MISSING_SCOPES when that is all that is wrong. */
+const bindingError = (problems: BindingProblem[]): AppError => {
+  const only = (code: BindingProblem['code']) => problems.every((p) => p.code === code);
+  return new AppError(only('DESTINATION_NOT_ALLOWED') ? 'DESTINATION_NOT_ALLOWED' : only('MISSING_SCOPES') ? 'MISSING_SCOPES' : 'INVALID_BINDING', problems.map((p) => p.message).join('; '));
+};
+
+/** Scopes as a list, whatever the provider's separator. */
+const scopeList = (scopes: string | null | undefined): string[] => (scopes ?? '').split(/[\s,]+/).filter(Boolean);
 
 export interface InstanceInput {
   integrationId: string;
@@ -41,6 +47,8 @@ export interface InstanceInput {
 export const createInstanceService = (deps: {
   store: IntegrationStore;
   credentials: Pick<CredentialStore, 'find' | 'findEach'>;
+  /** The scopes an OAuth 2.0 credential's grant says it was given (null: not said, or not authorized). */
+  grants: Pick<OAuthStore, 'findGrant'>;
   tenants: Pick<TenantStore, 'findCustomer'>;
   components: ComponentRegistry;
   audit: Pick<AuditService, 'record'>;
@@ -59,7 +67,7 @@ export const createInstanceService = (deps: {
   };
 
   /** The problem with one binding; undefined when it fits. */
-  const bindingProblem = (step: Integration['steps'][number], customerId: string, credential: CredentialRecord | undefined): BindingProblem | undefined => {
+  const bindingProblem = async (step: Integration['steps'][number], customerId: string, credential: CredentialRecord | undefined): Promise<BindingProblem | undefined> => {
     const action = components.action(step.component, step.action);
     const accepts = action.authMethods.join(', ');
     if (!credential) return invalid(`step ${step.name}: the credential does not exist`);
@@ -78,6 +86,17 @@ export const createInstanceService = (deps: {
             message: `step ${step.name}: sends the credential to ${originOf(target) ?? 'an address'}, which is not among its destinations; add it to the credential's destinations first`,
           };
         }
+      }
+    }
+    // Scopes are checked when the provider said what it granted; a grant still to come is checked by the provider.
+    if (action.scopes && action.scopes.length > 0 && credential.authMethod === 'oauth2') {
+      const granted = scopeList((await deps.grants.findGrant(credential.organizationId, credential.id))?.grantedScopes);
+      const missing = granted.length > 0 ? action.scopes.filter((scope) => !granted.includes(scope)) : [];
+      if (missing.length > 0) {
+        return {
+          code: 'MISSING_SCOPES',
+          message: `step ${step.name}: ${step.component}.${step.action} needs the scope${missing.length === 1 ? '' : 's'} ${missing.join(' ')}, which the credential was not granted; authorize it again asking for ${missing.length === 1 ? 'it' : 'them'} (POST /credentials/:id/authorization-link with addScopes)`,
+        };
       }
     }
     return undefined;
@@ -114,7 +133,7 @@ export const createInstanceService = (deps: {
       // but may keep one an admin bound.
       const kept = bindingOf(current, step.name) === credentialId;
       const reachable = credential && (kept || actor.role !== 'customer_user' || credential.customerId === actor.customerId) ? credential : undefined;
-      const problem = bindingProblem(step, customerId, reachable);
+      const problem = await bindingProblem(step, customerId, reachable);
       if (problem) problems.push(problem);
       else checked[step.name] = credentialId;
     }
@@ -208,7 +227,7 @@ export const createInstanceService = (deps: {
         const integration = instance && (await store.findIntegration(actor.organizationId, instance.integrationId));
         const step = integration?.steps.find((s) => s.name === use.step);
         if (!instance || !step) continue;
-        const problem = bindingProblem(step, instance.customerId, to);
+        const problem = await bindingProblem(step, instance.customerId, to);
         if (problem) problems.push({ ...problem, message: `${use.instanceName}: ${problem.message}` });
       }
       if (problems.length > 0) throw bindingError(problems);

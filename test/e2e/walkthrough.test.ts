@@ -86,7 +86,8 @@ describe('the web app in Chromium', () => {
     const reserved = await reserveApp('sqlite');
     baseUrl = reserved.baseUrl;
     smtp = await startSmtpSink();
-    oauth = await startOAuthServer({ clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${baseUrl}/oauth2/callback`] }] });
+    // Dropbox's own scopes, which its actions declare they need.
+    oauth = await startOAuthServer({ clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${baseUrl}/oauth2/callback`] }], scopes: ['files.metadata.read', 'account_info.read'] });
     dropbox = await startDropboxServer({ files: FILES, acceptToken: async (token) => (await oauth.introspect(token)).active });
     receiver = await startWebhookReceiver();
     credence = await reserved.start({ CREDENCE_ALLOW_INSECURE_LOOPBACK: 'true', CREDENCE_SMTP_URL: `smtp://${smtp.host}:${smtp.port}` }, { webhookWorker: true });
@@ -155,7 +156,7 @@ describe('the web app in Chromium', () => {
 
     await authUri.fill(oauth.authorizationEndpoint);
     await tokenUri.fill(oauth.tokenEndpoint);
-    await page.getByLabel('Scopes').fill('files.read offline_access');
+    await page.getByLabel('Scopes').fill('files.metadata.read account_info.read offline_access');
     await page.getByRole('button', { name: 'Save credential' }).click();
 
     await waitForPath(page, /^\/credentials\/[^/]+$/);
@@ -215,7 +216,7 @@ describe('the web app in Chromium', () => {
     const terms = await status.getByRole('term').allTextContents();
     const definitions = await status.getByRole('definition').allTextContents();
     const details = Object.fromEntries(terms.map((term, index) => [term, definitions[index]]));
-    expect(details['Granted scopes']).toBe('files.read offline_access');
+    expect(details['Granted scopes']).toBe('files.metadata.read account_info.read offline_access');
     expect(details['Authorized']).not.toBe('—');
     const link = await page.evaluate(async (id) => (await fetch(`/api/v1/credentials/${id}/authorization-link`)).json() as Promise<unknown>, credentialId);
     expect(link).toMatchObject({ active: false });

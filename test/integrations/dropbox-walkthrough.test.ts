@@ -53,6 +53,8 @@ describe.each(ENGINES)('the Dropbox walkthrough on %s', (engine) => {
     oauth = await startOAuthServer({
       clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${t.baseUrl}/oauth2/callback`] }],
       accessTokenTtlSeconds: TTL_SECONDS,
+      // Dropbox's own scopes, which its actions declare they need.
+      scopes: ['files.metadata.read', 'account_info.read'],
     });
     dropbox = await startDropboxServer({
       files: FILES,
@@ -88,7 +90,7 @@ describe.each(ENGINES)('the Dropbox walkthrough on %s', (engine) => {
       provider: 'dropbox',
       // The fake Dropbox API on loopback stands in for api.dropboxapi.com.
       destinations: [dropbox.baseUrl],
-      fields: { client_id: CLIENT_ID, client_secret: CLIENT_SECRET, auth_uri: oauth.authorizationEndpoint, token_uri: oauth.tokenEndpoint, scopes: 'files.read offline_access' },
+      fields: { client_id: CLIENT_ID, client_secret: CLIENT_SECRET, auth_uri: oauth.authorizationEndpoint, token_uri: oauth.tokenEndpoint, scopes: 'files.metadata.read account_info.read offline_access' },
     });
     expect((await getCredential()).status).toBe('pending_authorization');
     const link = await t.request('POST', `${API}/credentials/${credentialId}/authorization-link`, { token: t.adminToken, body: {} });
