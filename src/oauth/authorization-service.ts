@@ -1,3 +1,5 @@
+import { Redacted } from '../common/redacted.js';
+import { destinationAllows } from '../net/destinations.js';
 import type { EventOutbox } from '../events/event-outbox.js';
 import { scopeOf } from '../crypto/sealed-json.js';
 import { createHash, randomBytes } from 'node:crypto';
@@ -161,6 +163,24 @@ export const createAuthorizationService = (deps: {
       );
     });
     return { url: `${deps.publicUrl}/oauth2/authorize/${token}`, expiresAt: link.expiresAt, linkId: link.id };
+  };
+
+  /**
+   * The account a new token belongs to, from the preset's identity endpoint on the
+   * credential's first destination (never anywhere else); undefined when there is none or it
+   * does not answer.
+   */
+  const accountFromIdentity = async (record: CredentialRecord, accessToken: string): Promise<string | undefined> => {
+    const identity = record.oauthSettings?.provider ? findPreset(record.oauthSettings.provider)?.identity : undefined;
+    const base = (record.destinations ?? []).find((origin) => !origin.includes('*'));
+    if (!identity || !base) return undefined;
+    const url = new URL(identity.path, base);
+    if (!destinationAllows(record.destinations ?? [], url)) return undefined;
+    try {
+      return await client.accountOf(url, identity, new Redacted(accessToken));
+    } catch {
+      return undefined;
+    }
   };
 
   return {
@@ -338,11 +358,11 @@ export const createAuthorizationService = (deps: {
       // A reconnect comes back for the account the credential was first authorized for, unless the link allows another.
       const before = await store.findGrant(record.organizationId, record.id);
       const previousAccount = before?.tokensCiphertext ? await tokens.accountOf(record, before) : undefined;
-      const account = tokenSet.subject;
+      const account = tokenSet.subject ?? (await accountFromIdentity(record, tokenSet.accessToken));
       if (previousAccount !== undefined && account !== previousAccount && !link.allowAccountChange) {
-        await audit.record(null, record.organizationId, { action: 'oauth.account_mismatch', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { linkId: link.id, accountConfirmed: tokenSet.subject !== undefined } });
+        await audit.record(null, record.organizationId, { action: 'oauth.account_mismatch', customerId: record.customerId, targetType: 'credential', targetId: record.id, details: { linkId: link.id, accountConfirmed: account !== undefined } });
         throw new AuthorizationFlowError(
-          tokenSet.subject === undefined
+          account === undefined
             ? 'The provider did not say which account you signed in as, so this cannot be confirmed to be the account this connection belongs to. Nothing was changed; ask for a new link.'
             : 'You signed in to the provider as a different account than the one this connection belongs to. Nothing was changed: sign in as the original account and open the link again, or ask for a link that allows changing the account.',
           409,

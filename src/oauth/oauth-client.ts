@@ -223,6 +223,25 @@ export const createOAuthClient = (options: OAuthClientOptions) => {
       );
     },
 
+    /**
+     * The id of the account an access token belongs to, from the provider's identity
+     * endpoint (`field` of its JSON answer); undefined when it does not say. The caller has
+     * checked that `url` is one of the credential's destinations.
+     */
+    async accountOf(url: URL, request: { method: 'GET' | 'POST'; body?: string | undefined; field: string }, accessToken: Redacted<string>): Promise<string | undefined> {
+      const response = await options.fetch(url, {
+        method: request.method,
+        headers: { authorization: `Bearer ${accessToken.reveal()}`, accept: 'application/json', ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(request.body !== undefined ? { body: request.body } : {}),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+      if (!response.ok) return undefined;
+      const answer = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+      const id = answer?.[request.field];
+      return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
+    },
+
     async clientCredentials(provider: ProviderEndpoint, scope: string): Promise<TokenSet> {
       const as = serverOf(provider);
       const client = clientOf(provider);

@@ -34,10 +34,17 @@ export interface OAuthPreset {
   apiOrigins: readonly string[];
   /** How the provider joins scopes in the `scope` parameter; a space when absent. */
   scopeSeparator?: ' ' | ',';
+  /**
+   * Where the provider says which account a token belongs to, when it issues no ID token:
+   * `path` on the credential's first destination (the preset's API origin by default),
+   * called with the access token; `field` of the JSON answer is the account's id.
+   */
+  identity?: { method: 'GET' | 'POST'; path: string; body?: string; field: string };
 }
 
 /** Presets are shared by every caller, so neither they nor their parameter maps may change. */
 const freezePreset = (preset: OAuthPreset): OAuthPreset => {
+  if (preset.identity) Object.freeze(preset.identity);
   Object.freeze(preset.extraAuthParams);
   Object.freeze(preset.apiOrigins);
   return Object.freeze(preset);
@@ -62,6 +69,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       clientAuth: 'client_secret_basic',
       docsUrl: 'https://developers.dropbox.com/oauth-guide',
       apiOrigins: ['https://api.dropboxapi.com', 'https://content.dropboxapi.com'],
+      identity: { method: 'POST', path: '/2/users/get_current_account', body: 'null', field: 'account_id' },
     },
     {
       key: 'google',
@@ -76,6 +84,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       issuer: 'https://accounts.google.com',
       docsUrl: 'https://developers.google.com/identity/protocols/oauth2/web-server',
       apiOrigins: ['https://www.googleapis.com', 'https://*.googleapis.com'],
+      identity: { method: 'GET', path: '/oauth2/v3/userinfo', field: 'sub' },
     },
     {
       key: 'microsoft',
@@ -88,6 +97,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       // No issuer: with the `common` tenant the `iss` names the user's own tenant.
       docsUrl: 'https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow',
       apiOrigins: ['https://graph.microsoft.com'],
+      identity: { method: 'GET', path: '/v1.0/me', field: 'id' },
     },
     {
       key: 'slack',
@@ -99,6 +109,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       clientAuth: 'client_secret_post',
       docsUrl: 'https://api.slack.com/authentication/oauth-v2',
       apiOrigins: ['https://slack.com'],
+      identity: { method: 'POST', path: '/api/auth.test', field: 'user_id' },
       scopeSeparator: ',',
     },
     {
@@ -111,6 +122,7 @@ export const OAUTH_PRESETS: readonly OAuthPreset[] = Object.freeze(
       clientAuth: 'client_secret_post',
       docsUrl: 'https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps',
       apiOrigins: ['https://api.github.com'],
+      identity: { method: 'GET', path: '/user', field: 'id' },
     },
     {
       key: 'salesforce',

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/databases.js';
+import { startDropboxServer, type DropboxServer } from '../support/dropbox-server.js';
 import { followAuthorization } from '../support/oauth-server.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { API, apiOfApp, authorizeCredential, createOAuthCredential, getCredential, resolveCredential, startProvider, type Provider } from './oauth-fixtures.js';
@@ -73,5 +74,50 @@ describe.each(ENGINES)('reconnect pinned to the account on %s', (engine) => {
     expect((await reconnect()).finalStatus).toBe(409);
     provider.server.setAccount('new-owner');
     expect((await reconnect()).finalStatus).toBe(200);
+  });
+});
+
+describe.each(ENGINES)('reconnect pinned through the preset identity endpoint on %s', (engine) => {
+  let t: TestApp;
+  let provider: Provider;
+  let dropbox: DropboxServer;
+  let account = 'dbid:first-account';
+
+  beforeAll(async () => {
+    t = await startTestApp(engine, { listen: true, env: { CREDENCE_ALLOW_INSECURE_LOOPBACK: 'true' } });
+    provider = await startProvider(t.baseUrl);
+    dropbox = await startDropboxServer({ acceptToken: async () => true, files: [], accountId: () => account });
+  });
+  afterAll(async () => {
+    await dropbox?.close();
+    await provider?.server.close();
+    await t?.close();
+  });
+
+  it("learns the account from Dropbox's get_current_account when there is no ID token, and refuses a reconnect as another account", async () => {
+    const created = await t.request('POST', `${API}/credentials`, {
+      token: t.adminToken,
+      body: {
+        label: 'Dropbox without OpenID',
+        authMethod: 'oauth2',
+        provider: 'dropbox',
+        destinations: [dropbox.baseUrl],
+        fields: { client_id: provider.client.clientId, client_secret: provider.client.clientSecret, auth_uri: provider.server.authorizationEndpoint, token_uri: provider.server.tokenEndpoint, scopes: 'files.read offline_access' },
+      },
+    });
+    expect(created.status, created.text).toBe(201);
+    const id = created.body.id as string;
+    await authorizeCredential(apiOfApp(t), t.adminToken, id);
+    const authorized = (await t.request('GET', `${API}/audit-events?action=oauth.authorized&targetId=${id}`, { token: t.adminToken })).body.items;
+    expect(authorized[0].details).toMatchObject({ accountKnown: true });
+
+    account = 'dbid:someone-else';
+    const link = await t.request('POST', `${API}/credentials/${id}/authorization-link`, { token: t.adminToken, body: {} });
+    const refused = await followAuthorization(String(link.body.url));
+    expect(refused.finalStatus).toBe(409);
+    expect(refused.finalBody).toContain('different account');
+    account = 'dbid:first-account';
+    const again = await t.request('POST', `${API}/credentials/${id}/authorization-link`, { token: t.adminToken, body: {} });
+    expect((await followAuthorization(String(again.body.url))).finalStatus).toBe(200);
   });
 });

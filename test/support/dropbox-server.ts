@@ -25,6 +25,8 @@ export interface DropboxServerOptions {
   files: DropboxTestFile[];
   /** Entries per page; default 500. */
   pageSize?: number;
+  /** The account id get_current_account answers with, asked at each call (default DROPBOX_TEST_ACCOUNT's). */
+  accountId?: () => string;
 }
 
 export interface DropboxServer {
@@ -150,7 +152,7 @@ const createHandlers = (options: DropboxServerOptions) => {
 
   const getCurrentAccount = (): DropboxReply =>
     new DropboxReply(200, {
-      account_id: DROPBOX_TEST_ACCOUNT.accountId,
+      account_id: options.accountId?.() ?? DROPBOX_TEST_ACCOUNT.accountId,
       name: {
         given_name: 'Franz',
         surname: 'Ferdinand',
