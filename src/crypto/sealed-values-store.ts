@@ -162,58 +162,73 @@ const credentialSource = (db: Db, changing: ChangingCredentials): SealedSource =
   },
 });
 
-/** OAuth tokens, guarded by the grant's `version` (bumped by every token write). */
-const grantSource = (db: Db): SealedSource => {
+/** A table whose rows belong to a credential (`credential_id`), each holding one sealed column. */
+interface CredentialRowsSpec {
+  table: 'oauth_grants' | 'oauth_states' | 'credential_health' | 'credential_health_history';
+  key: 'credential_id' | 'id';
+  column: 'tokens_ciphertext' | 'verifier_ciphertext' | 'message_ciphertext';
+  fieldSet: string;
+  /** The record id the value is sealed for: the credential, or the credential and the row. */
+  recordOf: 'credential' | 'credential/row';
+  /** What a rewrite must still find: the row's version, or the old ciphertext. */
+  guard: { column: 'version' | 'verifier_ciphertext' | 'message_ciphertext'; type: 'integer' | 'text' };
+}
+
+/** The sealed column of rows that belong to credentials, in the credential's scope. */
+const credentialRowsSource = (db: Db, spec: CredentialRowsSpec): SealedSource => {
+  const ref = (column: string) => sql.ref(`x.${column}`);
   const base = (trx: Db, organizationId: string, scopeId: string) =>
     trx
-      .selectFrom('oauth_grants as g')
-      .innerJoin('credentials as c', 'c.id', 'g.credential_id')
-      .where('g.organization_id', '=', organizationId)
+      .selectFrom(`${spec.table} as x` as 'oauth_grants as x')
+      .innerJoin('credentials as c', 'c.id', 'x.credential_id')
+      .where('x.organization_id', '=', organizationId)
       .where('c.organization_id', '=', organizationId)
       .where(inScope(organizationId, scopeId, 'c.customer_id'))
-      .where('g.tokens_ciphertext', 'is not', null);
+      .where(sql<boolean>`${ref(spec.column)} is not null`);
   return {
     async read(organizationId, scopeId, after, limit, trx = db) {
-      let query = base(trx, organizationId, scopeId).select(['g.credential_id', 'g.version', 'g.tokens_ciphertext']);
-      if (after !== null) query = query.where('g.credential_id', '>', after);
-      const rows = await query.orderBy('g.credential_id').limit(limit).execute();
+      let query = base(trx, organizationId, scopeId).select([
+        sql<string>`${ref(spec.key)}`.as('k'),
+        'x.credential_id',
+        sql<string | number>`${ref(spec.guard.column)}`.as('g'),
+        sql<string>`${ref(spec.column)}`.as('v'),
+      ]);
+      if (after !== null) query = query.where(sql<boolean>`${ref(spec.key)} > ${after}`);
+      const rows = await query.orderBy(sql`${ref(spec.key)}`).limit(limit).execute();
       return rows.map((row) => ({
-        key: row.credential_id,
-        guard: Number(row.version),
-        values: [{ column: 'tokens_ciphertext', fieldSet: 'tokens', recordId: row.credential_id, ciphertext: row.tokens_ciphertext ?? '' }],
+        key: row.k,
+        guard: spec.guard.type === 'integer' ? Number(row.g) : String(row.g),
+        values: [{ column: spec.column, fieldSet: spec.fieldSet, recordId: spec.recordOf === 'credential' ? row.credential_id : `${row.credential_id}/${row.k}`, ciphertext: row.v }],
       }));
     },
     write: (organizationId, rows, trx) =>
-      guardedUpdate(trx, { table: 'oauth_grants', key: 'credential_id', guard: 'version', guardType: 'integer', columns: ['tokens_ciphertext'] }, organizationId, rows),
-    ...countsOver(db, base, ['g.tokens_ciphertext']),
+      guardedUpdate(trx, { table: spec.table, key: spec.key, guard: spec.guard.column, guardType: spec.guard.type, columns: [spec.column] }, organizationId, rows),
+    ...countsOver(db, base, [`x.${spec.column}`]),
   };
 };
 
+/** OAuth tokens, guarded by the grant's `version` (bumped by every token write). */
+const grantSource = (db: Db): SealedSource =>
+  credentialRowsSource(db, { table: 'oauth_grants', key: 'credential_id', column: 'tokens_ciphertext', fieldSet: 'tokens', recordOf: 'credential', guard: { column: 'version', type: 'integer' } });
+
 /** PKCE verifiers of authorizations in progress; written once, so guarded by the ciphertext itself. */
-const stateSource = (db: Db): SealedSource => {
-  const base = (trx: Db, organizationId: string, scopeId: string) =>
-    trx
-      .selectFrom('oauth_states as s')
-      .innerJoin('credentials as c', 'c.id', 's.credential_id')
-      .where('s.organization_id', '=', organizationId)
-      .where('c.organization_id', '=', organizationId)
-      .where(inScope(organizationId, scopeId, 'c.customer_id'));
-  return {
-    async read(organizationId, scopeId, after, limit, trx = db) {
-      let query = base(trx, organizationId, scopeId).select(['s.id', 's.credential_id', 's.verifier_ciphertext']);
-      if (after !== null) query = query.where('s.id', '>', after);
-      const rows = await query.orderBy('s.id').limit(limit).execute();
-      return rows.map((row) => ({
-        key: row.id,
-        guard: row.verifier_ciphertext,
-        values: [{ column: 'verifier_ciphertext', fieldSet: 'pkce-verifier', recordId: `${row.credential_id}/${row.id}`, ciphertext: row.verifier_ciphertext }],
-      }));
-    },
-    write: (organizationId, rows, trx) =>
-      guardedUpdate(trx, { table: 'oauth_states', key: 'id', guard: 'verifier_ciphertext', guardType: 'text', columns: ['verifier_ciphertext'] }, organizationId, rows),
-    ...countsOver(db, base, ['s.verifier_ciphertext']),
-  };
-};
+const stateSource = (db: Db): SealedSource =>
+  credentialRowsSource(db, { table: 'oauth_states', key: 'id', column: 'verifier_ciphertext', fieldSet: 'pkce-verifier', recordOf: 'credential/row', guard: { column: 'verifier_ciphertext', type: 'text' } });
+
+/** What health observations said, sealed with the credential's scope key; rewritten by each observation, so guarded by the old ciphertext. */
+const healthSource = (db: Db): SealedSource =>
+  credentialRowsSource(db, { table: 'credential_health', key: 'credential_id', column: 'message_ciphertext', fieldSet: HEALTH_FIELD_SET, recordOf: 'credential', guard: { column: 'message_ciphertext', type: 'text' } });
+
+/** The messages of each change of health; written once, so guarded by the ciphertext. */
+const healthHistorySource = (db: Db): SealedSource =>
+  credentialRowsSource(db, {
+    table: 'credential_health_history',
+    key: 'id',
+    column: 'message_ciphertext',
+    fieldSet: HEALTH_HISTORY_FIELD_SET,
+    recordOf: 'credential/row',
+    guard: { column: 'message_ciphertext', type: 'text' },
+  });
 
 /** Credential tests' answers; rewritten by every test, so guarded by the old ciphertext. */
 const lastTestSource = (db: Db, changing: ChangingCredentials): SealedSource => {
@@ -269,60 +284,6 @@ const runSource = (db: Db): SealedSource => {
     write: (organizationId, rows, trx) =>
       guardedUpdate(trx, { table: 'runs', key: 'id', guard: 'errors_ciphertext', guardType: 'text', columns: ['errors_ciphertext', 'outputs_ciphertext'] }, organizationId, rows),
     ...countsOver(db, base, ['r.errors_ciphertext', 'r.outputs_ciphertext']),
-  };
-};
-
-/** What health observations said, sealed with the credential's scope key; rewritten by each observation, so guarded by the old ciphertext. */
-const healthSource = (db: Db): SealedSource => {
-  const base = (trx: Db, organizationId: string, scopeId: string) =>
-    trx
-      .selectFrom('credential_health as h')
-      .innerJoin('credentials as c', 'c.id', 'h.credential_id')
-      .where('h.organization_id', '=', organizationId)
-      .where('c.organization_id', '=', organizationId)
-      .where(inScope(organizationId, scopeId, 'c.customer_id'))
-      .where('h.message_ciphertext', 'is not', null);
-  return {
-    async read(organizationId, scopeId, after, limit, trx = db) {
-      let query = base(trx, organizationId, scopeId).select(['h.credential_id', 'h.message_ciphertext']);
-      if (after !== null) query = query.where('h.credential_id', '>', after);
-      const rows = await query.orderBy('h.credential_id').limit(limit).execute();
-      return rows.map((row) => ({
-        key: row.credential_id,
-        guard: row.message_ciphertext ?? '',
-        values: [{ column: 'message_ciphertext', fieldSet: HEALTH_FIELD_SET, recordId: row.credential_id, ciphertext: row.message_ciphertext ?? '' }],
-      }));
-    },
-    write: (organizationId, rows, trx) =>
-      guardedUpdate(trx, { table: 'credential_health', key: 'credential_id', guard: 'message_ciphertext', guardType: 'text', columns: ['message_ciphertext'] }, organizationId, rows),
-    ...countsOver(db, base, ['h.message_ciphertext']),
-  };
-};
-
-/** The messages of each change of health; written once, so guarded by the ciphertext. */
-const healthHistorySource = (db: Db): SealedSource => {
-  const base = (trx: Db, organizationId: string, scopeId: string) =>
-    trx
-      .selectFrom('credential_health_history as h')
-      .innerJoin('credentials as c', 'c.id', 'h.credential_id')
-      .where('h.organization_id', '=', organizationId)
-      .where('c.organization_id', '=', organizationId)
-      .where(inScope(organizationId, scopeId, 'c.customer_id'))
-      .where('h.message_ciphertext', 'is not', null);
-  return {
-    async read(organizationId, scopeId, after, limit, trx = db) {
-      let query = base(trx, organizationId, scopeId).select(['h.id', 'h.credential_id', 'h.message_ciphertext']);
-      if (after !== null) query = query.where('h.id', '>', after);
-      const rows = await query.orderBy('h.id').limit(limit).execute();
-      return rows.map((row) => ({
-        key: row.id,
-        guard: row.message_ciphertext ?? '',
-        values: [{ column: 'message_ciphertext', fieldSet: HEALTH_HISTORY_FIELD_SET, recordId: `${row.credential_id}/${row.id}`, ciphertext: row.message_ciphertext ?? '' }],
-      }));
-    },
-    write: (organizationId, rows, trx) =>
-      guardedUpdate(trx, { table: 'credential_health_history', key: 'id', guard: 'message_ciphertext', guardType: 'text', columns: ['message_ciphertext'] }, organizationId, rows),
-    ...countsOver(db, base, ['h.message_ciphertext']),
   };
 };
 
