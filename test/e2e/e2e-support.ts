@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { loadConfig } from '../../src/config/config.js';
 import { buildApp } from '../../src/http/app.js';
 import { loggerOptions } from '../../src/http/logging.js';
@@ -120,6 +120,12 @@ export const newContext = async (browser: Browser, baseUrl: string): Promise<Bro
 export const screenshot = async (page: Page, name: string): Promise<void> => {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png`, fullPage: true, animations: 'disabled' });
+};
+
+/** Saves a screenshot of one part of the page as test-output/e2e/<name>.png. */
+export const screenshotOf = async (locator: Locator, name: string): Promise<void> => {
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  await locator.screenshot({ path: `${SCREENSHOT_DIR}${name}.png`, animations: 'disabled' });
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

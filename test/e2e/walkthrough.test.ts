@@ -11,6 +11,7 @@ import {
   newContext,
   reserveApp,
   screenshot,
+  screenshotOf,
   startWebhookReceiver,
   UI_TIMEOUT_MS,
   waitForPath,
@@ -216,13 +217,25 @@ describe('the web app in Chromium', () => {
     const terms = await status.getByRole('term').allTextContents();
     const definitions = await status.getByRole('definition').allTextContents();
     const details = Object.fromEntries(terms.map((term, index) => [term, definitions[index]]));
-    expect(details['Granted scopes']).toBe('files.metadata.read account_info.read offline_access');
     expect(details['Authorized']).not.toBe('—');
+    const scopes = page.getByRole('region', { name: 'Scopes' });
+    const granted = ['files.metadata.read', 'account_info.read', 'offline_access'];
+    expect(await scopes.getByRole('definition').nth(0).getByRole('listitem').allTextContents()).toEqual(granted);
+    expect(await scopes.getByRole('definition').nth(1).getByRole('listitem').allTextContents()).toEqual(granted);
+    expect(await scopes.getByText('Not granted:').count()).toBe(0);
     const link = await page.evaluate(async (id) => (await fetch(`/api/v1/credentials/${id}/authorization-link`)).json() as Promise<unknown>, credentialId);
     expect(link).toMatchObject({ active: false });
     // The used link no longer shows as open on the page either.
     await page.getByText('No authorization link is open.').waitFor({ timeout: POLL_WAIT_MS });
     await screenshot(page, '05-oauth-tab-authorized');
+    await screenshotOf(scopes, '05a-oauth-tab-scopes');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshotOf(scopes, '05b-oauth-tab-scopes-phone');
+    await scopes.getByLabel('Add scopes').fill('files.content.read');
+    await page.getByText('The next authorization also asks for:').waitFor();
+    await screenshot(page, '05c-oauth-tab-add-scopes-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await scopes.getByLabel('Add scopes').fill('');
   });
 
   it('creates an integration with one Dropbox listFolder step in the steps editor', async () => {
@@ -235,6 +248,8 @@ describe('the web app in Chromium', () => {
     await page.getByLabel('Component').selectOption({ label: 'Dropbox' });
     await page.getByLabel('Action').selectOption({ label: 'List folder' });
     await page.getByLabel('Inputs (JSON)').fill(JSON.stringify({ path: '/Reports', apiBaseUrl: dropbox.baseUrl }, null, 2));
+    expect(await page.getByLabel('Action').getAttribute('aria-describedby')).not.toBeNull();
+    await page.getByText('Needs scopes: files.metadata.read.').waitFor();
     await screenshot(page, '06-new-integration');
     await page.getByRole('button', { name: 'Create integration' }).click();
 

@@ -141,6 +141,12 @@ const currentSession = async (): Promise<SessionUser | null> => {
 
 const refreshCsrfToken = async (): Promise<boolean> => (await currentSession().catch(() => null)) !== null;
 
+/** What an authorization link (or the email carrying one) asks for besides the credential's own settings. */
+export interface LinkOptions {
+  allowAccountChange?: boolean;
+  addScopes?: string[];
+}
+
 export interface CredentialListQuery {
   level?: CredentialLevel | undefined;
   customerId?: string | undefined;
@@ -251,11 +257,14 @@ export const api = {
     health: (id: string) => request<CredentialHealth>('GET', `/credentials/${encodeURIComponent(id)}/health`),
     usage: (id: string) => request<{ items: CredentialUsage[] }>('GET', `/credentials/${encodeURIComponent(id)}/usage`),
     linkStatus: (id: string) => request<AuthorizationLinkStatus>('GET', `/credentials/${encodeURIComponent(id)}/authorization-link`),
-    /** `allowAccountChange`: the link may attach another provider account than the one the credential was authorized for. */
-    createLink: (id: string, options: { allowAccountChange?: boolean } = {}) =>
+    /**
+     * `allowAccountChange`: the link may attach another provider account than the one the credential was authorized for.
+     * `addScopes`: added to the credential's scopes (the union) before the link is issued.
+     */
+    createLink: (id: string, options: LinkOptions = {}) =>
       request<AuthorizationLink>('POST', `/credentials/${encodeURIComponent(id)}/authorization-link`, { body: { ...options } }),
     revokeLink: (id: string) => request<void>('DELETE', `/credentials/${encodeURIComponent(id)}/authorization-link`),
-    sendAuthorizationEmail: (id: string, email: string, options: { allowAccountChange?: boolean } = {}) =>
+    sendAuthorizationEmail: (id: string, email: string, options: LinkOptions = {}) =>
       request<AuthorizationEmailReceipt>('POST', `/credentials/${encodeURIComponent(id)}/authorization-emails`, { body: { email, ...options } }),
   },
   components: () => request<{ items: Component[] }>('GET', '/components'),

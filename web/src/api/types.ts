@@ -116,6 +116,8 @@ export interface ComponentAction {
   description: string;
   authMethods: AuthMethodKey[];
   credentialRequired: boolean;
+  /** OAuth 2.0 scopes the action needs its token to carry. */
+  scopes: string[];
   inputs: JsonSchema;
 }
 

@@ -1,15 +1,17 @@
-import { screen, waitFor } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { Route, Routes } from 'react-router';
 import { describe, expect, it, vi } from 'vitest';
 import type { Credential } from '../api/types.js';
 import { REDIRECT_URI, authMethodsBody, credential, customer } from '../test/fixtures.js';
-import { mockApi, reply } from '../test/mock-api.js';
+import { mockApi, reply, type ApiCall } from '../test/mock-api.js';
 import { renderScreen } from '../test/render.js';
 import { AUTHORIZATION_POLL_MS, CredentialPage } from './credential-page.js';
 import { OAuthTab } from './oauth-tab.js';
 
-const oauth2 = (status: Credential['status']): Credential =>
+type OAuth2 = NonNullable<Credential['oauth2']>;
+
+const oauth2 = (status: Credential['status'], scopes: Partial<Pick<OAuth2, 'requestedScopes' | 'grantedScopes' | 'missingScopes'>> = {}): Credential =>
   credential({
     id: 'cred_dbx',
     label: 'Globex Dropbox',
@@ -29,6 +31,7 @@ const oauth2 = (status: Credential['status']): Credential =>
       lastRefreshedAt: null,
       nextRefreshAt: null,
       lastError: null,
+      ...scopes,
     },
   });
 
@@ -46,14 +49,14 @@ const setup = (statuses: Credential['status'][]) => {
   });
 };
 
-const renderPage = () =>
+const renderPage = (route = '/credentials/cred_dbx/oauth2') =>
   renderScreen(
     <Routes>
       <Route path="/credentials/:id" element={<CredentialPage />}>
         <Route path="oauth2" element={<OAuthTab />} />
       </Route>
     </Routes>,
-    { route: '/credentials/cred_dbx/oauth2' },
+    { route },
   );
 
 describe('the OAuth2 Authorization tab', () => {
@@ -129,5 +132,74 @@ describe('the OAuth2 Authorization tab', () => {
     await waitFor(() => expect(callsTo('POST', '/credentials/cred_dbx/authorization-emails')).toHaveLength(1));
     expect(callsTo('POST', '/credentials/cred_dbx/authorization-emails')[0]?.body).toEqual({ email: 'it@globex.example', allowAccountChange: true });
     expect(await screen.findByText(/Email sent to it@globex.example/)).toHaveTextContent(/and may connect a different account\.$/);
+  });
+
+  describe('Scopes', () => {
+    const PARTLY_GRANTED = { requestedScopes: ['files.metadata.read', 'account_info.read'], grantedScopes: 'account_info.read', missingScopes: ['files.metadata.read'] };
+
+    /** The credential as the server shows it; once a link asked for more, its scopes are the union. */
+    const setupScopes = () => {
+      let requested = PARTLY_GRANTED.requestedScopes;
+      const api = mockApi({
+        'GET /auth-methods': authMethodsBody,
+        'GET /customers': { items: [customer('cus_globex', 'Globex')], nextCursor: null },
+        'GET /credentials/cred_dbx': () => oauth2('authorized', { ...PARTLY_GRANTED, requestedScopes: requested }),
+        'GET /credentials/cred_dbx/authorization-link': { active: false, expiresAt: null, createdAt: null },
+        'POST /credentials/cred_dbx/authorization-link': ({ body }: ApiCall) => {
+          requested = [...new Set([...requested, ...((body as { addScopes?: string[] }).addScopes ?? [])])];
+          return reply(201, LINK);
+        },
+        'POST /credentials/cred_dbx/authorization-emails': reply(202, { sentTo: 'it@globex.example', expiresAt: LINK.expiresAt, delivery: { via: 'smtp', messageId: 'm1' } }),
+      });
+      vi.spyOn(window, 'open').mockReturnValue({ opener: {}, location: { href: 'about:blank' }, close: vi.fn() } as unknown as Window);
+      return api;
+    };
+
+    const chipsIn = (term: string) => {
+      const region = screen.getByRole('region', { name: 'Scopes' });
+      const definition = within(region).getByText(term, { selector: 'dt' }).nextElementSibling as HTMLElement;
+      return within(definition).getAllByRole('listitem');
+    };
+
+    it('shows the requested and the granted scopes, the ones not granted highlighted', async () => {
+      setupScopes();
+      renderPage();
+
+      const region = await screen.findByRole('region', { name: 'Scopes' });
+      expect(chipsIn('Requested').map((chip) => chip.textContent)).toEqual(['files.metadata.read (not granted)', 'account_info.read']);
+      expect(chipsIn('Requested')[0]).toHaveClass('badge-error');
+      expect(chipsIn('Requested')[1]).not.toHaveClass('badge-error');
+      expect(chipsIn('Granted').map((chip) => chip.textContent)).toEqual(['account_info.read']);
+      expect(within(region).getByText('Not granted:').parentElement).toHaveTextContent(/^Not granted: files\.metadata\.read/);
+      expect(screen.getByText('The next authorization also asks for:').parentElement).toHaveTextContent('files.metadata.read');
+    });
+
+    it('asks for the missing and the added scopes with "Authorize now", then shows the union as requested', async () => {
+      const { callsTo } = setupScopes();
+      const user = userEvent.setup();
+      renderPage();
+
+      await user.type(await screen.findByLabelText('Add scopes'), 'files.content.read  sharing.read account_info.read');
+      await user.click(screen.getByRole('button', { name: 'Authorize now' }));
+
+      await waitFor(() => expect(callsTo('POST', '/credentials/cred_dbx/authorization-link')).toHaveLength(1));
+      expect(callsTo('POST', '/credentials/cred_dbx/authorization-link')[0]?.body).toEqual({ addScopes: ['files.metadata.read', 'files.content.read', 'sharing.read'] });
+      await waitFor(() => expect(chipsIn('Requested')).toHaveLength(4));
+      expect(chipsIn('Requested').map((chip) => chip.textContent)).toEqual(['files.metadata.read (not granted)', 'account_info.read', 'files.content.read', 'sharing.read']);
+      expect(screen.getByLabelText('Add scopes')).toHaveValue('');
+    });
+
+    it('sends the added scopes with the email, filled in from the address', async () => {
+      const { callsTo } = setupScopes();
+      const user = userEvent.setup();
+      renderPage('/credentials/cred_dbx/oauth2?addScopes=files.content.read');
+
+      expect(await screen.findByLabelText('Add scopes')).toHaveValue('files.content.read');
+      await user.type(screen.getByLabelText('Customer email'), 'it@globex.example');
+      await user.click(screen.getByRole('button', { name: 'Send email' }));
+
+      await waitFor(() => expect(callsTo('POST', '/credentials/cred_dbx/authorization-emails')).toHaveLength(1));
+      expect(callsTo('POST', '/credentials/cred_dbx/authorization-emails')[0]?.body).toEqual({ email: 'it@globex.example', addScopes: ['files.metadata.read', 'files.content.read'] });
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useId, useState, type FormEvent } from 'react';
-import { api } from '../api/client.js';
+import { useSearchParams } from 'react-router';
+import { api, type LinkOptions } from '../api/client.js';
 import { keys } from '../api/query-keys.js';
 import type { AuthorizationLink, Credential } from '../api/types.js';
 import { ErrorMessage, LiveRegion } from '../ui/feedback.js';
@@ -8,7 +9,9 @@ import { Field } from '../ui/field.js';
 import { formatDateTime } from '../ui/format.js';
 import { useCredentialOfPage } from './credential-page.js';
 import { statusLabel } from './credential-status.js';
+import { ScopeChips, ScopesBlock } from './oauth-scopes.js';
 import { RedirectUri } from './redirect-uri.js';
+import { parseScopes, unionOf } from './scopes.js';
 
 /**
  * Opens the link in a new tab. The tab is opened before the request (inside the click)
@@ -57,8 +60,11 @@ function LinkStatus({ credential }: { credential: Credential }) {
   );
 }
 
-/** What a link or an email asks for: another provider account may be attached only when ticked. */
-const linkOptions = (allowAccountChange: boolean) => (allowAccountChange ? { allowAccountChange: true } : {});
+/** What a link or an email asks for: another provider account only when ticked; scopes besides the credential's when there are any. */
+const linkOptions = (allowAccountChange: boolean, addScopes: string[]): LinkOptions => ({
+  ...(allowAccountChange ? { allowAccountChange: true } : {}),
+  ...(addScopes.length > 0 ? { addScopes } : {}),
+});
 
 /** Shown once the credential belongs to a provider account: a reconnect must come back for it unless this is ticked. */
 function AccountChangeOption({ checked, onChange }: { checked: boolean; onChange: (checked: boolean) => void }) {
@@ -73,16 +79,15 @@ function AccountChangeOption({ checked, onChange }: { checked: boolean; onChange
   );
 }
 
-function SendEmailForm({ credential, allowAccountChange }: { credential: Credential; allowAccountChange: boolean }) {
-  const queryClient = useQueryClient();
+function SendEmailForm({ credential, options, onSent }: { credential: Credential; options: LinkOptions; onSent: () => void }) {
   const [email, setEmail] = useState('');
   const send = useMutation({
-    mutationFn: ({ to, allow }: { to: string; allow: boolean }) => api.credentials.sendAuthorizationEmail(credential.id, to, linkOptions(allow)),
-    onSuccess: () => void queryClient.invalidateQueries({ queryKey: keys.linkStatus(credential.id) }),
+    mutationFn: ({ to, sent }: { to: string; sent: LinkOptions }) => api.credentials.sendAuthorizationEmail(credential.id, to, sent),
+    onSuccess: onSent,
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    send.mutate({ to: email.trim(), allow: allowAccountChange });
+    send.mutate({ to: email.trim(), sent: options });
   };
   return (
     <form className="inline-form" onSubmit={submit}>
@@ -96,7 +101,7 @@ function SendEmailForm({ credential, allowAccountChange }: { credential: Credent
           <p className="alert alert-success">
             Email sent to {send.data.sentTo}
             {send.data.delivery.via === 'outbox' ? ' (written to the server’s outbox: no SMTP server is configured)' : ''}. The link expires {formatDateTime(send.data.expiresAt)}
-            {send.variables.allow ? ' and may connect a different account' : ''}.
+            {send.variables.sent.allowAccountChange ? ' and may connect a different account' : ''}.
           </p>
         )}
       </LiveRegion>
@@ -108,16 +113,27 @@ function SendEmailForm({ credential, allowAccountChange }: { credential: Credent
 export function OAuthTab() {
   const credential = useCredentialOfPage();
   const queryClient = useQueryClient();
+  const [searchParams] = useSearchParams();
   const [allowAccountChange, setAllowAccountChange] = useState(false);
+  // Another page (a refused deploy) may send the person here with the scopes to ask for.
+  const [added, setAdded] = useState(() => parseScopes(searchParams.getAll('addScopes').join(' ')).join(' '));
+  // A link was issued: its status changed, and the added scopes are now the credential's own.
+  const onIssued = () => {
+    void queryClient.invalidateQueries({ queryKey: keys.linkStatus(credential.id) });
+    void queryClient.invalidateQueries({ queryKey: keys.credential(credential.id) });
+    setAdded('');
+  };
   const authorize = useMutation({
-    mutationFn: (allow: boolean) => openInNewTab(() => api.credentials.createLink(credential.id, linkOptions(allow))),
-    onSuccess: () => void queryClient.invalidateQueries({ queryKey: keys.linkStatus(credential.id) }),
+    mutationFn: (options: LinkOptions) => openInNewTab(() => api.credentials.createLink(credential.id, options)),
+    onSuccess: onIssued,
   });
   const oauth2 = credential.oauth2;
   if (credential.authMethod !== 'oauth2' || !oauth2) return <p>This credential does not use OAuth 2.0.</p>;
   const authorized = credential.status === 'authorized';
   // Once authorized, the credential belongs to one provider account, even while it needs authorizing again.
   const connected = authorized || oauth2.authorizedAt !== null;
+  const addScopes = unionOf(oauth2.missingScopes, parseScopes(added).filter((scope) => !oauth2.requestedScopes.includes(scope)));
+  const options = linkOptions(connected && allowAccountChange, addScopes);
 
   return (
     <div className="stack">
@@ -127,22 +143,30 @@ export function OAuthTab() {
         <p className={authorized ? 'status-line ok' : 'status-line'}>{statusLabel(credential.status)}</p>
         <dl className="details">
           <dt>Authorized</dt><dd>{formatDateTime(oauth2.authorizedAt)}</dd>
-          <dt>Granted scopes</dt><dd>{oauth2.grantedScopes || '—'}</dd>
           <dt>Access token expires</dt><dd>{formatDateTime(oauth2.tokenExpiresAt)}</dd>
           <dt>Next refresh</dt><dd>{formatDateTime(oauth2.nextRefreshAt)}</dd>
           {oauth2.lastError && (<><dt>Last error</dt><dd>{oauth2.lastError}</dd></>)}
         </dl>
       </section>
       {oauth2.grantType === 'client_credentials' ? (
-        <p>This credential uses the client-credentials grant: Credence fetches its token without anyone’s consent.</p>
+        <>
+          <ScopesBlock oauth2={oauth2} added="" />
+          <p>This credential uses the client-credentials grant: Credence fetches its token without anyone’s consent.</p>
+        </>
       ) : (
         <>
+          <ScopesBlock oauth2={oauth2} added={added} onAddedChange={setAdded} />
           <section className="panel" aria-labelledby="oauth-authorize-heading">
             <h2 id="oauth-authorize-heading">Authorize</h2>
             <p>Sign in at the provider yourself, or email your customer a link so they authorize Credence to act on their behalf.</p>
             {connected && <AccountChangeOption checked={allowAccountChange} onChange={setAllowAccountChange} />}
+            {addScopes.length > 0 && (
+              <div className="alert alert-info scopes-to-ask">
+                <strong>The next authorization also asks for:</strong> <ScopeChips scopes={addScopes} />
+              </div>
+            )}
             <div className="button-row">
-              <button type="button" className="button primary" onClick={() => authorize.mutate(connected && allowAccountChange)} disabled={authorize.isPending}>
+              <button type="button" className="button primary" onClick={() => authorize.mutate(options)} disabled={authorize.isPending}>
                 {authorize.isPending ? 'Opening…' : 'Authorize now'}
               </button>
             </div>
@@ -154,7 +178,7 @@ export function OAuthTab() {
                 </p>
               )}
             </LiveRegion>
-            <SendEmailForm credential={credential} allowAccountChange={connected && allowAccountChange} />
+            <SendEmailForm credential={credential} options={options} onSent={onIssued} />
             <LinkStatus credential={credential} />
           </section>
           <RedirectUri value={oauth2.redirectUri} />

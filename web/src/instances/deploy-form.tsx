@@ -7,6 +7,7 @@ import type { Credential, Instance } from '../api/types.js';
 import { isOrgUser, useUser } from '../auth/session.js';
 import { ErrorMessage, Loading } from '../ui/feedback.js';
 import { Field } from '../ui/field.js';
+import { MissingScopesHelp } from './missing-scopes.js';
 import { StepBinding } from './step-binding.js';
 
 /** The credentials a customer's instance may use: its own and (for organization members) the organization's. */
@@ -58,6 +59,9 @@ export function DeployForm({ initialIntegrationId = '', initialCustomerId = '', 
   return (
     <form className="stack form-card" onSubmit={submit}>
       <ErrorMessage error={deploy.error} title="The instance was not deployed." />
+      {integration && (
+        <MissingScopesHelp error={deploy.error} steps={integration.steps} bindings={deploy.variables?.bindings ?? {}} credentials={credentials.data ?? []} components={components.data?.items ?? []} />
+      )}
       <div className="form-row">
         <Field label="Integration">
           {(ids) => (

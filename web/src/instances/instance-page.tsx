@@ -4,20 +4,29 @@ import { Link, useParams } from 'react-router';
 import { api } from '../api/client.js';
 import { useComponents, useCustomerNames } from '../api/hooks.js';
 import { keys } from '../api/query-keys.js';
+import type { Credential, IntegrationStep } from '../api/types.js';
 import { ErrorMessage, LiveRegion, Loading } from '../ui/feedback.js';
 import { formatDateTime } from '../ui/format.js';
 import { PageHeader } from '../ui/page.js';
+import { scopesLacking } from '../credentials/scopes.js';
+import { actionOf, RequestScopesLink } from './missing-scopes.js';
 import { RunView } from './run-view.js';
 
 /** What a customer user is shown for a step bound to an organization credential: that there is one, not which. */
 const ORGANIZATION_CREDENTIAL = 'organization-credential';
 
-/** The step → credential table of an instance. */
-function Bindings({ steps, bindings }: { steps: { name: string; component: string; action: string }[]; bindings: Record<string, string | null> }) {
-  const components = useComponents();
+/** The credentials an instance's bindings name, as far as the caller may read them. */
+const useBoundCredentials = (bindings: Record<string, string | null>): Credential[] => {
   const ids = [...new Set(Object.values(bindings).filter((id): id is string => id !== null && id !== ORGANIZATION_CREDENTIAL))];
   const credentials = useQueries({ queries: ids.map((id) => ({ queryKey: keys.credential(id), queryFn: () => api.credentials.get(id), retry: false })) });
-  const labelOf = (id: string) => credentials[ids.indexOf(id)]?.data?.label;
+  return credentials.flatMap((q) => (q.data ? [q.data] : []));
+};
+
+/** The step → credential table of an instance; a bound credential that lacks scopes its step needs says which. */
+function Bindings({ steps, bindings }: { steps: IntegrationStep[]; bindings: Record<string, string | null> }) {
+  const components = useComponents();
+  const credentials = useBoundCredentials(bindings);
+  const credentialOf = (id: string) => credentials.find((c) => c.id === id);
   return (
     <table className="table responsive">
       <caption>Steps and their credentials</caption>
@@ -27,7 +36,9 @@ function Bindings({ steps, bindings }: { steps: { name: string; component: strin
       <tbody>
         {steps.map((step) => {
           const id = bindings[step.name];
-          const required = components.data?.items.find((c) => c.key === step.component)?.actions.find((a) => a.key === step.action)?.credentialRequired;
+          const action = actionOf(components.data?.items ?? [], step);
+          const credential = id ? credentialOf(id) : undefined;
+          const lacking = scopesLacking(action, credential);
           return (
             <tr key={step.name}>
               <td data-label="Step">{step.name}</td>
@@ -36,10 +47,17 @@ function Bindings({ steps, bindings }: { steps: { name: string; component: strin
                 {id === ORGANIZATION_CREDENTIAL ? (
                   <span className="muted">An organization credential</span>
                 ) : id ? (
-                  <Link to={`/credentials/${id}`}>{labelOf(id) ?? id}</Link>
+                  <>
+                    <Link to={`/credentials/${id}`}>{credential?.label ?? id}</Link>
+                    {credential && lacking.length > 0 && (
+                      <span className="binding-scopes">
+                        <span className="badge badge-error">Not granted: {lacking.join(' ')}</span> <RequestScopesLink credentialId={id} label={credential.label} scopes={lacking} />
+                      </span>
+                    )}
+                  </>
                 ) : id === null ? (
                   <span className="badge badge-error">Missing: its credential was deleted</span>
-                ) : required ? (
+                ) : action?.credentialRequired ? (
                   <span className="badge badge-error">None bound</span>
                 ) : (
                   <span className="muted">None</span>

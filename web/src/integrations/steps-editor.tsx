@@ -1,4 +1,5 @@
 import type { Component } from '../api/types.js';
+import { needsScopesText } from '../credentials/scopes.js';
 import { Field } from '../ui/field.js';
 
 /** A step while it is edited: inputs are JSON text until the form is saved. */
@@ -39,7 +40,7 @@ function StepEditor({ step, index, count, components, onChange, onMove, onRemove
             </select>
           )}
         </Field>
-        <Field label="Action" hint={action ? `${action.description} ${action.credentialRequired ? 'Needs' : 'May use'} a credential: ${action.authMethods.join(', ') || 'none'}.` : undefined}>
+        <Field label="Action" hint={action ? <>{action.description} {action.credentialRequired ? 'Needs' : 'May use'} a credential: {action.authMethods.join(', ') || 'none'}.{action.scopes.length > 0 && <span className="step-scopes"> {needsScopesText(action.scopes)}</span>}</> : undefined}>
           {(ids) => (
             <select {...ids} required value={step.action} disabled={!component} onChange={(e) => onChange({ ...step, action: e.target.value })}>
               {!component && <option value="">Choose a component first</option>}

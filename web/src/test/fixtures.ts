@@ -35,6 +35,23 @@ export const credential = (overrides: Partial<Credential> & Pick<Credential, 'id
   ...overrides,
 });
 
+/** An authorized Dropbox grant: its `oauth2` block, with `overrides`. */
+export const dropboxGrant = (overrides: Partial<NonNullable<Credential['oauth2']>> = {}): NonNullable<Credential['oauth2']> => ({
+  grantType: 'authorization_code',
+  provider: 'dropbox',
+  redirectUri: REDIRECT_URI,
+  issuer: 'https://www.dropbox.com',
+  authorizedAt: at,
+  tokenExpiresAt: null,
+  requestedScopes: [],
+  grantedScopes: null,
+  missingScopes: [],
+  lastRefreshedAt: null,
+  nextRefreshAt: null,
+  lastError: null,
+  ...overrides,
+});
+
 const schema = (properties: Record<string, JsonSchema>, required: string[] = []): JsonSchema => ({ type: 'object', properties, required });
 
 /** A slice of the built-in components, enough for forms that filter by auth method. */
@@ -46,8 +63,8 @@ export const componentsBody: { items: Component[] } = {
       description: 'HTTP requests',
       testAction: 'test',
       actions: [
-        { key: 'request', name: 'Request', description: 'Any request', authMethods: ['basic', 'api_key', 'api_key_secret', 'oauth2'], credentialRequired: false, inputs: schema({ url: { type: 'string' } }, ['url']) },
-        { key: 'test', name: 'Test', description: 'Must answer 2xx', authMethods: ['basic', 'api_key', 'api_key_secret', 'oauth2'], credentialRequired: false, inputs: schema({ url: { type: 'string' }, expectStatus: { type: 'integer' } }, ['url']) },
+        { key: 'request', name: 'Request', description: 'Any request', authMethods: ['basic', 'api_key', 'api_key_secret', 'oauth2'], credentialRequired: false, scopes: [], inputs: schema({ url: { type: 'string' } }, ['url']) },
+        { key: 'test', name: 'Test', description: 'Must answer 2xx', authMethods: ['basic', 'api_key', 'api_key_secret', 'oauth2'], credentialRequired: false, scopes: [], inputs: schema({ url: { type: 'string' }, expectStatus: { type: 'integer' } }, ['url']) },
       ],
     },
     {
@@ -56,8 +73,8 @@ export const componentsBody: { items: Component[] } = {
       description: 'Files over SSH',
       testAction: 'listDirectory',
       actions: [
-        { key: 'listDirectory', name: 'List directory', description: 'Lists a directory', authMethods: ['basic', 'private_key'], credentialRequired: true, inputs: schema({ host: { type: 'string' }, port: { type: 'integer', default: 22 } }, ['host']) },
-        { key: 'writeFile', name: 'Write file', description: 'Writes a file', authMethods: ['basic', 'private_key'], credentialRequired: true, inputs: schema({ host: { type: 'string' }, path: { type: 'string' }, content: { type: 'string' } }, ['host', 'path', 'content']) },
+        { key: 'listDirectory', name: 'List directory', description: 'Lists a directory', authMethods: ['basic', 'private_key'], credentialRequired: true, scopes: [], inputs: schema({ host: { type: 'string' }, port: { type: 'integer', default: 22 } }, ['host']) },
+        { key: 'writeFile', name: 'Write file', description: 'Writes a file', authMethods: ['basic', 'private_key'], credentialRequired: true, scopes: [], inputs: schema({ host: { type: 'string' }, path: { type: 'string' }, content: { type: 'string' } }, ['host', 'path', 'content']) },
       ],
     },
     {
@@ -66,8 +83,8 @@ export const componentsBody: { items: Component[] } = {
       description: 'Dropbox files',
       testAction: 'getCurrentAccount',
       actions: [
-        { key: 'listFolder', name: 'List folder', description: 'Lists a folder', authMethods: ['oauth2'], credentialRequired: true, inputs: schema({ path: { type: 'string', default: '' }, recursive: { type: 'boolean', default: false } }) },
-        { key: 'getCurrentAccount', name: 'Current account', description: 'The signed-in account', authMethods: ['oauth2'], credentialRequired: true, inputs: schema({}) },
+        { key: 'listFolder', name: 'List folder', description: 'Lists a folder', authMethods: ['oauth2'], credentialRequired: true, scopes: ['files.metadata.read'], inputs: schema({ path: { type: 'string', default: '' }, recursive: { type: 'boolean', default: false } }) },
+        { key: 'getCurrentAccount', name: 'Current account', description: 'The signed-in account', authMethods: ['oauth2'], credentialRequired: true, scopes: ['account_info.read'], inputs: schema({}) },
       ],
     },
     {
@@ -75,7 +92,7 @@ export const componentsBody: { items: Component[] } = {
       name: 'Delay',
       description: 'Waits',
       testAction: 'wait',
-      actions: [{ key: 'wait', name: 'Wait', description: 'Waits a while', authMethods: [], credentialRequired: false, inputs: schema({ ms: { type: 'integer' } }) }],
+      actions: [{ key: 'wait', name: 'Wait', description: 'Waits a while', authMethods: [], credentialRequired: false, scopes: [], inputs: schema({ ms: { type: 'integer' } }) }],
     },
   ],
 };
