@@ -42,6 +42,8 @@ describe.each(ENGINES)('alert emails on %s', (engine) => {
   };
 
   it('emails the admins and the contact once when a credential starts failing, not again while it fails, and not on recovery', async () => {
+    const endpoint = await t.request('POST', `${API}/webhook-endpoints`, { token: t.adminToken, body: { url: 'https://hooks.example.test/in', events: ['credential.health_changed', 'credential.recovered'] } });
+    expect(endpoint.status).toBe(201);
     const id = await createCredential(t, { label: 'Billing API key', authMethod: 'api_key', destinations: [serviceUrl], fields: { api_key: apiKey } });
     await t.request('PATCH', `${API}/credentials/${id}`, { token: t.adminToken, body: { contactEmail: 'it@northwind.example' } });
     await test(id);
@@ -67,6 +69,12 @@ describe.each(ENGINES)('alert emails on %s', (engine) => {
     expect(forAdmin?.text).toContain(`${t.baseUrl}/credentials/${id}`);
     // The customer's contact is not sent to a page it cannot open.
     expect(sent.find((d) => d.to.includes('it@northwind.example'))?.mail.text).not.toContain('/credentials/');
+
+    // The same story as events: one change into failing, one out of it, and recovered.
+    const rows = await t.runtime.store.db.selectFrom('webhook_deliveries').select(['payload', 'id']).where('endpoint_id', '=', endpoint.body.id).orderBy('id').execute();
+    const told = rows.map((row) => JSON.parse(row.payload)).filter((p) => p.data.credentialId === id).map((p) => `${p.type}:${p.data.previousHealth}→${p.data.health}`);
+    // (Events of one moment share a millisecond, so their ids need not sort in emitting order.)
+    expect(told.sort()).toEqual(['credential.health_changed:failing→healthy', 'credential.health_changed:healthy→failing', 'credential.health_changed:unknown→healthy', 'credential.recovered:failing→healthy']);
   });
 
   it('emails a warning before a credential expires', async () => {
