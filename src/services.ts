@@ -121,7 +121,7 @@ export const createServices = (options: ServiceOptions) => {
   const audit = createAuditService({ store: auditStore, clock });
   const webhookStore = createWebhookStore(db, options.engine);
   const alertStore = createAlertStore(db, options.engine);
-  const events = createEventOutbox({ store: webhookStore, alerts: alertStore, clock, publicUrl: options.publicUrl });
+  const events = createEventOutbox({ store: webhookStore, alerts: alertStore, customers: tenantStore, clock, publicUrl: options.publicUrl });
   const health = createHealthService({ store: createHealthStore(db, options.engine), keyring, audit, events, transact, clock });
   const healthCheckStore = createHealthCheckStore(db, options.engine);
   const tokens = createApiTokenService({ store: tokenStore, tenants: tenantStore, audit, transact, clock, cacheTtlMs: options.apiTokenCacheMs });

@@ -2,6 +2,7 @@ import type { Clock } from '../common/clock.js';
 import { newId } from '../common/ids.js';
 import type { Db } from '../store/database.js';
 import type { CredentialEventData, EventPayload, EventType } from './event-types.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
 import type { AlertEmail, AlertReason, AlertStore } from './alert-store.js';
 import type { WebhookStore } from './webhook-store.js';
 
@@ -31,8 +32,23 @@ export interface OutboxEvent {
  * when the change that caused it does, and the alert email it calls for, if any. The webhook
  * and alert workers send them.
  */
-export const createEventOutbox = (deps: { store: Pick<WebhookStore, 'listEndpoints' | 'insertDeliveries'>; alerts?: Pick<AlertStore, 'enqueue'>; clock: Clock; publicUrl: string }) => {
+export const createEventOutbox = (deps: {
+  store: Pick<WebhookStore, 'listEndpoints' | 'insertDeliveries'>;
+  alerts?: Pick<AlertStore, 'enqueue'>;
+  /** Names the customer of a customer credential's events. */
+  customers?: Pick<TenantStore, 'findCustomer'>;
+  clock: Clock;
+  publicUrl: string;
+}) => {
   const { store, clock } = deps;
+
+  /** The customer's name, for events that carry a customer id. */
+  const named = async (trx: Db, event: OutboxEvent, names: Map<string, string | null>): Promise<OutboxEvent> => {
+    const customerId = event.data.customerId;
+    if (typeof customerId !== 'string' || !deps.customers) return event;
+    if (!names.has(customerId)) names.set(customerId, (await deps.customers.findCustomer(event.organizationId, customerId, trx))?.name ?? null);
+    return { ...event, data: { ...event.data, customerName: names.get(customerId) ?? null } };
+  };
 
   return {
     async emit(trx: Db, events: readonly OutboxEvent[]): Promise<void> {
@@ -41,7 +57,9 @@ export const createEventOutbox = (deps: { store: Pick<WebhookStore, 'listEndpoin
       const now = clock.now();
       const deliveries = [];
       const alerts: AlertEmail[] = [];
-      for (const event of events) {
+      const names = new Map<string, string | null>();
+      for (const given of events) {
+        const event = await named(trx, given, names);
         const reason = alertReasonOf(event);
         if (reason) {
           const credentialId = String(event.data.credentialId);

@@ -24,6 +24,8 @@ export interface CredentialEventData {
   label: string;
   level: 'organization' | 'customer';
   customerId: string | null;
+  /** The customer's name (set when the event is put in the outbox). */
+  customerName?: string | null;
   /** The credential's page in the web app. */
   url: string;
   [detail: string]: unknown;

@@ -118,6 +118,16 @@ describe.each(ENGINES)('webhook endpoints on %s', (engine) => {
     expect(listed).toMatchObject({ eventType: 'credential.deleted', status: 'delivered', attempts: 1, attemptLog: [{ ok: true, responseStatus: 200, error: null }] });
   });
 
+  it("names the customer of a customer credential's event", async () => {
+    await clear();
+    await addEndpoint();
+    const customerId = (await t.request('POST', `${API}/customers`, { token: t.adminToken, body: { name: 'Northwind Traders' } })).body.id as string;
+    const id = await createCredential(t, { label: 'Customer key', authMethod: 'api_key', customerId, destinations: ['https://api.example.test'], fields: { api_key: uniqueValue('key') } });
+    await t.request('DELETE', `${API}/credentials/${id}`, { token: t.adminToken, body: { confirm: 'Customer key' } });
+    await t.runtime.services.webhookWorker.tick();
+    expect(JSON.parse(receiver.received.at(-1)?.body ?? '{}').data).toMatchObject({ credentialId: id, level: 'customer', customerId, customerName: 'Northwind Traders' });
+  });
+
   it('tries again after each failure and, once the receiver answers 200, sends the event no more: four attempts, one webhook-id', async () => {
     await clear();
     const { id: endpointId, secret } = await addEndpoint();
