@@ -5,7 +5,7 @@ import type { HealthService } from './health-service.js';
 import { AppError, notFound } from '../common/app-error.js';
 import type { Clock } from '../common/clock.js';
 import { newId } from '../common/ids.js';
-import { DEFAULT_PAGE_SIZE, decodeCursor, toPage, type Page } from '../common/pagination.js';
+import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
 import { Redacted } from '../common/redacted.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -14,7 +14,7 @@ import type { Transact } from '../store/database.js';
 import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { AUTH_METHODS, initialStatus, isAuthMethodKey, type AuthMethodKey, type CredentialStatus } from './auth-methods.js';
-import type { CredentialFilter, CredentialRecord, CredentialStore } from './credential-store.js';
+import { expiryKeyOf, type CredentialFilter, type CredentialRecord, type CredentialStore } from './credential-store.js';
 import { openAllValues, sealFieldValues } from './field-sealing.js';
 import type { CredentialView, CredentialViews } from './credential-view.js';
 import { applyOAuthSettings, optionalFieldsFor, type OAuthSettings } from '../oauth/oauth-settings.js';
@@ -84,6 +84,8 @@ export interface ListCredentialsQuery {
   authMethod?: string | undefined;
   status?: string | undefined;
   health?: string | undefined;
+  /** `expiresAt`: the earliest expiry first; the order of creation otherwise. */
+  sort?: 'created' | 'expiresAt' | undefined;
   limit?: number | undefined;
   cursor?: string | undefined;
 }
@@ -277,9 +279,18 @@ export const createCredentialService = (deps: {
         authMethod: query.authMethod,
         status: query.status,
         health: query.health,
-        afterId: decodeCursor(query.cursor),
         limit: limit + 1,
       };
+      const cursor = decodeCursor(query.cursor);
+      if (query.sort === 'expiresAt') {
+        // The cursor carries the last item's sort key with its id.
+        const [afterKey, afterId] = cursor?.includes('|') ? cursor.split('|') : [undefined, undefined];
+        if (cursor !== undefined && !afterId) throw new AppError('INVALID_CURSOR', 'The cursor is not valid');
+        filter.byExpiry = { afterKey };
+        filter.afterId = afterId;
+      } else {
+        filter.afterId = cursor;
+      }
       if (actor.role === 'customer_user') {
         // A customer user sees its own customer's credentials and nothing else; asking
         // for anything beyond that finds nothing rather than an error that confirms it exists.
@@ -288,8 +299,11 @@ export const createCredentialService = (deps: {
         }
         filter.customerId = actor.customerId;
       }
-      const page = toPage(await store.list(actor.organizationId, filter), limit);
-      return { items: await views.many(page.items), nextCursor: page.nextCursor };
+      const rows = await store.list(actor.organizationId, filter);
+      const page = toPage(rows, limit);
+      const last = page.items.at(-1);
+      const nextCursor = page.nextCursor && last && query.sort === 'expiresAt' ? encodeCursor(`${expiryKeyOf(last)}|${last.id}`) : page.nextCursor;
+      return { items: await views.many(page.items), nextCursor };
     },
 
     async update(actor: Actor, id: string, input: UpdateCredentialInput): Promise<CredentialView> {

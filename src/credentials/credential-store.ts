@@ -59,8 +59,20 @@ export interface CredentialFilter {
   /** A health value; `unknown` also finds credentials never observed. */
   health?: string | undefined;
   afterId?: string | undefined;
+  /** Earliest expiry first (the sooner of `expiresAt` and `clientSecretExpiresAt`; none last), after this key and id. */
+  byExpiry?: { afterKey?: string | undefined } | undefined;
   limit: number;
 }
+
+/** What a credential sorts by when the earliest expiry comes first: the sooner of its dates, or the end of time. */
+export const NO_EXPIRY = '9999-12-31T23:59:59.999Z';
+export const expiryKeyOf = (record: Pick<CredentialRecord, 'expiresAt' | 'clientSecretExpiresAt'>): string =>
+  [record.expiresAt, record.clientSecretExpiresAt].filter((d): d is string => d !== null).sort()[0] ?? NO_EXPIRY;
+const expiryKey = sql<string>`coalesce(case
+  when expires_at is null then client_secret_expires_at
+  when client_secret_expires_at is null then expires_at
+  when expires_at < client_secret_expires_at then expires_at
+  else client_secret_expires_at end, ${NO_EXPIRY})`;
 
 export type CredentialChanges = Partial<
   Pick<CredentialRecord, 'label' | 'status' | 'setFields' | 'configCiphertext' | 'secretCiphertext' | 'destinations' | 'expiresAt' | 'clientSecretExpiresAt' | 'contactEmail'>
@@ -198,6 +210,14 @@ export const createCredentialStore = (db: Db, cache?: CredentialCache) => ({
       const observed = (eb: ExpressionBuilder<Database, 'credentials'>) =>
         eb.exists(eb.selectFrom('credential_health as h').select('h.credential_id').whereRef('h.credential_id', '=', 'credentials.id'));
       query = filter.health === 'unknown' ? query.where((eb) => eb.or([known('unknown')(eb), eb.not(observed(eb))])) : query.where(known(filter.health));
+    }
+    if (filter.byExpiry) {
+      const { afterKey } = filter.byExpiry;
+      if (afterKey !== undefined && filter.afterId !== undefined) {
+        query = query.where(sql<boolean>`(${expiryKey} > ${afterKey} or (${expiryKey} = ${afterKey} and id > ${filter.afterId}))`);
+      }
+      const rows = await query.orderBy(expiryKey).orderBy('id').limit(filter.limit).execute();
+      return rows.map(toRecord);
     }
     if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
     const rows = await query.orderBy('id').limit(filter.limit).execute();

@@ -122,6 +122,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox<{
             authMethod: Type.Optional(AuthMethodKey),
             status: Type.Optional(CredentialStatus),
             health: Type.Optional(Health),
+            sort: Type.Optional(Type.Enum(['created', 'expiresAt'] as const, { description: 'expiresAt: the earliest expiry (expiresAt or clientSecretExpiresAt) first, credentials without one last; default created' })),
             ...PageQuery,
           },
           { additionalProperties: false },

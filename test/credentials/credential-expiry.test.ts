@@ -122,4 +122,39 @@ describe.each(ENGINES)('credential expiry on %s', (engine) => {
     await tickAt(0.6 * DAY);
     expect(await events(id)).toEqual([`authorization_link.expired:${latest.linkId}`]);
   });
+  it('lists the earliest expiry first, across pages, credentials without a date last', async () => {
+    const customerId = (await t.request('POST', `${API}/customers`, { token: t.adminToken, body: { name: uniqueValue('Sorted') } })).body.id as string;
+    const make = async (label: string, extra: Record<string, unknown>, authMethod = 'api_key') =>
+      (
+        await t.request('POST', `${API}/credentials`, {
+          token: t.adminToken,
+          body: {
+            label,
+            authMethod,
+            customerId,
+            ...(authMethod === 'api_key'
+              ? { destinations: ['https://api.example.test'], fields: { api_key: uniqueValue('key') } }
+              : { fields: { client_id: 'app', client_secret: uniqueValue('secret'), auth_uri: 'https://login.example.test/authorize', token_uri: 'https://login.example.test/token' } }),
+            ...extra,
+          },
+        })
+      ).body.id as string;
+    const none = await make('No date', {});
+    const third = await make('In ten days', { expiresAt: new Date(start + 10 * DAY).toISOString() });
+    const first = await make('Tomorrow', { expiresAt: new Date(start + 1 * DAY).toISOString() });
+    const second = await make('App secret in five days', { clientSecretExpiresAt: new Date(start + 5 * DAY).toISOString(), expiresAt: new Date(start + 50 * DAY).toISOString() }, 'oauth2');
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 5; page += 1) {
+      const answer = await t.request('GET', `${API}/credentials?customerId=${customerId}&sort=expiresAt&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token: t.adminToken });
+      expect(answer.status, answer.text).toBe(200);
+      seen.push(...answer.body.items.map((c: { id: string }) => c.id));
+      cursor = answer.body.nextCursor;
+      if (!cursor) break;
+    }
+    expect(seen).toEqual([first, second, third, none]);
+    const bad = await t.request('GET', `${API}/credentials?sort=expiresAt&cursor=${Buffer.from('c1:nothing').toString('base64url')}`, { token: t.adminToken });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('INVALID_CURSOR');
+  });
 });

@@ -154,6 +154,8 @@ export interface CredentialListQuery {
   authMethod?: AuthMethodKey | undefined;
   status?: CredentialStatus | undefined;
   health?: Health | undefined;
+  /** `expiresAt`: the earliest expiry first, across pages. */
+  sort?: 'created' | 'expiresAt' | undefined;
   limit?: number | undefined;
   cursor?: string | undefined;
 }

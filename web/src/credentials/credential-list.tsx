@@ -58,8 +58,8 @@ const emptyTitle = (term: string, health: Health | ''): string => {
 /**
  * A credential list with the search bar on top: `scope` narrows it to the organization
  * level or one customer; the search text and the health (kept in the URL as `?search=`
- * and `?health=`) filter it, and `?sort=expires` puts the earliest expiry first (among
- * the credentials loaded so far: the API lists them oldest first).
+ * and `?health=`) filter it, and `?sort=expires` puts the earliest expiry first (the API
+ * sorts across pages; the loaded pages are kept in that order).
  */
 export function CredentialList({ scope, showCustomer = false }: { scope: Pick<CredentialListQuery, 'level' | 'customerId'>; showCustomer?: boolean }) {
   const [params, setParams] = useSearchParams();
@@ -68,7 +68,7 @@ export function CredentialList({ scope, showCustomer = false }: { scope: Pick<Cr
   const health = isHealth(healthParam) ? healthParam : '';
   const sort: Sort = params.get('sort') === 'expires' ? 'expires' : '';
   const term = useDebounced(search.trim(), 250);
-  const query: CredentialListQuery = { ...scope, ...(term ? { search: term } : {}), ...(health ? { health } : {}) };
+  const query: CredentialListQuery = { ...scope, ...(term ? { search: term } : {}), ...(health ? { health } : {}), ...(sort === 'expires' ? { sort: 'expiresAt' as const } : {}) };
   const list = useInfiniteQuery({
     queryKey: keys.credentialList(query),
     queryFn: ({ pageParam }) => api.credentials.list({ ...query, cursor: pageParam }),
