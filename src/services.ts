@@ -136,6 +136,7 @@ export const createServices = (options: ServiceOptions) => {
       },
     },
     credentials: credentialStore,
+    events,
     instances: integrationStore,
     dataKeys: dataKeyStore,
     keyring,

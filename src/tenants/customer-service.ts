@@ -1,3 +1,4 @@
+import type { EventOutbox } from '../events/event-outbox.js';
 import { normalizeLabel } from '../credentials/label.js';
 import { AppError, notFound } from '../common/app-error.js';
 import type { Clock } from '../common/clock.js';
@@ -27,7 +28,9 @@ const normalizeName = (name: string): string => normalizeLabel(name, 'name');
 export const createCustomerService = (deps: {
   tenants: TenantStore;
   tokens: Pick<ApiTokenStore, 'deleteForCustomer'>;
-  credentials: Pick<CredentialStore, 'deleteByCustomer'>;
+  credentials: Pick<CredentialStore, 'deleteByCustomer' | 'list'>;
+  /** Tells webhook endpoints of each credential that goes with the customer (in the same transaction). */
+  events?: Pick<EventOutbox, 'emit' | 'credentialData'> | undefined;
   instances: Pick<IntegrationStore, 'deleteInstancesOfCustomer'>;
   dataKeys: Pick<DataKeyStore, 'deleteScope'>;
   keyring: Pick<Keyring, 'createScopeKey' | 'forgetScope'>;
@@ -100,6 +103,15 @@ export const createCustomerService = (deps: {
       }
       await transact(async (trx) => {
         await deps.instances.deleteInstancesOfCustomer(actor.organizationId, id, trx);
+        if (deps.events) {
+          const events = deps.events;
+          for (let afterId: string | undefined, page = 0; page < 1000; page += 1) {
+            const credentials = await deps.credentials.list(actor.organizationId, { customerId: id, afterId, limit: 500 }, trx);
+            await events.emit(trx, credentials.map((c) => ({ organizationId: actor.organizationId, type: 'credential.deleted', data: events.credentialData(c, { reason: 'customer_deleted' }) })));
+            if (credentials.length < 500) break;
+            afterId = credentials.at(-1)?.id;
+          }
+        }
         const credentialsDeleted = await deps.credentials.deleteByCustomer(actor.organizationId, id, trx);
         await deps.tokens.deleteForCustomer(actor.organizationId, id, trx);
         await tenants.deleteUsersOfCustomer(actor.organizationId, id, trx);

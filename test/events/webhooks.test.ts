@@ -128,6 +128,22 @@ describe.each(ENGINES)('webhook endpoints on %s', (engine) => {
     expect(JSON.parse(receiver.received.at(-1)?.body ?? '{}').data).toMatchObject({ credentialId: id, level: 'customer', customerId, customerName: 'Northwind Traders' });
   });
 
+  it("tells of each of a customer's credentials when the customer is deleted", async () => {
+    await clear();
+    await addEndpoint();
+    const customerId = (await t.request('POST', `${API}/customers`, { token: t.adminToken, body: { name: 'Leaving Ltd' } })).body.id as string;
+    const ids = [];
+    for (const label of ['First key', 'Second key']) {
+      ids.push(await createCredential(t, { label, authMethod: 'api_key', customerId, destinations: ['https://api.example.test'], fields: { api_key: uniqueValue('key') } }));
+    }
+    const deleted = await t.request('DELETE', `${API}/customers/${customerId}`, { token: t.adminToken, body: { confirm: 'Leaving Ltd' } });
+    expect(deleted.status).toBe(204);
+    while ((await t.runtime.services.webhookWorker.tick()) > 0);
+    const told = receiver.received.map((r) => JSON.parse(r.body)).filter((b) => b.type === 'credential.deleted');
+    expect(told.map((b) => b.data.credentialId).sort()).toEqual([...ids].sort());
+    expect(told.every((b) => b.data.reason === 'customer_deleted' && b.data.customerName === 'Leaving Ltd')).toBe(true);
+  });
+
   it('tries again after each failure and, once the receiver answers 200, sends the event no more: four attempts, one webhook-id', async () => {
     await clear();
     const { id: endpointId, secret } = await addEndpoint();
