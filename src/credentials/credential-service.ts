@@ -12,6 +12,7 @@ import type { Keyring } from '../crypto/keyring.js';
 import type { Metrics, ResolveOutcome } from '../observability/metrics.js';
 import type { Transact } from '../store/database.js';
 import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
+import { EMAIL_PATTERN } from '../tenants/password.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { AUTH_METHODS, initialStatus, isAuthMethodKey, type AuthMethodKey, type CredentialStatus } from './auth-methods.js';
 import { expiryKeyOf, type CredentialFilter, type CredentialRecord, type CredentialStore } from './credential-store.js';
@@ -128,7 +129,7 @@ export const createCredentialService = (deps: {
   bindings: Pick<IntegrationStore, 'usesOf' | 'rebind'>;
   /** Gives a fresh access token for an oauth2 credential (set once the OAuth module is wired). */
   accessTokens?: { fresh(record: CredentialRecord): Promise<AccessToken> } | undefined;
-  health: Pick<HealthService, 'observeIn' | 'history'>;
+  health: Pick<HealthService, 'observeIn' | 'history' | 'states'>;
   /** Tells webhook endpoints of deletions (in the same transaction). */
   events?: Pick<EventOutbox, 'emit' | 'credentialData'> | undefined;
   /** Scheduled checks: stored with the credential, each checked against it first. */
@@ -408,9 +409,8 @@ export const createCredentialService = (deps: {
     async health(actor: Actor, id: string): Promise<{ current: HealthState; history: HealthChange[] }> {
       requireRole(actor, ...MANAGING_ROLES);
       const record = await findVisible(actor, id);
-      const view = await toView(record);
-      const { health, healthMessage, healthCheckedAt, since } = view;
-      return { current: { health, healthMessage, healthCheckedAt, since }, history: await deps.health.history(record) };
+      const [states, history] = await Promise.all([deps.health.states([record]), deps.health.history(record)]);
+      return { current: states.get(record.id) as HealthState, history };
     },
 
     /** The instances and steps a credential is bound to. */
@@ -465,8 +465,6 @@ const requireSecretsReentered = (method: AuthMethodKey, given: Record<string, st
   );
 };
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
 /** The expiry dates and contact of a create or update, checked; only those given. */
 const lifecycleChanges = (
   method: AuthMethodKey,
@@ -482,7 +480,7 @@ const lifecycleChanges = (
     throw new AppError('VALIDATION_FAILED', 'clientSecretExpiresAt applies only to oauth2 credentials');
   }
   const contact = input.contactEmail === undefined || input.contactEmail === null ? input.contactEmail : input.contactEmail.trim().toLowerCase();
-  if (contact && (!EMAIL.test(contact) || contact.length > 320)) throw new AppError('VALIDATION_FAILED', 'contactEmail must be an email address');
+  if (contact && (!EMAIL_PATTERN.test(contact) || contact.length > 320)) throw new AppError('VALIDATION_FAILED', 'contactEmail must be an email address');
   const changes: Partial<Pick<CredentialRecord, 'expiresAt' | 'clientSecretExpiresAt' | 'contactEmail'>> = {};
   const expiresAt = date('expiresAt', input.expiresAt);
   const clientSecretExpiresAt = date('clientSecretExpiresAt', input.clientSecretExpiresAt);

@@ -1,6 +1,6 @@
 import type { Keyring } from '../crypto/keyring.js';
 import type { OAuthGrant } from '../oauth/oauth-store.js';
-import { expectedIssuer, type GrantType } from '../oauth/oauth-settings.js';
+import { expectedIssuer, scopeList, type GrantType } from '../oauth/oauth-settings.js';
 import { AUTH_METHODS, type AuthMethodKey, type CredentialStatus } from './auth-methods.js';
 import type { CredentialRecord } from './credential-store.js';
 import { openShownValues } from './field-sealing.js';
@@ -34,8 +34,11 @@ export interface OAuth2State {
   lastError: string | null;
 }
 
-/** Scopes as a list, whatever the provider's separator. */
-const scopeList = (scopes: string | undefined | null): string[] => (scopes ?? '').split(/[\s,]+/).filter(Boolean);
+/** Requested scopes the grant lacks; none when the provider did not say what it granted. */
+const missingScopes = (requested: string[], granted: string | null | undefined): string[] => {
+  const given = scopeList(granted);
+  return given.length === 0 ? [] : requested.filter((scope) => !given.includes(scope));
+};
 
 /** A credential as the API shows it: never a secret value. */
 export interface CredentialView extends HealthState {
@@ -88,7 +91,7 @@ export const createCredentialViews = (deps: {
             tokenExpiresAt: grant?.expiresAt ?? null,
             requestedScopes: scopeList(shown.scopes),
             grantedScopes: grant?.grantedScopes ?? null,
-            missingScopes: grant?.grantedScopes ? scopeList(shown.scopes).filter((scope) => !scopeList(grant.grantedScopes ?? '').includes(scope)) : [],
+            missingScopes: missingScopes(scopeList(shown.scopes), grant?.grantedScopes),
             lastRefreshedAt: grant?.lastRefreshedAt ?? null,
             nextRefreshAt: grant?.refreshDueAt ?? null,
             lastError: grant?.lastError ?? null,

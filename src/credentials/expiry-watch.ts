@@ -21,13 +21,12 @@ interface Candidate {
   organization_id: string;
   customer_id: string | null;
   label: string;
-  contact_email: string | null;
   expires_at: string;
 }
 
 /** One expiry warning the watch just sent: what, for which credential, how far ahead. */
 export interface ExpiryNotice {
-  credential: { id: string; organizationId: string; customerId: string | null; label: string; contactEmail: string | null };
+  credential: { id: string; organizationId: string; customerId: string | null; label: string };
   kind: ExpiryKind;
   expiresAt: string;
   /** 0: it has expired. */
@@ -50,8 +49,6 @@ export const createExpiryWatch = (deps: {
   health: Pick<HealthService, 'observeIn'>;
   clock: Clock;
   warningDays: readonly number[];
-  /** Told of each warning after it is committed (the alert emails). */
-  onNotice?: (notice: ExpiryNotice) => Promise<void>;
 }) => {
   const days = [...new Set(deps.warningDays)].filter((d) => d > 0).sort((a, b) => b - a);
   const horizon = days[0] ?? 0;
@@ -63,7 +60,7 @@ export const createExpiryWatch = (deps: {
   const candidates = async (kind: ExpiryKind, now: Date, daysBefore: number): Promise<Candidate[]> => {
     const column = sql.ref(`c.${COLUMN[kind]}`);
     const result = await sql<Candidate>`
-      select c.id, c.organization_id, c.customer_id, c.label, c.contact_email, ${column} as expires_at
+      select c.id, c.organization_id, c.customer_id, c.label, ${column} as expires_at
       from credentials c
       where ${column} is not null and ${column} <= ${new Date(now.getTime() + daysBefore * DAY_MS).toISOString()}
         and not exists (
@@ -89,7 +86,7 @@ export const createExpiryWatch = (deps: {
         .execute();
       if (inserted.length === 0) return undefined;
       const daysBefore = Math.min(...inserted.map((row) => Number(row.days_before)));
-      const credential = { id: candidate.id, organizationId: candidate.organization_id, customerId: candidate.customer_id, label: candidate.label, contactEmail: candidate.contact_email };
+      const credential = { id: candidate.id, organizationId: candidate.organization_id, customerId: candidate.customer_id, label: candidate.label };
       const data = deps.events.credentialData(credential, { kind, expiresAt: candidate.expires_at, daysLeft: Math.max(0, Math.ceil((expiresMs - now.getTime()) / DAY_MS)) });
       await deps.events.emit(trx, [{ organizationId: candidate.organization_id, type: daysBefore === 0 ? 'credential.expired' : 'credential.expiring', data }]);
       if (daysBefore === 0) {
@@ -149,7 +146,6 @@ export const createExpiryWatch = (deps: {
         }
       }
     }
-    for (const notice of sent) await deps.onNotice?.(notice).catch((error: unknown) => log?.error({ credentialId: notice.credential.id, err: error instanceof Error ? error.name : 'error' }, 'expiry alert failed'));
     if (sent.length > 0) log?.info({ warnings: sent.length }, 'expiry warnings sent');
     return sent;
   };

@@ -106,7 +106,11 @@ export const createHealthService = (deps: {
     const latest = new Map(observations.map((o) => [o.credential.id, o]));
     const items = [...latest.values()];
     const byOrganization = new Map<string, string[]>();
-    for (const { credential } of items) byOrganization.set(credential.organizationId, [...(byOrganization.get(credential.organizationId) ?? []), credential.id]);
+    for (const { credential } of items) {
+      const ids = byOrganization.get(credential.organizationId);
+      if (ids) ids.push(credential.id);
+      else byOrganization.set(credential.organizationId, [credential.id]);
+    }
     const current = new Map<string, StoredHealth>();
     for (const [organizationId, ids] of byOrganization) for (const row of await store.find(organizationId, ids, trx, true)) current.set(row.credentialId, row);
 
@@ -151,7 +155,8 @@ export const createHealthService = (deps: {
       changes.map((c) => c.change),
       trx,
     );
-    await deps.events?.emit(trx, transitions.flatMap((t) => eventsOf(t, deps.events as Pick<EventOutbox, 'credentialData'>)));
+    const events = deps.events;
+    if (events) await events.emit(trx, transitions.flatMap((t) => eventsOf(t, events)));
     // Audit last, organization by organization in one order: each event holds its chain's head until the commit.
     const ordered = [...transitions].sort((a, b) => a.credential.organizationId.localeCompare(b.credential.organizationId));
     for (const t of ordered) {

@@ -5,6 +5,7 @@ import { DEFAULT_PAGE_SIZE, decodeCursor, toPage, type Page } from '../common/pa
 import type { AuditService } from '../audit/audit-service.js';
 import type { ComponentRegistry } from '../components/registry.js';
 import type { CredentialRecord, CredentialStore } from '../credentials/credential-store.js';
+import { scopeList } from '../oauth/oauth-settings.js';
 import type { OAuthStore } from '../oauth/oauth-store.js';
 import type { Db, Transact } from '../store/database.js';
 import { canSeeScope, requireRole, type Actor } from '../tenants/actor.js';
@@ -28,9 +29,6 @@ const bindingError = (problems: BindingProblem[]): AppError => {
   const only = (code: BindingProblem['code']) => problems.every((p) => p.code === code);
   return new AppError(only('DESTINATION_NOT_ALLOWED') ? 'DESTINATION_NOT_ALLOWED' : only('MISSING_SCOPES') ? 'MISSING_SCOPES' : 'INVALID_BINDING', problems.map((p) => p.message).join('; '));
 };
-
-/** Scopes as a list, whatever the provider's separator. */
-const scopeList = (scopes: string | null | undefined): string[] => (scopes ?? '').split(/[\s,]+/).filter(Boolean);
 
 export interface InstanceInput {
   integrationId: string;

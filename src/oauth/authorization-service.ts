@@ -1,3 +1,4 @@
+import { EMAIL_PATTERN } from '../tenants/password.js';
 import { Redacted } from '../common/redacted.js';
 import { destinationAllows } from '../net/destinations.js';
 import type { EventOutbox } from '../events/event-outbox.js';
@@ -230,7 +231,7 @@ export const createAuthorizationService = (deps: {
     ): Promise<{ expiresAt: string; delivery: MailDelivery }> {
       const record = await findAuthorizable(actor, credentialId);
       const email = input.email.trim();
-      if (!/^[^\s@<>,;]+@[^\s@<>,;]+\.[^\s@<>,;]+$/.test(email) || email.length > 254) throw new AppError('VALIDATION_FAILED', 'email is not a valid address');
+      if (!EMAIL_PATTERN.test(email) || email.length > 254) throw new AppError('VALIDATION_FAILED', 'email is not a valid address');
       await deps.emailPolicy.checkRecipient(actor, email);
       const checked = await checkEndpoints(record);
       const { preset, authUri } = checked;

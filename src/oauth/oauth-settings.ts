@@ -76,8 +76,11 @@ export const expectedIssuer = (settings: OAuthSettings, authUri: string | undefi
 export const optionalFieldsFor = (settings: OAuthSettings): string[] => (settings.grantType === 'client_credentials' ? ['auth_uri'] : []);
 
 /** How scopes are joined for a provider. */
+/** Scopes as a list, whatever separator they were written or granted with. */
+export const scopeList = (scopes: string | null | undefined): string[] => (scopes ?? '').split(/[\s,]+/).filter(Boolean);
+
 export const scopeParameter = (settings: OAuthSettings, scopes: string | undefined): string => {
-  const list = (scopes ?? '').split(/[\s,]+/).filter(Boolean);
+  const list = scopeList(scopes);
   const separator = (settings.provider && findPreset(settings.provider)?.scopeSeparator) || ' ';
   return list.join(separator);
 };

@@ -191,11 +191,9 @@ export const createTokenService = (deps: {
         seen.push({ credential: record, health: 'healthy', source: authorizedAt ? 'authorization' : 'refresh' });
         results.push({ ...grant, ...(changes[i] as (typeof changes)[number]), version: grant.version + 1 });
       }
+      const events = deps.events;
       const authorized = items.filter((item, i) => item.authorizedAt && written[i]);
-      await deps.events?.emit(
-        trx,
-        authorized.map(({ record }) => ({ organizationId: record.organizationId, type: 'credential.authorized', data: (deps.events as EventOutbox).credentialData(record) })),
-      );
+      if (events) await events.emit(trx, authorized.map(({ record }) => ({ organizationId: record.organizationId, type: 'credential.authorized', data: events.credentialData(record) })));
       await deps.health.observeIn(trx, seen);
       return results;
     } finally {
