@@ -3,11 +3,10 @@ import type { Clock } from '../common/clock.js';
 import type { AuditService } from '../audit/audit-service.js';
 import { ComponentError } from '../components/component.js';
 import type { ComponentRegistry } from '../components/registry.js';
-import { checkInputs } from '../integrations/step-inputs.js';
 import { scrub, secretsOf } from '../integrations/run-service.js';
 import { stepContext, type StepNetwork } from '../integrations/step-context.js';
-import { assertDestination } from '../net/destinations.js';
 import type { Actor } from '../tenants/actor.js';
+import { checkedAction } from './credential-action.js';
 import type { CredentialService } from './credential-service.js';
 import type { CredentialRecord, CredentialStore, LastTest } from './credential-store.js';
 import type { HealthCheckSpec } from './health-checks.js';
@@ -65,15 +64,8 @@ export const createCredentialTestService = (deps: {
     input: { component: string; action?: string | undefined; inputs?: Record<string, unknown> | undefined },
     purpose: 'test' | 'check',
   ): Promise<CredentialTestResult & { health: Health }> => {
-    const action = components.action(input.component, input.action);
-    if (!action.authMethods.includes(record.authMethod)) {
-      throw new AppError('VALIDATION_FAILED', `${input.component}.${action.key} accepts ${action.authMethods.join(', ')}, not ${record.authMethod}`);
-    }
-    const checked = checkInputs(action.inputs, input.inputs ?? {});
-    if (!checked.ok) throw new AppError('VALIDATION_FAILED', `inputs do not fit ${input.component}.${action.key}: ${checked.message}`);
-
     // A target the inputs name is checked before the credential is even decrypted.
-    for (const target of action.targets?.(checked.value) ?? []) assertDestination(record.destinations ?? [], target);
+    const { action, inputs } = checkedAction(components, record, input);
 
     const started = clock.now();
     let result: { ok: boolean; message: string; health: Health };
@@ -82,8 +74,8 @@ export const createCredentialTestService = (deps: {
       const credential = await credentials.resolveForStep(actor, record.id, { purpose, component: input.component, action: action.key });
       secrets = secretsOf(credential);
       const log = { info: () => undefined, warn: () => undefined };
-      const context = stepContext(deps.network, action, checked.value, { credential, log, signal: AbortSignal.timeout(TEST_TIMEOUT_MS), timeoutMs: TEST_TIMEOUT_MS });
-      const output = await action.perform(context, checked.value);
+      const context = stepContext(deps.network, action, inputs, { credential, log, signal: AbortSignal.timeout(TEST_TIMEOUT_MS), timeoutMs: TEST_TIMEOUT_MS });
+      const output = await action.perform(context, inputs);
       result = { ok: true, message: `It works: ${describeOutput(output)}`, health: 'healthy' };
     } catch (error) {
       // A refused destination is the caller's request, not the credential's health: a 4xx, nothing recorded.

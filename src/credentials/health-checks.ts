@@ -1,11 +1,10 @@
 import { AppError } from '../common/app-error.js';
 import type { ComponentRegistry } from '../components/registry.js';
-import { checkInputs } from '../integrations/step-inputs.js';
-import { assertDestination } from '../net/destinations.js';
 import type { Db } from '../store/database.js';
 import { claimLeased } from '../store/leases.js';
 import type { CredentialHealthChecksTable } from '../store/schema.js';
 import type { AuthMethodKey } from './auth-methods.js';
+import { checkedAction } from './credential-action.js';
 
 /** The shortest interval between two scheduled checks of one credential. */
 export const MIN_CHECK_MINUTES = 5;
@@ -40,13 +39,7 @@ export const validateHealthCheck = (
   if (!Number.isInteger(input.everyMinutes) || input.everyMinutes < MIN_CHECK_MINUTES || input.everyMinutes > MAX_CHECK_MINUTES) {
     throw new AppError('VALIDATION_FAILED', `healthCheck.everyMinutes must be a whole number from ${MIN_CHECK_MINUTES} to ${MAX_CHECK_MINUTES}`);
   }
-  const action = components.action(input.component, input.action);
-  if (!action.authMethods.includes(credential.authMethod)) {
-    throw new AppError('VALIDATION_FAILED', `healthCheck: ${input.component}.${action.key} accepts ${action.authMethods.join(', ')}, not ${credential.authMethod}`);
-  }
-  const checked = checkInputs(action.inputs, input.inputs ?? {});
-  if (!checked.ok) throw new AppError('VALIDATION_FAILED', `healthCheck inputs do not fit ${input.component}.${action.key}: ${checked.message}`);
-  for (const target of action.targets?.(checked.value) ?? []) assertDestination(credential.destinations ?? [], target);
+  const { action } = checkedAction(components, credential, input, 'healthCheck: ');
   return { component: input.component, action: action.key, inputs: input.inputs ?? {}, everyMinutes: input.everyMinutes };
 };
 
