@@ -59,15 +59,17 @@ export const createEventOutbox = (deps: {
       const alerts: AlertEmail[] = [];
       const names = new Map<string, string | null>();
       for (const given of events) {
+        let endpoints = endpointsOf.get(given.organizationId);
+        if (!endpoints) endpointsOf.set(given.organizationId, (endpoints = await store.listEndpoints(given.organizationId, trx)));
+        const subscribed = endpoints.filter((endpoint) => endpoint.events.includes(given.type));
+        const reason = alertReasonOf(given);
+        // Nobody hears of it: nothing to write, not even the customer's name to look up.
+        if (subscribed.length === 0 && !reason) continue;
         const event = await named(trx, given, names);
-        const reason = alertReasonOf(event);
         if (reason) {
           const credentialId = String(event.data.credentialId);
           alerts.push({ id: newId('alr', now), organizationId: event.organizationId, credentialId, reason, details: event.data, status: 'pending', attempts: 0, nextAttemptAt: now.toISOString(), createdAt: now.toISOString(), sentAt: null, error: null });
         }
-        let endpoints = endpointsOf.get(event.organizationId);
-        if (!endpoints) endpointsOf.set(event.organizationId, (endpoints = await store.listEndpoints(event.organizationId, trx)));
-        const subscribed = endpoints.filter((endpoint) => endpoint.events.includes(event.type));
         if (subscribed.length === 0) continue;
         const eventId = newId('msg', now);
         const payload = JSON.stringify({ type: event.type, timestamp: now.toISOString(), data: event.data } satisfies EventPayload);

@@ -43,6 +43,15 @@ export interface EndpointInput {
   description?: string | undefined;
 }
 
+/**
+ * An endpoint's address as the audit log keeps it: origin and path, not the query, which some
+ * receivers use to carry a token of their own.
+ */
+const auditedUrl = (url: string): string => {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+};
+
 const view = (endpoint: WebhookEndpoint, now: Date): WebhookEndpointView => ({
   id: endpoint.id,
   url: endpoint.url,
@@ -108,7 +117,7 @@ export const createWebhookService = (deps: {
           updatedAt: now.toISOString(),
         };
         await store.insertEndpoint(created, trx);
-        await audit.record(actor, actor.organizationId, { action: 'webhook_endpoint.created', targetType: 'webhook_endpoint', targetId: id, details: { url, events } }, trx);
+        await audit.record(actor, actor.organizationId, { action: 'webhook_endpoint.created', targetType: 'webhook_endpoint', targetId: id, details: { url: auditedUrl(url), events } }, trx);
         return created;
       });
       return { endpoint: view(endpoint, now), secret: new Redacted(secret) };
@@ -134,7 +143,12 @@ export const createWebhookService = (deps: {
       const now = clock.now();
       await transact(async (trx) => {
         await store.updateEndpoint(actor.organizationId, id, { ...changes, updatedAt: now.toISOString() }, trx);
-        await audit.record(actor, actor.organizationId, { action: 'webhook_endpoint.updated', targetType: 'webhook_endpoint', targetId: id, details: changes }, trx);
+        await audit.record(
+          actor,
+          actor.organizationId,
+          { action: 'webhook_endpoint.updated', targetType: 'webhook_endpoint', targetId: id, details: { ...changes, ...(changes.url ? { url: auditedUrl(changes.url) } : {}) } },
+          trx,
+        );
       });
       return view({ ...current, ...changes, updatedAt: now.toISOString() }, now);
     },
@@ -143,7 +157,7 @@ export const createWebhookService = (deps: {
       const current = await find(actor, id);
       await transact(async (trx) => {
         await store.deleteEndpoint(actor.organizationId, id, trx);
-        await audit.record(actor, actor.organizationId, { action: 'webhook_endpoint.deleted', targetType: 'webhook_endpoint', targetId: id, details: { url: current.url } }, trx);
+        await audit.record(actor, actor.organizationId, { action: 'webhook_endpoint.deleted', targetType: 'webhook_endpoint', targetId: id, details: { url: auditedUrl(current.url) } }, trx);
       });
     },
 

@@ -49,10 +49,16 @@ export const createWebhookWorker = (deps: {
     return secrets;
   };
 
-  const post = async (delivery: WebhookDelivery, endpoint: WebhookEndpoint): Promise<{ status: number | null; error: string | null }> => {
+  const post = async (delivery: WebhookDelivery, endpoint: WebhookEndpoint, secrets: Promise<string[]>): Promise<{ status: number | null; error: string | null }> => {
     const now = deps.clock.now();
+    let signing: string[];
     try {
-      const headers = signedHeaders(await secretsOf(endpoint, now), delivery.eventId, now, delivery.payload);
+      signing = await secrets;
+    } catch {
+      return { status: null, error: "The endpoint's signing secret could not be opened; nothing was sent" };
+    }
+    try {
+      const headers = signedHeaders(signing, delivery.eventId, now, delivery.payload);
       const response = await deps.fetch(endpoint.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': 'Credence-Webhooks', ...headers },
@@ -71,9 +77,9 @@ export const createWebhookWorker = (deps: {
     }
   };
 
-  const deliver = async ({ delivery, endpoint }: { delivery: WebhookDelivery; endpoint: WebhookEndpoint }): Promise<void> => {
+  const deliver = async ({ delivery, endpoint }: { delivery: WebhookDelivery; endpoint: WebhookEndpoint }, secrets: Promise<string[]>): Promise<void> => {
     const started = deps.clock.now();
-    const { status, error } = await post(delivery, endpoint);
+    const { status, error } = await post(delivery, endpoint, secrets);
     const at = deps.clock.now();
     const ok = error === null;
     const attempts = delivery.attempts + 1;
@@ -91,9 +97,17 @@ export const createWebhookWorker = (deps: {
   const tick = async (): Promise<number> => {
     const now = deps.clock.now();
     const claimed = await deps.store.claimDue({ owner: deps.owner, now: now.toISOString(), until: new Date(now.getTime() + leaseMs).toISOString(), limit: concurrency, perOrganization });
+    // Each endpoint's secrets are opened once for the claim, and dropped with it.
+    const secrets = new Map<string, Promise<string[]>>();
+    const secretsFor = (endpoint: WebhookEndpoint) => {
+      let opened = secrets.get(endpoint.id);
+      if (!opened) secrets.set(endpoint.id, (opened = secretsOf(endpoint, now)));
+      opened.catch(() => undefined);
+      return opened;
+    };
     await Promise.all(
       claimed.map((item) =>
-        deliver(item).catch((error: unknown) => log?.error({ deliveryId: item.delivery.id, err: error instanceof Error ? { name: error.name, message: error.message } : {} }, 'webhook delivery attempt failed')),
+        deliver(item, secretsFor(item.endpoint)).catch((error: unknown) => log?.error({ deliveryId: item.delivery.id, err: error instanceof Error ? { name: error.name, message: error.message } : {} }, 'webhook delivery attempt failed')),
       ),
     );
     return claimed.length;

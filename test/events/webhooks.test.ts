@@ -251,6 +251,22 @@ describe.each(ENGINES)('webhook endpoints on %s', (engine) => {
     expect(verifies(secret, delivery.headers, delivery.body)).toBe(true);
   });
 
+  it("sends nothing when a database writer moves another endpoint's secret onto this one, and keeps the receiver's query out of the audit log", async () => {
+    await clear();
+    const first = await addEndpoint(['credential.deleted'], `${receiver.url}?token=receiver-own-token`);
+    const other = await addEndpoint(['authorization_link.opened'], 'https://hooks.example.test/other');
+    const moved = await t.runtime.store.db.selectFrom('webhook_endpoints').select('secret_ciphertext').where('id', '=', other.id).executeTakeFirstOrThrow();
+    await t.runtime.store.db.updateTable('webhook_endpoints').set({ secret_ciphertext: moved.secret_ciphertext }).where('id', '=', first.id).execute();
+    await deleteCredential('Swapped secret', uniqueValue('key'));
+    expect(await t.runtime.services.webhookWorker.tick()).toBe(1);
+    expect(receiver.received).toHaveLength(0);
+    const [listed] = await deliveries(first.id);
+    expect(listed.attemptLog[0]).toMatchObject({ ok: false, responseStatus: null, error: "The endpoint's signing secret could not be opened; nothing was sent" });
+    const created = await t.request('GET', `${API}/audit-events?action=webhook_endpoint.created&targetId=${first.id}`, { token: t.adminToken });
+    expect(created.body.items[0].details.url).toBe(receiver.url);
+    expect(created.text).not.toContain('receiver-own-token');
+  });
+
   it('resends a delivery with the same webhook-id', async () => {
     await clear();
     const { id: endpointId } = await addEndpoint();
