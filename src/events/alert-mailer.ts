@@ -44,7 +44,7 @@ const describe = (alert: AlertEmail, label: string, whose: string): AlertText =>
  */
 export const createAlertMailer = (deps: {
   store: Pick<AlertStore, 'claimDue' | 'settle'>;
-  tenants: Pick<TenantStore, 'findOrganization' | 'listUsers' | 'findCustomer'>;
+  tenants: Pick<TenantStore, 'findOrganization' | 'listUsers'>;
   credentials: Pick<CredentialStore, 'find'>;
   /** A fresh authorization link for an OAuth 2.0 credential, or undefined when none can be issued. */
   reconnectLink: (record: CredentialRecord) => Promise<{ url: string; expiresAt: string } | undefined>;
@@ -57,16 +57,29 @@ export const createAlertMailer = (deps: {
   const batch = 20;
   let log: AlertMailerLog | undefined;
 
-  const send = async (alert: AlertEmail): Promise<void> => {
-    const organization = await deps.tenants.findOrganization(alert.organizationId);
+  /** An organization's name and admins' addresses, looked up once per pass. */
+  type Audience = { name: string; admins: string[] };
+  const audienceOf = (organizationId: string, seen: Map<string, Promise<Audience>>): Promise<Audience> => {
+    let audience = seen.get(organizationId);
+    if (!audience) {
+      audience = (async () => ({
+        name: (await deps.tenants.findOrganization(organizationId))?.name ?? 'your organization',
+        admins: (await deps.tenants.listUsers(organizationId)).filter((user) => user.role === 'org_admin' && user.passwordHash !== '').map((user) => user.email.toLowerCase()),
+      }))();
+      seen.set(organizationId, audience);
+    }
+    return audience;
+  };
+
+  const send = async (alert: AlertEmail, audiences: Map<string, Promise<Audience>>): Promise<void> => {
+    const { name: organizationName, admins } = await audienceOf(alert.organizationId, audiences);
     const record = await deps.credentials.find(alert.organizationId, alert.credentialId);
     const label = record?.label ?? String(alert.details.label ?? 'A credential');
-    const customerId = record?.customerId ?? (alert.details.customerId as string | null | undefined) ?? null;
-    const customer = customerId ? await deps.tenants.findCustomer(alert.organizationId, customerId) : undefined;
-    const whose = customer ? `${oneLine(customer.name)}'s credential` : `an organization credential of ${oneLine(organization?.name ?? 'your organization')}`;
+    // The outbox named the customer when it queued the alert.
+    const customerName = typeof alert.details.customerName === 'string' ? alert.details.customerName : undefined;
+    const whose = customerName ? `${oneLine(customerName)}'s credential` : `an organization credential of ${oneLine(organizationName)}`;
     const text = describe(alert, label, whose);
     const reconnect = alert.reason === 'reauthorization_required' && record?.authMethod === 'oauth2' && record.oauthSettings?.grantType !== 'client_credentials' ? await deps.reconnectLink(record) : undefined;
-    const admins = (await deps.tenants.listUsers(alert.organizationId)).filter((user) => user.role === 'org_admin' && user.passwordHash !== '').map((user) => user.email);
     const page = `${deps.publicUrl}/credentials/${alert.credentialId}`;
     const message = (forAdmin: boolean) => {
       const lines = [
@@ -80,7 +93,7 @@ export const createAlertMailer = (deps: {
       return { subject: text.subject, text: lines.join('\n'), html };
     };
     const recipients = new Map<string, boolean>();
-    for (const email of admins) recipients.set(email.toLowerCase(), true);
+    for (const email of admins) recipients.set(email, true);
     if (record?.contactEmail && !recipients.has(record.contactEmail)) recipients.set(record.contactEmail, false);
     for (const [to, forAdmin] of recipients) await deps.mailer.send({ to, ...message(forAdmin) });
   };
@@ -102,10 +115,11 @@ export const createAlertMailer = (deps: {
   const tick = async (): Promise<number> => {
     const now = deps.clock.now();
     const claimed = await deps.store.claimDue({ owner: deps.owner, now: now.toISOString(), until: new Date(now.getTime() + 120_000).toISOString(), limit: batch, perOrganization: 5 });
+    const audiences = new Map<string, Promise<Audience>>();
     for (const alert of claimed) {
       let failure: unknown;
       try {
-        await send(alert);
+        await send(alert, audiences);
       } catch (error) {
         failure = error ?? new Error('sending failed');
       }

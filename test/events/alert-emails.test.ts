@@ -78,12 +78,14 @@ describe.each(ENGINES)('alert emails on %s', (engine) => {
   });
 
   it('emails a warning before a credential expires', async () => {
-    const id = await createCredential(t, { label: 'Yearly password', authMethod: 'api_key', destinations: [serviceUrl], fields: { api_key: apiKey } });
+    const customerId = (await t.request('POST', `${API}/customers`, { token: t.adminToken, body: { name: 'Northwind Traders' } })).body.id as string;
+    const id = await createCredential(t, { label: 'Yearly password', authMethod: 'api_key', customerId, destinations: [serviceUrl], fields: { api_key: apiKey } });
     await t.request('PATCH', `${API}/credentials/${id}`, { token: t.adminToken, body: { expiresAt: new Date(Date.now() + 6.5 * 86_400_000).toISOString() } });
     const before = sink.messages.length;
     await t.runtime.services.expiryWatch.tick();
     expect(await t.runtime.services.alertMailer.tick()).toBe(1);
     expect(sink.messages.slice(before).map((m) => m.subject)).toEqual(['Yearly password expires in 7 days']);
+    expect(sink.messages.slice(before)[0]?.text).toContain("Northwind Traders's credential");
   });
 });
 
