@@ -68,3 +68,6 @@ export const notFound = (what: string): AppError => new AppError('NOT_FOUND', `$
 
 export const forbidden = (message = 'Your role does not allow this'): AppError =>
   new AppError('FORBIDDEN', message);
+
+/** An error as a log line may carry it: its name and message, nothing attached (no cause, no stack). */
+export const errorDetails = (error: unknown): { name?: string; message?: string } => (error instanceof Error ? { name: error.name, message: error.message } : {});

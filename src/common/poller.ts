@@ -32,6 +32,3 @@ export const createPoller = (deps: { pass: () => Promise<number>; pollMs: number
     },
   };
 };
-
-/** An error as a log line may carry it: its name and message, nothing attached. */
-export const errorDetails = (error: unknown): { name?: string; message?: string } => (error instanceof Error ? { name: error.name, message: error.message } : {});

@@ -1,3 +1,4 @@
+import { errorDetails } from '../common/app-error.js';
 import { sql } from 'kysely';
 import type { Clock } from '../common/clock.js';
 import type { EventOutbox } from '../events/event-outbox.js';
@@ -154,7 +155,7 @@ export const createExpiryWatch = (deps: {
     try {
       await tick();
     } catch (error) {
-      log?.error({ err: error instanceof Error ? { name: error.name, message: error.message } : {} }, 'expiry watch failed; the next pass tries again');
+      log?.error({ err: errorDetails(error) }, 'expiry watch failed; the next pass tries again');
     }
   };
 

@@ -1,4 +1,5 @@
-import { createPoller, errorDetails } from '../common/poller.js';
+import { errorDetails } from '../common/app-error.js';
+import { createPoller } from '../common/poller.js';
 import type { Clock } from '../common/clock.js';
 import type { Actor } from '../tenants/actor.js';
 import type { CredentialStore } from './credential-store.js';
@@ -49,7 +50,7 @@ export const createHealthCheckWorker = (deps: {
       if (!record) return;
       await deps.checks.check(actorFor(check.organizationId), record, check);
     } catch (error) {
-      log?.error({ credentialId: check.credentialId, err: error instanceof Error ? { name: error.name, message: error.message } : {} }, 'health check failed');
+      log?.error({ credentialId: check.credentialId, err: errorDetails(error) }, 'health check failed');
     } finally {
       const now = deps.clock.now().getTime();
       const interval = check.everyMinutes * 60_000;

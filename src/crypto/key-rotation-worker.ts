@@ -1,3 +1,4 @@
+import { errorDetails } from '../common/app-error.js';
 import type { Clock } from '../common/clock.js';
 import type { KeyRotationService } from './key-rotation-service.js';
 
@@ -26,7 +27,6 @@ export const createKeyRotationWorker = (deps: {
   let stopping = false;
   let lastSweep = Number.NEGATIVE_INFINITY;
   let log: KeyRotationWorkerLog | undefined;
-  const errorDetails = (error: unknown) => (error instanceof Error ? { name: error.name, message: error.message } : {});
 
   /** One pass: the sweep when due, then every job there is to claim. Answers how many jobs ran. */
   const tick = async (): Promise<number> => {

@@ -1,5 +1,6 @@
+import { errorDetails } from '../common/app-error.js';
 import type { Clock } from '../common/clock.js';
-import { createPoller, errorDetails } from '../common/poller.js';
+import { createPoller } from '../common/poller.js';
 import type { CredentialRecord, CredentialStore } from '../credentials/credential-store.js';
 import { escapeHtml, oneLine, type Mailer } from '../oauth/mailer.js';
 import type { TenantStore } from '../tenants/tenant-store.js';

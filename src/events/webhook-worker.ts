@@ -1,4 +1,5 @@
-import { createPoller, errorDetails } from '../common/poller.js';
+import { errorDetails } from '../common/app-error.js';
+import { createPoller } from '../common/poller.js';
 import type { Clock } from '../common/clock.js';
 import { newId } from '../common/ids.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -107,7 +108,7 @@ export const createWebhookWorker = (deps: {
     };
     await Promise.all(
       claimed.map((item) =>
-        deliver(item, secretsFor(item.endpoint)).catch((error: unknown) => log?.error({ deliveryId: item.delivery.id, err: error instanceof Error ? { name: error.name, message: error.message } : {} }, 'webhook delivery attempt failed')),
+        deliver(item, secretsFor(item.endpoint)).catch((error: unknown) => log?.error({ deliveryId: item.delivery.id, err: errorDetails(error) }, 'webhook delivery attempt failed')),
       ),
     );
     return claimed.length;

@@ -87,7 +87,11 @@ export const oauthApiRoutes: FastifyPluginAsyncTypebox<{
   emailPolicy: AuthorizationEmailPolicy;
   credentials: Pick<CredentialService, 'get' | 'update'>;
 }> = async (app, { authorization, emailPolicy, credentials }) => {
-  /** Adds scopes to an oauth2 credential's own (the union, in order), as an update of the credential by the caller. */
+  /**
+   * Adds scopes to an oauth2 credential's own (the union, in order), as an update of the
+   * credential by the caller. Called once the link is issued: a link asks the provider for the
+   * credential's scopes when it is opened, and a link that is refused changes nothing.
+   */
   const addScopes = async (actor: Actor, id: string, extra: string[] | undefined): Promise<void> => {
     if (!extra || extra.length === 0) return;
     const current = await credentials.get(actor, id);
@@ -150,8 +154,8 @@ export const oauthApiRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      await addScopes(actorOf(request), request.params.id, request.body.addScopes);
       const link = await authorization.createLink(actorOf(request), request.params.id, request.body);
+      await addScopes(actorOf(request), request.params.id, request.body.addScopes);
       void reply.header('cache-control', 'no-store');
       return reply.status(201).send({ url: link.url, expiresAt: link.expiresAt });
     },
@@ -206,8 +210,8 @@ export const oauthApiRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      await addScopes(actorOf(request), request.params.id, request.body.addScopes);
       const sent = await authorization.sendEmail(actorOf(request), request.params.id, request.body);
+      await addScopes(actorOf(request), request.params.id, request.body.addScopes);
       return reply.status(202).send({ sentTo: request.body.email.trim(), expiresAt: sent.expiresAt, delivery: sent.delivery });
     },
   );

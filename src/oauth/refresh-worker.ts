@@ -1,3 +1,4 @@
+import { errorDetails } from '../common/app-error.js';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -96,7 +97,6 @@ export const createRefreshWorker = (deps: {
   const maxPerOrganization = deps.maxPerOrganization ?? 100;
   const reserve = Math.ceil(concurrency / 10);
   const passId = deps.passId ?? (() => randomBytes(6).toString('hex'));
-  const errorDetails = (error: unknown) => (error instanceof Error ? { name: error.name, message: error.message } : {});
   let log: RefreshWorkerLog | undefined;
   let stopped = true;
   let sweptAt = deps.clock.now().getTime();
