@@ -107,9 +107,13 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService
         body: Type.Object({ overlapSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 604_800 })) }, { additionalProperties: false }),
         response: { 200: WithSecret, ...errorResponses },
       },
+      // No body at all means the defaults.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
     },
     async (request, reply) => {
-      const { endpoint, secret } = await webhooks.rotateSecret(actorOf(request), request.params.id, request.body ?? {});
+      const { endpoint, secret } = await webhooks.rotateSecret(actorOf(request), request.params.id, request.body);
       void reply.header('cache-control', 'no-store');
       return { ...endpoint, secret: secret.reveal() };
     },

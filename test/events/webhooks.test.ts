@@ -228,6 +228,10 @@ describe.each(ENGINES)('webhook endpoints on %s', (engine) => {
     expect(verifies(old, during.headers, during.body)).toBe(true);
     expect(verifies(fresh, during.headers, during.body)).toBe(true);
 
+    // With no body, the default overlap (a day).
+    const bare = await t.app.inject({ method: 'POST', url: `${API}/webhook-endpoints/${endpointId}/rotate-secret`, headers: { authorization: `Bearer ${t.adminToken}` } });
+    expect(bare.statusCode, bare.body).toBe(200);
+    expect(Date.parse(JSON.parse(bare.body).previousSecretExpiresAt)).toBeGreaterThan(Date.now() + 23 * 3600_000);
     const again = await t.request('POST', `${API}/webhook-endpoints/${endpointId}/rotate-secret`, { token: t.adminToken, body: { overlapSeconds: 0 } });
     await deleteCredential('After the overlap', uniqueValue('key'));
     await t.runtime.services.webhookWorker.tick();
