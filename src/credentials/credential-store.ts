@@ -205,11 +205,11 @@ export const createCredentialStore = (db: Db, cache?: CredentialCache) => ({
     if (filter.authMethod !== undefined) query = query.where('auth_method', '=', filter.authMethod);
     if (filter.status !== undefined) query = query.where('status', '=', filter.status);
     if (filter.health !== undefined) {
-      const known = (health: string) => (eb: ExpressionBuilder<Database, 'credentials'>) =>
-        eb.exists(eb.selectFrom('credential_health as h').select('h.credential_id').whereRef('h.credential_id', '=', 'credentials.id').where('h.health', '=', health));
-      const observed = (eb: ExpressionBuilder<Database, 'credentials'>) =>
-        eb.exists(eb.selectFrom('credential_health as h').select('h.credential_id').whereRef('h.credential_id', '=', 'credentials.id'));
-      query = filter.health === 'unknown' ? query.where((eb) => eb.or([known('unknown')(eb), eb.not(observed(eb))])) : query.where(known(filter.health));
+      const health = filter.health;
+      const healthRow = (eb: ExpressionBuilder<Database, 'credentials'>, op: '=' | '<>') =>
+        eb.exists(eb.selectFrom('credential_health as h').select('h.credential_id').whereRef('h.credential_id', '=', 'credentials.id').where('h.health', op, health));
+      // No health row at all is unknown too.
+      query = health === 'unknown' ? query.where((eb) => eb.not(healthRow(eb, '<>'))) : query.where((eb) => healthRow(eb, '='));
     }
     if (filter.byExpiry) {
       const { afterKey } = filter.byExpiry;
