@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { Route, Routes } from 'react-router';
 import { describe, expect, it, vi } from 'vitest';
 import type { Credential } from '../api/types.js';
-import { REDIRECT_URI, authMethodsBody, credential, customer } from '../test/fixtures.js';
+import { authMethodsBody, credential, customer, dropboxGrant } from '../test/fixtures.js';
 import { mockApi, reply, type ApiCall } from '../test/mock-api.js';
 import { renderScreen } from '../test/render.js';
 import { AUTHORIZATION_POLL_MS, CredentialPage } from './credential-page.js';
@@ -18,21 +18,7 @@ const oauth2 = (status: Credential['status'], scopes: Partial<Pick<OAuth2, 'requ
     authMethod: 'oauth2',
     customerId: 'cus_globex',
     status,
-    oauth2: {
-      grantType: 'authorization_code',
-      provider: 'dropbox',
-      redirectUri: REDIRECT_URI,
-      issuer: 'https://www.dropbox.com',
-      authorizedAt: status === 'authorized' ? '2025-05-01T10:00:00.000Z' : null,
-      tokenExpiresAt: null,
-      requestedScopes: [],
-      grantedScopes: null,
-      missingScopes: [],
-      lastRefreshedAt: null,
-      nextRefreshAt: null,
-      lastError: null,
-      ...scopes,
-    },
+    oauth2: dropboxGrant({ authorizedAt: status === 'authorized' ? '2025-05-01T10:00:00.000Z' : null, ...scopes }),
   });
 
 const LINK = { url: 'https://credence.example.com/oauth2/authorize/lnk_abc', expiresAt: '2025-05-08T10:00:00.000Z' };
