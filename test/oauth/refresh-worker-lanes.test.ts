@@ -1,25 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import { NOW, claimedGrant } from '../support/claimed-grant.js';
+import type { OAuthGrant } from '../../src/oauth/oauth-store.js';
 import { createRefreshWorker } from '../../src/oauth/refresh-worker.js';
 
 // How a worker hands its claimed batch to its lanes, with a stand-in store and token service.
 
 const grant = claimedGrant;
 
+/** A token service whose org_a refreshes hang until released (`hung`), others succeed at once (`refreshed`). */
+const orgAHangs = () => {
+  const hung: Array<() => void> = [];
+  const refreshed: string[] = [];
+  const tokens = {
+    refreshClaimed: (g: OAuthGrant) => {
+      if (g.organizationId === 'org_a') return new Promise<'failed'>((resolve) => hung.push(() => resolve('failed')));
+      refreshed.push(g.credentialId);
+      return Promise.resolve('refreshed' as const);
+    },
+  };
+  return { hung, refreshed, tokens };
+};
+
 describe('the refresh worker lanes', () => {
   it("refresh another organization's grant while every earlier-due grant of one organization hangs", async () => {
-    const hung: Array<() => void> = [];
-    const refreshed: string[] = [];
+    const { hung, refreshed, tokens } = orgAHangs();
     const claimed = [grant('a1', 'org_a', 50), grant('a2', 'org_a', 40), grant('a3', 'org_a', 30), grant('a4', 'org_a', 20), grant('b1', 'org_b', 1)];
     const worker = createRefreshWorker({
       store: { claimDue: async () => claimed.splice(0), deleteExpiredStates: async () => undefined, releaseLease: async () => undefined },
-      tokens: {
-        refreshClaimed: (g) => {
-          if (g.organizationId === 'org_a') return new Promise((resolve) => hung.push(() => resolve('failed')));
-          refreshed.push(g.credentialId);
-          return Promise.resolve('refreshed');
-        },
-      },
+      tokens,
       clock: { now: () => NOW },
       owner: 'worker-a',
       pollMs: 60_000,
@@ -127,17 +135,10 @@ describe('the refresh worker lanes', () => {
       }
       return taken;
     };
-    const hung: Array<() => void> = [];
-    const refreshed: string[] = [];
+    const { hung, refreshed, tokens } = orgAHangs();
     const worker = createRefreshWorker({
       store: { claimDue, deleteExpiredStates: async () => undefined, releaseLease: async () => undefined },
-      tokens: {
-        refreshClaimed: (g) => {
-          if (g.organizationId === 'org_a') return new Promise((resolve) => hung.push(() => resolve('failed')));
-          refreshed.push(g.credentialId);
-          return Promise.resolve('refreshed');
-        },
-      },
+      tokens,
       clock: { now: () => NOW },
       owner: 'worker-a',
       pollMs: 20,
